@@ -1,0 +1,190 @@
+//! Applies a batch of changes to the user store, deciding for each contact
+//! whether its user is created, updated, unchanged, skipped or failed.
+//!
+//! Rules:
+//! - A user is found by (source, external id); failing that, a user with
+//!   the same login or email is a conflict.
+//! - Users that came from LDAP are never touched: LDAP takes precedence.
+//! - A user made in the helpdesk itself with the same email is adopted.
+//! - Contacts sharing an email: the first one met in sync order (folders in
+//!   listing order, contacts in the folder's order) keeps the user; the
+//!   others are skipped with the reason.
+//! - A contact that is gone deactivates its user; nothing is deleted.
+
+use crate::runtime::types::{Batch, Change, Upsert};
+use crate::summary::{Outcome, Summary};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::BTreeMap;
+
+const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+pub struct RunContext<'a> {
+    pub source: &'a str,
+    pub run_id: i64,
+}
+
+/// Apply `batch` and its checkpoint in one transaction (a savepoint, so
+/// that a dry run can hold everything in one outer transaction).
+pub fn apply_batch(conn: &mut Connection, run: &RunContext, batch: &Batch, summary: &mut Summary) -> rusqlite::Result<()> {
+    let tx = conn.savepoint()?;
+    let mut outcomes = Vec::with_capacity(batch.changes.len());
+    for change in &batch.changes {
+        let outcome = match change {
+            Change::Upsert(upsert) => Some((upsert.external_id.clone(), apply_upsert(&tx, run, &batch.folder_id, upsert)?)),
+            Change::Remove(external_id) => {
+                deactivate(&tx, run, external_id)?.then(|| (external_id.clone(), Outcome::Deactivated))
+            }
+            Change::Skipped(n) => Some((n.external_id.clone(), Outcome::Skipped(n.reason.clone()))),
+            Change::Failed(n) => Some((n.external_id.clone(), Outcome::Failed(n.reason.clone()))),
+        };
+        outcomes.extend(outcome);
+    }
+    if batch.listing_complete {
+        for external_id in deactivate_unseen(&tx, run, &batch.folder_id)? {
+            outcomes.push((external_id, Outcome::Deactivated));
+        }
+    }
+    if let Some(state) = &batch.checkpoint {
+        tx.execute(
+            &format!(
+                "INSERT INTO checkpoints (source, folder_id, state) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (source, folder_id) DO UPDATE SET state = excluded.state, updated_at = {NOW}"
+            ),
+            params![run.source, batch.folder_id, state],
+        )?;
+    }
+    tx.commit()?;
+    // Count only what was committed.
+    summary.touch_folder(&batch.folder_id, &batch.folder_path);
+    for (contact, outcome) in outcomes {
+        summary.record(&batch.folder_id, &batch.folder_path, &contact, outcome);
+    }
+    Ok(())
+}
+
+struct Existing {
+    id: i64,
+    email: Option<String>,
+    firstname: String,
+    lastname: String,
+    phone: String,
+    extra: String,
+    active: bool,
+    folder_id: Option<String>,
+}
+
+fn apply_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Upsert) -> rusqlite::Result<Outcome> {
+    let user = &upsert.user;
+    let extra: BTreeMap<&str, &str> = user.extra.iter().map(|a| (a.key.as_str(), a.value.as_str())).collect();
+    let extra = serde_json::to_string(&extra).expect("a map of strings serialises");
+    let existing = tx
+        .query_row(
+            "SELECT id, email, firstname, lastname, phone, extra, active, folder_id FROM users
+             WHERE source = ?1 AND external_id = ?2",
+            params![run.source, upsert.external_id],
+            |row| {
+                Ok(Existing {
+                    id: row.get(0)?,
+                    email: row.get(1)?,
+                    firstname: row.get(2)?,
+                    lastname: row.get(3)?,
+                    phone: row.get(4)?,
+                    extra: row.get(5)?,
+                    active: row.get(6)?,
+                    folder_id: row.get(7)?,
+                })
+            },
+        )
+        .optional()?;
+
+    // Login and email columns compare without case (COLLATE NOCASE).
+    let conflict = tx
+        .query_row(
+            "SELECT id, source, external_id FROM users
+             WHERE (login = ?1 OR (?2 IS NOT NULL AND email = ?2)) AND id IS NOT ?3 LIMIT 1",
+            params![user.login, user.email, existing.as_ref().map(|e| e.id)],
+            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, Option<String>>(2)?)),
+        )
+        .optional()?;
+    let what = match &user.email {
+        Some(email) => format!("the email address {email}"),
+        None => format!("the login {}", user.login),
+    };
+    let adopt = match conflict {
+        Some((_, source, _)) if source == "ldap" => {
+            return Ok(Outcome::Skipped(format!("{what} belongs to a user from LDAP, which takes precedence")));
+        }
+        Some((_, source, other)) if source == run.source => {
+            return Ok(Outcome::Skipped(format!(
+                "duplicate email: {what} is already used by contact {}; the first contact met keeps it",
+                other.unwrap_or_default()
+            )));
+        }
+        Some((id, _, _)) if existing.is_none() => Some(id),
+        Some((_, source, _)) => {
+            return Ok(Outcome::Skipped(format!("{what} belongs to another helpdesk user (source {source})")));
+        }
+        None => None,
+    };
+
+    let values = params![
+        user.login, user.email, user.firstname, user.lastname, user.phone, extra, run.source, upsert.external_id,
+        folder_id, run.run_id
+    ];
+    match (existing, adopt) {
+        (None, None) => {
+            tx.execute(
+                "INSERT INTO users (login, email, firstname, lastname, phone, extra, source, external_id, folder_id, last_seen_run)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                values,
+            )?;
+            Ok(Outcome::Created)
+        }
+        (existing, adopt) => {
+            let id = adopt.or(existing.as_ref().map(|e| e.id)).expect("one of them is set");
+            let unchanged = existing.as_ref().is_some_and(|e| {
+                e.active
+                    && e.email == user.email
+                    && e.firstname == user.firstname
+                    && e.lastname == user.lastname
+                    && e.phone == user.phone
+                    && e.extra == extra
+                    && e.folder_id.as_deref() == Some(folder_id)
+            });
+            if unchanged {
+                tx.execute("UPDATE users SET last_seen_run = ?2 WHERE id = ?1", params![id, run.run_id])?;
+                return Ok(Outcome::Unchanged);
+            }
+            tx.execute(
+                &format!(
+                    "UPDATE users SET login = ?1, email = ?2, firstname = ?3, lastname = ?4, phone = ?5, extra = ?6,
+                     source = ?7, external_id = ?8, folder_id = ?9, last_seen_run = ?10, active = 1, updated_at = {NOW}
+                     WHERE id = ?11"
+                ),
+                rusqlite::params_from_iter(values.iter().copied().chain([&id as &dyn rusqlite::ToSql])),
+            )?;
+            Ok(Outcome::Updated)
+        }
+    }
+}
+
+/// Deactivate the user of a removed contact; true if it was active.
+fn deactivate(tx: &Connection, run: &RunContext, external_id: &str) -> rusqlite::Result<bool> {
+    let changed = tx.execute(
+        &format!("UPDATE users SET active = 0, updated_at = {NOW} WHERE source = ?1 AND external_id = ?2 AND active = 1"),
+        params![run.source, external_id],
+    )?;
+    Ok(changed > 0)
+}
+
+/// After a complete listing of a folder: its users that the listing did
+/// not mention are gone from Exchange.
+fn deactivate_unseen(tx: &Connection, run: &RunContext, folder_id: &str) -> rusqlite::Result<Vec<String>> {
+    let mut statement = tx.prepare(&format!(
+        "UPDATE users SET active = 0, updated_at = {NOW}
+         WHERE source = ?1 AND folder_id = ?2 AND active = 1 AND last_seen_run IS NOT ?3
+         RETURNING external_id"
+    ))?;
+    let ids = statement.query_map(params![run.source, folder_id, run.run_id], |row| row.get(0))?;
+    ids.collect()
+}

@@ -1,0 +1,12 @@
+//! helpdesk-host: plays the helpdesk for the Exchange connector component.
+//! It runs the component in wasmtime with only the capabilities it needs,
+//! keeps users in SQLite, schedules syncs, and carries an Exchange emulator.
+
+pub mod apply;
+pub mod capabilities;
+pub mod config;
+pub mod runs;
+pub mod runtime;
+pub mod session;
+pub mod store;
+pub mod summary;

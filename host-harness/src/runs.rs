@@ -1,0 +1,167 @@
+//! One run of the plugin: check, folders or sync, each in a fresh store.
+
+use crate::capabilities::EgressPolicy;
+use crate::config::HostConfig;
+use crate::runtime::Runtime;
+use crate::runtime::types::{
+    ConnectorError, FieldMapping, Folder, ServerInfo, SettingValue, SyncMode, SyncRequest,
+};
+use crate::session::{Session, SyncTarget};
+use crate::store::Store;
+use crate::summary::Summary;
+use anyhow::Result;
+use serde::Serialize;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+pub const SOURCE: &str = "exchange";
+
+/// Wall-clock bounds: the guest may wait on host I/O, where epochs do not
+/// reach it.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
+const SYNC_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
+
+/// A run that did not succeed, in terms an admin can act on.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunError {
+    /// the plugin's error kind (`authentication`, `unreachable`, ...), or
+    /// `host` for the harness's own failures
+    pub kind: String,
+    pub message: String,
+    /// what a failed sync had done before it stopped
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary>,
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<ConnectorError> for RunError {
+    fn from(e: ConnectorError) -> Self {
+        let kind = format!("{:?}", e.kind).to_lowercase().replace("notexchange", "not-exchange").replace("accessdenied", "access-denied");
+        RunError { kind, message: e.message, summary: None }
+    }
+}
+
+impl From<anyhow::Error> for RunError {
+    fn from(e: anyhow::Error) -> Self {
+        RunError { kind: "host".into(), message: format!("{e:#}"), summary: None }
+    }
+}
+
+pub struct Connection {
+    settings: Vec<SettingValue>,
+    policy: EgressPolicy,
+    mapping: Vec<FieldMapping>,
+}
+
+impl Connection {
+    pub fn from_config(config: &HostConfig) -> Result<Connection> {
+        let settings = config
+            .plugin_settings()?
+            .into_iter()
+            .map(|(key, value)| SettingValue { key, value })
+            .collect();
+        let policy = EgressPolicy::allowing(&[&config.exchange.endpoint])?;
+        let mapping = config
+            .mapping
+            .iter()
+            .map(|(attribute, field)| FieldMapping { attribute: attribute.clone(), field: field.clone() })
+            .collect();
+        Ok(Connection { settings, policy, mapping })
+    }
+
+    pub async fn check(&self, runtime: &Runtime) -> Result<ServerInfo, RunError> {
+        let (mut store, connector) = runtime.instantiate(self.policy.clone(), Session::read_only()).await?;
+        let call = connector.helpdesk_connector_configure().call_check(&mut store, &self.settings);
+        Ok(bounded(CHECK_TIMEOUT, call).await??)
+    }
+
+    pub async fn folders(&self, runtime: &Runtime) -> Result<Vec<Folder>, RunError> {
+        let (mut store, connector) = runtime.instantiate(self.policy.clone(), Session::read_only()).await?;
+        let call = connector.helpdesk_connector_configure().call_folders(&mut store, &self.settings);
+        Ok(bounded(CHECK_TIMEOUT, call).await??)
+    }
+
+    /// Sync into `store`. A dry run does everything in one transaction and
+    /// rolls it back, so its counts are exactly those a real run would give.
+    pub async fn sync(&self, runtime: &Runtime, store: &Store, mode: SyncMode, dry_run: bool) -> Result<Summary, RunError> {
+        let started = Instant::now();
+        let mode_name = match mode {
+            SyncMode::Full => "full",
+            SyncMode::Incremental => "incremental",
+        };
+        let run_id = store.start_run(SOURCE, mode_name, dry_run)?;
+        let checkpoints = store
+            .checkpoints(SOURCE)?
+            .into_iter()
+            .map(|(folder_id, state)| crate::runtime::types::Checkpoint { folder_id, state })
+            .collect();
+        let request = SyncRequest { mode, checkpoints, mapping: self.mapping.clone() };
+        let session = Session::syncing(SyncTarget { store: store.clone(), source: SOURCE.into(), run_id })?;
+        let policy = EgressPolicy { requests: Default::default(), ..self.policy.clone() };
+
+        if dry_run {
+            store.lock().execute_batch("BEGIN IMMEDIATE").map_err(anyhow::Error::from)?;
+        }
+        let outcome = async {
+            let (mut wasm, connector) = runtime.instantiate(policy.clone(), session).await?;
+            let call = connector.helpdesk_connector_sync().call_run(&mut wasm, &self.settings, &request);
+            let result = bounded(SYNC_TIMEOUT, call).await;
+            Ok::<_, RunError>((result, wasm.into_data().session))
+        }
+        .await;
+        if dry_run {
+            store.lock().execute_batch("ROLLBACK").map_err(anyhow::Error::from)?;
+        }
+
+        let (result, session) = match outcome {
+            Ok(pair) => pair,
+            Err(e) => {
+                store.finish_run(run_id, None, Some(&e.message))?;
+                return Err(e);
+            }
+        };
+        let mut summary = session.summary;
+        summary.requests = u64::from(policy.requests.load(Ordering::Relaxed));
+        summary.elapsed_ms = started.elapsed().as_millis() as u64;
+        summary.dry_run = dry_run;
+        let error = match result {
+            Ok(Ok(_report)) => None,
+            Ok(Err(plugin_error)) => Some(RunError::from(plugin_error)),
+            Err(host_error) => Some(host_error),
+        };
+        match error {
+            None => {
+                store.finish_run(run_id, Some(&summary), None)?;
+                Ok(summary)
+            }
+            Some(mut e) => {
+                if let Some(store_error) = session.store_error {
+                    e.message = format!("{} ({store_error})", e.message);
+                }
+                store.finish_run(run_id, Some(&summary), Some(&e.to_string()))?;
+                e.summary = Some(summary);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Run a guest call under a wall-clock bound.
+async fn bounded<T>(limit: Duration, call: impl Future<Output = wasmtime::Result<T>>) -> Result<T, RunError> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(trap)) => Err(RunError { kind: "host".into(), message: format!("the plugin failed: {trap:#}"), summary: None }),
+        Err(_) => Err(RunError {
+            kind: "host".into(),
+            message: format!("the plugin did not finish within {} s", limit.as_secs()),
+            summary: None,
+        }),
+    }
+}

@@ -1,0 +1,135 @@
+//! The wasmtime runtime: one engine per process, the component compiled
+//! once and cached on disk, and a fresh store per run (an instance is
+//! poisoned after any trap).
+
+use crate::capabilities::{EgressPolicy, RunState};
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, Store};
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "helpdesk:connector/connector",
+    imports: { default: async | trappable },
+    exports: { default: async },
+    with: {
+        "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+        "wasi:io": wasmtime_wasi::p2::bindings::io,
+        "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+    },
+});
+
+pub use helpdesk::connector::types;
+
+/// The component this harness was built with.
+pub const CONNECTOR_WASM: &[u8] = include_bytes!(env!("EXCHANGE_CONNECTOR_WASM"));
+
+/// Guest memory cap per run.
+const MEMORY_LIMIT: usize = 256 << 20;
+/// How often the epoch ticks; the guest yields to the host at each tick.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+pub struct Runtime {
+    engine: Engine,
+    pre: ConnectorPre<RunState>,
+}
+
+impl Runtime {
+    /// The process-wide runtime with the built-in connector.
+    pub fn shared() -> Result<Arc<Runtime>> {
+        static SHARED: OnceLock<Arc<Runtime>> = OnceLock::new();
+        if let Some(runtime) = SHARED.get() {
+            return Ok(runtime.clone());
+        }
+        let runtime = Arc::new(Runtime::load(CONNECTOR_WASM, cache_dir().as_deref())?);
+        Ok(SHARED.get_or_init(|| runtime).clone())
+    }
+
+    pub fn load(wasm: &[u8], cache: Option<&Path>) -> Result<Runtime> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config)?;
+        let ticker = engine.weak();
+        std::thread::Builder::new().name("epoch".into()).spawn(move || {
+            while let Some(engine) = ticker.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })?;
+        let component = compile(&engine, wasm, cache)?;
+        let mut linker = Linker::<RunState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        helpdesk::connector::host::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s)?;
+        helpdesk::connector::types::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s)?;
+        let pre = ConnectorPre::new(linker.instantiate_pre(&component)?)?;
+        Ok(Runtime { engine, pre })
+    }
+
+    /// A fresh store and instance for one run.
+    pub async fn instantiate(&self, policy: EgressPolicy, session: crate::session::Session) -> Result<(Store<RunState>, Connector)> {
+        let mut store = Store::new(&self.engine, RunState::new(policy, session, MEMORY_LIMIT));
+        store.limiter(|state| &mut state.limits);
+        // Yield to the executor at every tick instead of trapping: a long
+        // sync is legitimate; wall-clock bounds are the caller's timeouts.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        let connector = self.pre.instantiate_async(&mut store).await?;
+        Ok((store, connector))
+    }
+}
+
+/// Compile, or load the compiled component from the cache. The key covers
+/// the wasm bytes and the engine's settings and version.
+fn compile(engine: &Engine, wasm: &[u8], cache: Option<&Path>) -> Result<Component> {
+    let Some(dir) = cache else { return Ok(Component::new(engine, wasm)?) };
+    let mut key = Sha256::new();
+    key.update(wasm);
+    let mut hasher = StableHasher(Sha256::new());
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    key.update(hasher.0.finalize());
+    let path = dir.join(format!("connector-{}.cwasm", hex::encode(&key.finalize()[..16])));
+    if path.exists() {
+        // SAFETY: only files this host wrote are in the cache directory, and
+        // the key pins both the wasm and the engine that compiled it.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(component) => return Ok(component),
+            Err(e) => tracing::warn!("ignoring unreadable component cache {}: {e}", path.display()),
+        }
+    }
+    let compiled = engine.precompile_component(wasm)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let temp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&temp, &compiled)?;
+    std::fs::rename(&temp, &path)?;
+    // SAFETY: just written by this process from `precompile_component`.
+    Ok(unsafe { Component::deserialize(engine, &compiled)? })
+}
+
+/// `Hash` into a digest whose output does not change between Rust releases.
+struct StableHasher(Sha256);
+
+impl Hasher for StableHasher {
+    fn finish(&self) -> u64 {
+        0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+}
+
+fn cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("HELPDESK_HOST_CACHE") {
+        return Some(PathBuf::from(dir));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("helpdesk-host"))
+}

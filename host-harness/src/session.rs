@@ -1,0 +1,84 @@
+//! The host interface the plugin imports (`helpdesk:connector/host`): logs,
+//! progress, the user fields, and batches applied to the store.
+
+use crate::apply::{RunContext, apply_batch};
+use crate::capabilities::RunState;
+use crate::runtime::helpdesk::connector::host::{Host, LogLevel};
+use crate::runtime::types::{Batch, UserField};
+use crate::store::{STANDARD_FIELDS, Store};
+use crate::summary::Summary;
+
+/// Where a sync run writes.
+pub struct SyncTarget {
+    pub store: Store,
+    pub source: String,
+    pub run_id: i64,
+}
+
+#[derive(Default)]
+pub struct Session {
+    /// None for runs that must not write (check, folders)
+    pub target: Option<SyncTarget>,
+    pub fields: Vec<UserField>,
+    pub summary: Summary,
+    /// the first error the store raised, kept for the run's report
+    pub store_error: Option<String>,
+}
+
+impl Session {
+    pub fn read_only() -> Session {
+        Session::default()
+    }
+
+    pub fn syncing(target: SyncTarget) -> anyhow::Result<Session> {
+        let mut fields: Vec<UserField> = STANDARD_FIELDS
+            .iter()
+            .map(|(name, label)| UserField { name: name.to_string(), label: label.to_string(), custom: false })
+            .collect();
+        for (name, label) in target.store.custom_fields()? {
+            fields.push(UserField { name, label, custom: true });
+        }
+        Ok(Session { target: Some(target), fields, ..Default::default() })
+    }
+}
+
+impl crate::runtime::types::Host for RunState {}
+
+impl Host for RunState {
+    async fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
+        match level {
+            LogLevel::Trace => tracing::trace!(target: "plugin", "{message}"),
+            LogLevel::Debug => tracing::debug!(target: "plugin", "{message}"),
+            LogLevel::Info => tracing::info!(target: "plugin", "{message}"),
+            LogLevel::Warn => tracing::warn!(target: "plugin", "{message}"),
+            LogLevel::Error => tracing::error!(target: "plugin", "{message}"),
+        }
+        Ok(())
+    }
+
+    async fn progress(&mut self, folder_id: String, done: u64, total: u64) -> wasmtime::Result<()> {
+        tracing::debug!(target: "plugin", "folder {folder_id}: {done} of {total}");
+        Ok(())
+    }
+
+    async fn user_fields(&mut self) -> wasmtime::Result<Vec<UserField>> {
+        Ok(self.session.fields.clone())
+    }
+
+    async fn apply_batch(&mut self, batch: Batch) -> wasmtime::Result<Result<(), String>> {
+        let session = &mut self.session;
+        let Some(target) = &session.target else {
+            return Ok(Err("this run may not change users".into()));
+        };
+        let run = RunContext { source: &target.source, run_id: target.run_id };
+        let mut conn = target.store.lock();
+        match apply_batch(&mut conn, &run, &batch, &mut session.summary) {
+            Ok(()) => Ok(Ok(())),
+            Err(e) => {
+                let message = format!("the user store refused a batch of {}: {e}", batch.folder_path);
+                session.store_error.get_or_insert(message.clone());
+                Ok(Err(message))
+            }
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The helpdesk's user store in SQLite: users, sync runs and per-folder
+//! checkpoints.
+
+use anyhow::{Context, Result};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS users (
+    id            INTEGER PRIMARY KEY,
+    login         TEXT NOT NULL COLLATE NOCASE UNIQUE,
+    email         TEXT COLLATE NOCASE,
+    firstname     TEXT NOT NULL DEFAULT '',
+    lastname      TEXT NOT NULL DEFAULT '',
+    phone         TEXT NOT NULL DEFAULT '',
+    extra         TEXT NOT NULL DEFAULT '{}',
+    -- where the user comes from: 'exchange', 'ldap', 'local', ...
+    source        TEXT NOT NULL,
+    -- the source's id of the user (an Exchange item id: case-sensitive)
+    external_id   TEXT,
+    folder_id     TEXT,
+    active        INTEGER NOT NULL DEFAULT 1,
+    last_seen_run INTEGER,
+    created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    UNIQUE (source, external_id)
+);
+CREATE INDEX IF NOT EXISTS users_email ON users (email);
+CREATE INDEX IF NOT EXISTS users_folder ON users (source, folder_id);
+
+CREATE TABLE IF NOT EXISTS sync_runs (
+    id          INTEGER PRIMARY KEY,
+    source      TEXT NOT NULL,
+    mode        TEXT NOT NULL,
+    dry_run     INTEGER NOT NULL,
+    started_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    finished_at TEXT,
+    status      TEXT NOT NULL DEFAULT 'running',
+    summary     TEXT,
+    error       TEXT
+);
+
+CREATE TABLE IF NOT EXISTS checkpoints (
+    source     TEXT NOT NULL,
+    folder_id  TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (source, folder_id)
+);
+
+-- custom user fields the helpdesk declares, besides the standard ones
+CREATE TABLE IF NOT EXISTS user_fields (
+    name  TEXT PRIMARY KEY,
+    label TEXT NOT NULL
+);
+"#;
+
+/// The standard user fields, as (name, label).
+pub const STANDARD_FIELDS: &[(&str, &str)] =
+    &[("login", "Login"), ("email", "Email"), ("firstname", "First name"), ("lastname", "Last name"), ("phone", "Phone")];
+
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UserRow {
+    pub login: String,
+    pub email: Option<String>,
+    pub firstname: String,
+    pub lastname: String,
+    pub phone: String,
+    pub extra: serde_json::Value,
+    pub active: bool,
+    pub source: String,
+    pub external_id: Option<String>,
+    pub folder_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub mode: String,
+    pub dry_run: bool,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub status: String,
+    pub summary: Option<serde_json::Value>,
+    pub error: Option<String>,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path).with_context(|| format!("opening the database {}", path.display()))?;
+        Store::with(conn)
+    }
+
+    pub fn in_memory() -> Result<Store> {
+        Store::with(Connection::open_in_memory()?)
+    }
+
+    fn with(conn: Connection) -> Result<Store> {
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.execute_batch(SCHEMA).context("creating the schema")?;
+        Ok(Store { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn users(&self) -> Result<Vec<UserRow>> {
+        let conn = self.lock();
+        let mut statement = conn.prepare(
+            "SELECT login, email, firstname, lastname, phone, extra, active, source, external_id, folder_id,
+                    created_at, updated_at FROM users ORDER BY id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            let extra: String = row.get(5)?;
+            Ok(UserRow {
+                login: row.get(0)?,
+                email: row.get(1)?,
+                firstname: row.get(2)?,
+                lastname: row.get(3)?,
+                phone: row.get(4)?,
+                extra: serde_json::from_str(&extra).unwrap_or(serde_json::Value::Null),
+                active: row.get(6)?,
+                source: row.get(7)?,
+                external_id: row.get(8)?,
+                folder_id: row.get(9)?,
+                created_at: row.get(10)?,
+                updated_at: row.get(11)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Add a user that did not come from this source (LDAP, or made in the
+    /// helpdesk itself).
+    pub fn add_user(&self, source: &str, login: &str, email: Option<&str>, firstname: &str, lastname: &str) -> Result<()> {
+        self.lock().execute(
+            "INSERT INTO users (login, email, firstname, lastname, source) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![login, email, firstname, lastname, source],
+        )?;
+        Ok(())
+    }
+
+    pub fn declare_field(&self, name: &str, label: &str) -> Result<()> {
+        self.lock().execute(
+            "INSERT INTO user_fields (name, label) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET label = excluded.label",
+            params![name, label],
+        )?;
+        Ok(())
+    }
+
+    /// Custom fields, as (name, label).
+    pub fn custom_fields(&self) -> Result<Vec<(String, String)>> {
+        let conn = self.lock();
+        let mut statement = conn.prepare("SELECT name, label FROM user_fields ORDER BY name")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn checkpoints(&self, source: &str) -> Result<Vec<(String, String)>> {
+        let conn = self.lock();
+        let mut statement = conn.prepare("SELECT folder_id, state FROM checkpoints WHERE source = ?1")?;
+        let rows = statement.query_map([source], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn start_run(&self, source: &str, mode: &str, dry_run: bool) -> Result<i64> {
+        let conn = self.lock();
+        conn.execute("INSERT INTO sync_runs (source, mode, dry_run) VALUES (?1, ?2, ?3)", params![source, mode, dry_run])?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    pub fn finish_run(&self, run: i64, summary: Option<&crate::summary::Summary>, error: Option<&str>) -> Result<()> {
+        let summary = summary.map(serde_json::to_string).transpose()?;
+        let status = if error.is_some() { "failed" } else { "succeeded" };
+        self.lock().execute(
+            "UPDATE sync_runs SET finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), status = ?2, summary = ?3, error = ?4
+             WHERE id = ?1",
+            params![run, status, summary, error],
+        )?;
+        Ok(())
+    }
+
+    pub fn runs(&self, limit: u32) -> Result<Vec<RunRow>> {
+        let conn = self.lock();
+        let mut statement = conn.prepare(
+            "SELECT id, mode, dry_run, started_at, finished_at, status, summary, error FROM sync_runs
+             ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = statement.query_map([limit], |row| {
+            let summary: Option<String> = row.get(6)?;
+            Ok(RunRow {
+                id: row.get(0)?,
+                mode: row.get(1)?,
+                dry_run: row.get(2)?,
+                started_at: row.get(3)?,
+                finished_at: row.get(4)?,
+                status: row.get(5)?,
+                summary: summary.and_then(|s| serde_json::from_str(&s).ok()),
+                error: row.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn user_count(&self) -> Result<u64> {
+        let count: i64 = self.lock().query_row("SELECT count(*) FROM users", [], |row| row.get(0))?;
+        Ok(count as u64)
+    }
+
+    pub fn last_run_id(&self) -> Result<Option<i64>> {
+        Ok(self.lock().query_row("SELECT max(id) FROM sync_runs", [], |row| row.get(0)).optional()?.flatten())
+    }
+}

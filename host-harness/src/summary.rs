@@ -1,0 +1,92 @@
+//! The summary of a sync run, in the JSON shape scripts rely on.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub deactivated: u64,
+}
+
+/// What happened to one contact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+    Skipped(String),
+    Failed(String),
+    Deactivated,
+}
+
+impl Counts {
+    fn add(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Created => self.created += 1,
+            Outcome::Updated => self.updated += 1,
+            Outcome::Unchanged => self.unchanged += 1,
+            Outcome::Skipped(_) => self.skipped += 1,
+            Outcome::Failed(_) => self.failed += 1,
+            Outcome::Deactivated => self.deactivated += 1,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderSummary {
+    pub id: String,
+    pub path: String,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+/// Why a contact was skipped or failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    pub contact: String,
+    pub folder: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    #[serde(flatten)]
+    pub counts: Counts,
+    pub requests: u64,
+    pub elapsed_ms: u64,
+    pub dry_run: bool,
+    pub folders: Vec<FolderSummary>,
+    pub skipped_reasons: Vec<Reason>,
+    pub failed_reasons: Vec<Reason>,
+}
+
+impl Summary {
+    pub fn record(&mut self, folder_id: &str, folder_path: &str, contact: &str, outcome: Outcome) {
+        self.counts.add(&outcome);
+        let folder = match self.folders.iter().position(|f| f.id == folder_id) {
+            Some(i) => &mut self.folders[i],
+            None => {
+                self.folders.push(FolderSummary { id: folder_id.into(), path: folder_path.into(), ..Default::default() });
+                self.folders.last_mut().unwrap()
+            }
+        };
+        folder.counts.add(&outcome);
+        let reason = |reason: String| Reason { contact: contact.into(), folder: folder_path.into(), reason };
+        match outcome {
+            Outcome::Skipped(why) => self.skipped_reasons.push(reason(why)),
+            Outcome::Failed(why) => self.failed_reasons.push(reason(why)),
+            _ => {}
+        }
+    }
+
+    /// Make sure a folder appears even when it had nothing to report.
+    pub fn touch_folder(&mut self, folder_id: &str, folder_path: &str) {
+        if !self.folders.iter().any(|f| f.id == folder_id) {
+            self.folders.push(FolderSummary { id: folder_id.into(), path: folder_path.into(), ..Default::default() });
+        }
+    }
+}

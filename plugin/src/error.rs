@@ -1,0 +1,42 @@
+//! The plugin's error: a kind a host can act on, and a message an admin can.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Configuration,
+    Authentication,
+    Tls,
+    Unreachable,
+    NotExchange,
+    AccessDenied,
+    Throttled,
+    Protocol,
+    Host,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    pub kind: Kind,
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Error { kind, message: message.into() }
+    }
+
+    pub fn config(message: impl Into<String>) -> Self {
+        Error::new(Kind::Configuration, message)
+    }
+
+    pub fn protocol(message: impl Into<String>) -> Self {
+        Error::new(Kind::Protocol, message)
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,91 @@
+//! GetItem: full contacts for a batch of ids, flattened as they stream in.
+
+use super::envelope::escape;
+use super::find_item::ItemRef;
+use super::response::PerObject;
+use super::xml::Element;
+use crate::flatten::{Attributes, flatten};
+
+/// Exchange checks its throttling budget after every item of a batch, and
+/// clients (exchangelib, Outlook) ask for about 100 at a time.
+pub const MAX_BATCH: usize = 100;
+
+/// The contact properties we read. Whole dictionaries (`EmailAddresses`,
+/// `PhoneNumbers`, ...) rather than single entries, so that every entry
+/// can be mapped.
+const CONTACT_PROPERTIES: &[&str] = &[
+    "item:ParentFolderId",
+    "item:ItemClass",
+    "item:Categories",
+    "item:LastModifiedTime",
+    "contacts:FileAs",
+    "contacts:DisplayName",
+    "contacts:GivenName",
+    "contacts:Initials",
+    "contacts:MiddleName",
+    "contacts:Nickname",
+    "contacts:CompleteName",
+    "contacts:CompanyName",
+    "contacts:EmailAddresses",
+    "contacts:PhysicalAddresses",
+    "contacts:PhoneNumbers",
+    "contacts:AssistantName",
+    "contacts:Birthday",
+    "contacts:BusinessHomePage",
+    "contacts:Department",
+    "contacts:Generation",
+    "contacts:ImAddresses",
+    "contacts:JobTitle",
+    "contacts:Manager",
+    "contacts:OfficeLocation",
+    "contacts:Profession",
+    "contacts:SpouseName",
+    "contacts:Surname",
+];
+
+pub fn request(ids: &[ItemRef]) -> String {
+    let props: String = CONTACT_PROPERTIES
+        .iter()
+        .map(|uri| format!(r#"<t:FieldURI FieldURI="{uri}"/>"#))
+        .collect();
+    // No ChangeKey: we want the current version, whatever it is.
+    let ids: String = ids
+        .iter()
+        .map(|item| format!(r#"<t:ItemId Id="{}"/>"#, escape(&item.id)))
+        .collect();
+    format!(
+        concat!(
+            r#"<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"#,
+            r#"<t:AdditionalProperties>{}</t:AdditionalProperties></m:ItemShape>"#,
+            r#"<m:ItemIds>{}</m:ItemIds></m:GetItem>"#
+        ),
+        props, ids
+    )
+}
+
+/// One item as read: its ids and flattened attributes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FetchedItem {
+    pub id: String,
+    pub change_key: String,
+    /// `Contact`, `DistributionList`, ...
+    pub kind: String,
+    pub attributes: Attributes,
+}
+
+impl FetchedItem {
+    fn from_element(element: Element) -> Self {
+        let id = element.child("ItemId");
+        FetchedItem {
+            id: id.and_then(|i| i.attr("Id")).unwrap_or_default().to_string(),
+            change_key: id.and_then(|i| i.attr("ChangeKey")).unwrap_or_default().to_string(),
+            attributes: flatten(&element),
+            kind: element.name,
+        }
+    }
+}
+
+/// One result per requested id, in request order.
+pub fn parser() -> PerObject<FetchedItem> {
+    PerObject::new("Items", FetchedItem::from_element)
+}

@@ -1,0 +1,286 @@
+//! A streaming, namespace-aware XML reader for EWS responses.
+//!
+//! Elements are matched by namespace URI and local name, never by prefix:
+//! servers and proxies pick prefixes freely (`s:`, `soap:`, `SOAP-ENV:`, or a
+//! default namespace). Small subtrees (one contact, one folder) can be read
+//! into an [`Element`]; the document as a whole is never held in memory.
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::ResolveResult;
+use quick_xml::{NsReader, XmlVersion};
+use std::io::BufRead;
+
+pub const SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+pub const MESSAGES: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
+pub const TYPES: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
+pub const ERRORS: &str = "http://schemas.microsoft.com/exchange/services/2006/errors";
+
+/// The namespaces an EWS response uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ns {
+    Soap,
+    Messages,
+    Types,
+    Errors,
+    /// no namespace (SOAP fault children such as `faultcode`) or another one
+    Other,
+}
+
+impl Ns {
+    fn of(resolved: &ResolveResult) -> Ns {
+        match resolved {
+            ResolveResult::Bound(ns) => match ns.0 {
+                SOAP => Ns::Soap,
+                MESSAGES => Ns::Messages,
+                TYPES => Ns::Types,
+                ERRORS => Ns::Errors,
+                _ => Ns::Other,
+            },
+            _ => Ns::Other,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct XmlError(pub String);
+
+impl std::fmt::Display for XmlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<quick_xml::Error> for XmlError {
+    fn from(e: quick_xml::Error) -> Self {
+        XmlError(format!("malformed XML: {e}"))
+    }
+}
+
+/// One start tag, with its attributes by local name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tag {
+    pub ns: Ns,
+    pub name: String,
+    pub attrs: Vec<(String, String)>,
+}
+
+impl Tag {
+    pub fn is(&self, ns: Ns, name: &str) -> bool {
+        self.ns == ns && self.name == name
+    }
+
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// The events a parser sees: structure and text, nothing else.
+#[derive(Debug, PartialEq)]
+pub enum Item {
+    Start(Tag),
+    End,
+    Text(String),
+    Eof,
+}
+
+/// A small subtree, read whole.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Element {
+    pub name: String,
+    pub attrs: Vec<(String, String)>,
+    pub children: Vec<Element>,
+    pub text: String,
+}
+
+impl Element {
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn child(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.name == name)
+    }
+
+    pub fn child_text(&self, name: &str) -> Option<&str> {
+        self.child(name).map(|c| c.text.as_str())
+    }
+}
+
+pub struct XmlStream<R: BufRead> {
+    reader: NsReader<R>,
+    buf: Vec<u8>,
+    /// text of the current element gathered across text and entity events
+    pending_text: String,
+    /// a tag or end held back while the text before it is delivered
+    stash: Option<Item>,
+}
+
+impl<R: BufRead> XmlStream<R> {
+    pub fn new(input: R) -> Self {
+        let mut reader = NsReader::from_reader(input);
+        let config = reader.config_mut();
+        config.trim_text(false);
+        config.expand_empty_elements = true;
+        XmlStream { reader, buf: Vec::with_capacity(4096), pending_text: String::new(), stash: None }
+    }
+
+    /// The next structural event. Text between tags is delivered as one
+    /// `Text` item (entities resolved), whitespace-only text is dropped.
+    pub fn next(&mut self) -> Result<Item, XmlError> {
+        match self.stash.take() {
+            Some(item) => Ok(item),
+            None => self.read(),
+        }
+    }
+
+    fn read(&mut self) -> Result<Item, XmlError> {
+        loop {
+            self.buf.clear();
+            let (resolved, event) = self.reader.read_resolved_event_into(&mut self.buf)?;
+            match event {
+                Event::Start(start) => {
+                    let ns = Ns::of(&resolved);
+                    let tag = tag_of(ns, &start)?;
+                    if let Some(text) = self.take_text() {
+                        // Mixed content: deliver the text first, keep the tag.
+                        self.stash = Some(Item::Start(tag));
+                        return Ok(Item::Text(text));
+                    }
+                    return Ok(Item::Start(tag));
+                }
+                Event::End(_) => {
+                    if let Some(text) = self.take_text() {
+                        self.stash = Some(Item::End);
+                        return Ok(Item::Text(text));
+                    }
+                    return Ok(Item::End);
+                }
+                Event::Text(text) => self.pending_text.push_str(&text.xml10_content()),
+                Event::CData(data) => {
+                    self.pending_text.push_str(&data.into_inner())
+                }
+                Event::GeneralRef(reference) => {
+                    let resolved = match reference.resolve_char_ref() {
+                        Ok(Some(ch)) => Some(ch),
+                        Ok(None) => match &*reference {
+                            "lt" => Some('<'),
+                            "gt" => Some('>'),
+                            "amp" => Some('&'),
+                            "quot" => Some('"'),
+                            "apos" => Some('\''),
+                            _ => None,
+                        },
+                        Err(_) => None,
+                    };
+                    // XML 1.0 forbids most control characters even as
+                    // references, yet real servers send them: drop them.
+                    if let Some(ch) = resolved.filter(|c| allowed_char(*c)) {
+                        self.pending_text.push(ch);
+                    }
+                }
+                Event::Eof => return Ok(Item::Eof),
+                // Empty elements are expanded to Start/End by the config.
+                _ => {}
+            }
+        }
+    }
+
+    fn take_text(&mut self) -> Option<String> {
+        if self.pending_text.trim().is_empty() {
+            self.pending_text.clear();
+            return None;
+        }
+        let text = sanitize(std::mem::take(&mut self.pending_text));
+        Some(text)
+    }
+
+    /// Read the rest of the element whose start tag was just returned.
+    pub fn read_element(&mut self, tag: Tag) -> Result<Element, XmlError> {
+        let mut element = Element { name: tag.name, attrs: tag.attrs, ..Default::default() };
+        loop {
+            match self.next()? {
+                Item::Start(child) => element.children.push(self.read_element(child)?),
+                Item::Text(text) => element.text.push_str(&text),
+                Item::End => return Ok(element),
+                Item::Eof => return Err(XmlError("document ends inside an element".into())),
+            }
+        }
+    }
+
+    /// Skip the rest of the element whose start tag was just returned.
+    pub fn skip_element(&mut self) -> Result<(), XmlError> {
+        let mut depth = 1usize;
+        while depth > 0 {
+            match self.next()? {
+                Item::Start(_) => depth += 1,
+                Item::End => depth -= 1,
+                Item::Text(_) => {}
+                Item::Eof => return Err(XmlError("document ends inside an element".into())),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn tag_of(ns: Ns, start: &BytesStart) -> Result<Tag, XmlError> {
+    let name = start.local_name().as_ref().to_string();
+    let mut attrs = Vec::new();
+    for attr in start.attributes() {
+        let attr = attr.map_err(|e| XmlError(format!("malformed attribute: {e}")))?;
+        // Namespace declarations are structure, not data.
+        if attr.key.as_ref().starts_with("xmlns") {
+            continue;
+        }
+        let key = attr.key.local_name().as_ref().to_string();
+        let value = attr
+            .normalized_value(XmlVersion::Implicit1_0)
+            .map(|v| sanitize(v.into_owned()))
+            .unwrap_or_else(|_| sanitize(attr.value.to_string()));
+        attrs.push((key, value));
+    }
+    Ok(Tag { ns, name, attrs })
+}
+
+/// Characters XML 1.0 allows in a document.
+fn allowed_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
+}
+
+fn sanitize(text: String) -> String {
+    if text.chars().all(allowed_char) {
+        text
+    } else {
+        text.chars().filter(|c| allowed_char(*c)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(xml: &str) -> Vec<Item> {
+        let mut stream = XmlStream::new(xml.as_bytes());
+        let mut out = Vec::new();
+        loop {
+            let item = stream.next().unwrap();
+            if item == Item::Eof {
+                return out;
+            }
+            out.push(item);
+        }
+    }
+
+    #[test]
+    fn matches_by_namespace_not_prefix() {
+        let a = items(r#"<x:A xmlns:x="http://schemas.microsoft.com/exchange/services/2006/types"/>"#);
+        let b = items(r#"<A xmlns="http://schemas.microsoft.com/exchange/services/2006/types"></A>"#);
+        assert_eq!(a, b);
+        assert!(matches!(&a[0], Item::Start(t) if t.is(Ns::Types, "A")));
+    }
+
+    #[test]
+    fn resolves_entities_and_drops_forbidden_characters() {
+        let got = items("<a>x &amp; y&#x0; &lt;z&gt;&#x1F;</a>");
+        assert_eq!(got[1], Item::Text("x & y <z>".into()));
+    }
+}

@@ -1,0 +1,176 @@
+//! A small blocking HTTP client over the host's `wasi:http/outgoing-handler`.
+//!
+//! The response body is a `std::io::Read`, so parsers stream it instead of
+//! buffering whole responses.
+
+use crate::bindings::wasi::http::outgoing_handler;
+use crate::bindings::wasi::http::types::{
+    ErrorCode, Fields, IncomingBody, IncomingResponse, Method, OutgoingBody, OutgoingRequest,
+    RequestOptions, Scheme,
+};
+use crate::bindings::wasi::io::streams::{InputStream, StreamError};
+use crate::error::{Error, Kind, Result};
+
+/// The host accepts at most 4096 bytes per blocking write.
+const WRITE_CHUNK: usize = 4096;
+const SECOND_NS: u64 = 1_000_000_000;
+
+pub struct Response {
+    pub status: u16,
+    pub content_type: String,
+    pub www_authenticate: Option<String>,
+    pub body: Body,
+}
+
+/// The response body. Field order matters: the stream is a child of the
+/// body, which is a child of the response, and children must drop first.
+pub struct Body {
+    stream: InputStream,
+    _body: IncomingBody,
+    _response: IncomingResponse,
+}
+
+impl std::io::Read for Body {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.stream.blocking_read(buf.len() as u64) {
+            Ok(bytes) => {
+                buf[..bytes.len()].copy_from_slice(&bytes);
+                Ok(bytes.len())
+            }
+            Err(StreamError::Closed) => Ok(0),
+            Err(StreamError::LastOperationFailed(e)) => {
+                Err(std::io::Error::other(e.to_debug_string()))
+            }
+        }
+    }
+}
+
+/// The parts of an `http://` or `https://` URL that wasi:http wants.
+pub struct Url<'a> {
+    pub https: bool,
+    pub authority: &'a str,
+    pub path: &'a str,
+}
+
+pub fn parse_url(url: &str) -> Result<Url<'_>> {
+    let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        return Err(Error::config(format!("endpoint {url} must start with https:// or http://")));
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    if authority.is_empty() {
+        return Err(Error::config(format!("endpoint {url} names no host")));
+    }
+    Ok(Url { https, authority, path })
+}
+
+/// POST `body` to `url` and return the response once its headers arrived.
+pub fn post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response> {
+    let target = parse_url(url)?;
+    let fields = Fields::new();
+    for (name, value) in headers {
+        fields
+            .append(&name.to_string(), &value.as_bytes().to_vec())
+            .map_err(|e| Error::protocol(format!("header {name}: {e:?}")))?;
+    }
+    fields
+        .append(&"content-length".to_string(), &body.len().to_string().into_bytes())
+        .map_err(|e| Error::protocol(format!("content-length: {e:?}")))?;
+    let request = OutgoingRequest::new(fields);
+    let scheme = if target.https { Scheme::Https } else { Scheme::Http };
+    request.set_method(&Method::Post).map_err(|_| Error::protocol("method refused"))?;
+    request.set_scheme(Some(&scheme)).map_err(|_| Error::protocol("scheme refused"))?;
+    request
+        .set_authority(Some(target.authority))
+        .map_err(|_| Error::config(format!("invalid host in endpoint {url}")))?;
+    request
+        .set_path_with_query(Some(target.path))
+        .map_err(|_| Error::config(format!("invalid path in endpoint {url}")))?;
+
+    let options = RequestOptions::new();
+    // Bound every wait: a silent server must not hang an hourly sync.
+    let _ = options.set_connect_timeout(Some(30 * SECOND_NS));
+    let _ = options.set_first_byte_timeout(Some(120 * SECOND_NS));
+    let _ = options.set_between_bytes_timeout(Some(60 * SECOND_NS));
+
+    let outgoing = request.body().map_err(|_| Error::protocol("request body unavailable"))?;
+    // Hand the request over first, then write the body: the host buffers
+    // little before `handle`, and writing first can hang.
+    let future = outgoing_handler::handle(request, Some(options))
+        .map_err(|e| transport_error(url, &e))?;
+    {
+        let stream = outgoing.write().map_err(|_| Error::protocol("request stream unavailable"))?;
+        for chunk in body.chunks(WRITE_CHUNK) {
+            stream
+                .blocking_write_and_flush(chunk)
+                .map_err(|e| Error::new(Kind::Unreachable, format!("{url}: sending the request failed: {e:?}")))?;
+        }
+    }
+    OutgoingBody::finish(outgoing, None).map_err(|e| transport_error(url, &e))?;
+
+    let response = loop {
+        match future.get() {
+            Some(result) => {
+                break result
+                    .map_err(|_| Error::protocol("response already taken"))?
+                    .map_err(|e| transport_error(url, &e))?;
+            }
+            None => future.subscribe().block(),
+        }
+    };
+
+    let status = response.status();
+    let headers = response.headers();
+    let header = |name: &str| {
+        headers
+            .get(&name.to_string())
+            .first()
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    };
+    let content_type = header("content-type").unwrap_or_default();
+    let www_authenticate = header("www-authenticate");
+    drop(headers);
+    let body = response.consume().map_err(|_| Error::protocol("response body unavailable"))?;
+    let stream = body.stream().map_err(|_| Error::protocol("response stream unavailable"))?;
+    Ok(Response {
+        status,
+        content_type,
+        www_authenticate,
+        body: Body { stream, _body: body, _response: response },
+    })
+}
+
+/// Turn a wasi:http transport error into a message an admin can act on.
+fn transport_error(url: &str, code: &ErrorCode) -> Error {
+    use ErrorCode as E;
+    let (kind, what) = match code {
+        E::DnsError(_) => (Kind::Unreachable, "the host name does not resolve".to_string()),
+        E::DnsTimeout => (Kind::Unreachable, "the name lookup timed out".to_string()),
+        E::DestinationNotFound | E::DestinationUnavailable | E::DestinationIpUnroutable => {
+            (Kind::Unreachable, "the server cannot be reached".to_string())
+        }
+        E::ConnectionRefused => (Kind::Unreachable, "the connection was refused".to_string()),
+        E::ConnectionTimeout => (Kind::Unreachable, "connecting timed out".to_string()),
+        E::ConnectionReadTimeout => (Kind::Unreachable, "the server stopped answering".to_string()),
+        E::ConnectionTerminated => (Kind::Unreachable, "the server closed the connection".to_string()),
+        E::TlsProtocolError | E::TlsCertificateError => {
+            (Kind::Tls, "the TLS handshake failed (certificate not trusted?)".to_string())
+        }
+        E::TlsAlertReceived(alert) => (
+            Kind::Tls,
+            format!("the server sent a TLS alert: {}", alert.alert_message.clone().unwrap_or_default()),
+        ),
+        E::HttpRequestDenied => {
+            (Kind::AccessDenied, "the host does not allow the plugin to connect there".to_string())
+        }
+        E::InternalError(Some(message)) => (Kind::Unreachable, message.clone()),
+        other => (Kind::Unreachable, format!("{other:?}")),
+    };
+    Error::new(kind, format!("{url}: {what}"))
+}

@@ -1,0 +1,98 @@
+//! The Exchange connector: a WASI 0.2 component that reads Exchange
+//! address books and hands their contacts to a helpdesk as users.
+//!
+//! This file is the wit-bindgen glue only; the work happens in the modules.
+
+pub mod address_books;
+pub mod config;
+pub mod error;
+pub mod ews;
+pub mod flatten;
+pub mod http;
+pub mod mapping;
+pub mod sync;
+
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "helpdesk:connector/connector",
+        generate_all,
+    });
+}
+
+use bindings::exports::helpdesk::connector::{configure, r#map, sync as sync_api};
+use bindings::helpdesk::connector::types::{
+    AttributeSample, Config, ConnectorError, Contact, ErrorKind, FieldMapping, Folder, ServerInfo, Setting,
+    SyncReport, SyncRequest, User,
+};
+
+struct Connector;
+
+impl From<error::Error> for ConnectorError {
+    fn from(e: error::Error) -> Self {
+        use error::Kind as K;
+        let kind = match e.kind {
+            K::Configuration => ErrorKind::Configuration,
+            K::Authentication => ErrorKind::Authentication,
+            K::Tls => ErrorKind::Tls,
+            K::Unreachable => ErrorKind::Unreachable,
+            K::NotExchange => ErrorKind::NotExchange,
+            K::AccessDenied => ErrorKind::AccessDenied,
+            K::Throttled => ErrorKind::Throttled,
+            K::Protocol => ErrorKind::Protocol,
+            K::Host => ErrorKind::Host,
+        };
+        ConnectorError { kind, message: e.message }
+    }
+}
+
+fn client(config: &Config) -> error::Result<(config::Config, ews::Ews)> {
+    let config = config::parse(config)?;
+    let client = ews::Ews::new(&config.endpoint, &config.username, &config.password);
+    Ok((config, client))
+}
+
+impl configure::Guest for Connector {
+    fn settings() -> Vec<Setting> {
+        config::settings()
+    }
+
+    fn check(config: Config) -> Result<ServerInfo, ConnectorError> {
+        let (config, mut ews) = client(&config)?;
+        let version = ews.server_version()?;
+        Ok(ServerInfo { product: version.product().into(), version: version.display(), endpoint: config.endpoint })
+    }
+
+    fn folders(config: Config) -> Result<Vec<Folder>, ConnectorError> {
+        let (_, mut ews) = client(&config)?;
+        let books = sync::contact_folders(&mut ews)?;
+        Ok(books.into_iter().map(|b| Folder { id: b.id, path: b.path, item_count: b.count }).collect())
+    }
+
+    fn attributes(_config: Config, _sample_size: u32) -> Result<Vec<AttributeSample>, ConnectorError> {
+        Err(error::Error::config("attribute discovery is not available in this plugin version").into())
+    }
+}
+
+impl sync_api::Guest for Connector {
+    fn run(config: Config, request: SyncRequest) -> Result<SyncReport, ConnectorError> {
+        let config = config::parse(&config)?;
+        Ok(sync::run(&config, &request)?)
+    }
+}
+
+impl r#map::Guest for Connector {
+    fn default_mapping() -> Vec<FieldMapping> {
+        mapping::default_mapping()
+    }
+
+    fn map_contact(contact: Contact, mapping: Vec<FieldMapping>) -> Result<User, String> {
+        let attributes: flatten::Attributes = contact.attributes.into_iter().map(|a| (a.key, a.value)).collect();
+        mapping::map_contact(&contact.external_id, &attributes, &mapping)
+    }
+}
+
+// Only the component exports symbols; native builds (tests, the host's
+// emulator) use the modules alone.
+#[cfg(target_arch = "wasm32")]
+bindings::export!(Connector with_types_in bindings);
