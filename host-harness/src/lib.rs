@@ -4,7 +4,9 @@
 
 pub mod apply;
 pub mod capabilities;
+pub mod cli;
 pub mod config;
+pub mod emulator;
 pub mod runs;
 pub mod runtime;
 pub mod session;

@@ -1,0 +1,315 @@
+//! The command line. Names and JSON shapes are relied on by scripts and
+//! tests (see DESIGN.md); keep them stable.
+
+use crate::config::{ExchangeConfig, HostConfig, ScheduleConfig, StoreConfig, TlsConfig};
+use crate::emulator::{Emulator, EmulatorOptions};
+use crate::runs::{Connection, RunError};
+use crate::runtime::Runtime;
+use crate::runtime::types::{Folder, ServerInfo, SyncMode};
+use crate::store::Store;
+use crate::summary::Summary;
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "helpdesk-host",
+    version,
+    about = "Runs the Exchange connector plugin (a WebAssembly component) as a helpdesk would",
+    long_about = "Runs the Exchange connector plugin (a WebAssembly component) as a helpdesk would: \
+                  in a wasmtime sandbox, with users stored in SQLite, against a real Exchange server \
+                  or the built-in emulator.\n\nWith --json, standard output holds exactly one JSON \
+                  document; logs go to standard error (RUST_LOG sets their level)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The main job on the built-in emulator: check the connection, list the
+    /// address books, and sync them into a database
+    Demo {
+        /// contacts in the emulated mailbox
+        #[arg(long, default_value_t = 500)]
+        contacts: usize,
+        /// seed of the emulated data
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// database to sync into (default: a fresh one in the temp directory)
+        #[arg(long)]
+        db: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the Exchange emulator until interrupted
+    Emulator {
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: SocketAddr,
+        #[arg(long, default_value_t = 500)]
+        contacts: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value = crate::emulator::DEFAULT_USER)]
+        user: String,
+        #[arg(long, default_value = crate::emulator::DEFAULT_PASSWORD)]
+        password: String,
+    },
+    /// Connect and authenticate; print the server's version
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the address books (contact folders) with paths and item counts
+    Folders {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sync the configured address books into the database
+    Sync {
+        #[arg(long)]
+        config: PathBuf,
+        /// count what would change, write nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// list every contact instead of changes since the last run
+        #[arg(long)]
+        full: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the helpdesk's users
+    Users {
+        #[arg(long, conflicts_with = "db", required_unless_present = "db")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        db: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,wasmtime=warn,cranelift=warn".into()),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let json = matches!(
+        cli.command,
+        Command::Demo { json: true, .. }
+            | Command::Check { json: true, .. }
+            | Command::Folders { json: true, .. }
+            | Command::Sync { json: true, .. }
+            | Command::Users { json: true, .. }
+    );
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let error = match e.downcast::<RunError>() {
+                Ok(run_error) => run_error,
+                Err(other) => RunError::from(other),
+            };
+            eprintln!("error: {error}");
+            if json {
+                println!("{}", json!({ "error": error }));
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Demo { contacts, seed, db, json } => demo(contacts, seed, db, json).await,
+        Command::Emulator { listen, contacts, seed, user, password } => {
+            let emulator = Emulator::start(EmulatorOptions { listen, contacts, seed, user, password }).await?;
+            eprintln!("Exchange emulator: {} ({contacts} contacts, seed {seed})", emulator.endpoint());
+            eprintln!("user {}; interrupt to stop", emulator.user());
+            println!("{}", json!({ "endpoint": emulator.endpoint(), "user": emulator.user() }));
+            tokio::signal::ctrl_c().await?;
+            Ok(())
+        }
+        Command::Check { config, json } => {
+            let config = HostConfig::load(&config)?;
+            let info = Connection::from_config(&config)?.check(&*Runtime::shared()?).await?;
+            print(json, &server_json(&info), || format!("{} {} at {}", info.product, info.version, info.endpoint));
+            Ok(())
+        }
+        Command::Folders { config, json } => {
+            let config = HostConfig::load(&config)?;
+            let folders = Connection::from_config(&config)?.folders(&*Runtime::shared()?).await?;
+            print(json, &folders_json(&folders), || {
+                folders.iter().map(|f| format!("{:>7}  {}\n", f.item_count, f.path)).collect::<String>()
+            });
+            Ok(())
+        }
+        Command::Sync { config, dry_run, full, json } => {
+            let config = HostConfig::load(&config)?;
+            let store = open_store(&config)?;
+            let mode = if full { SyncMode::Full } else { SyncMode::Incremental };
+            let summary = Connection::from_config(&config)?.sync(&*Runtime::shared()?, &store, mode, dry_run).await?;
+            print(json, &serde_json::to_value(&summary)?, || summary_text(&summary));
+            Ok(())
+        }
+        Command::Users { config, db, json } => {
+            let store = match (config, db) {
+                (Some(config), _) => open_store(&HostConfig::load(&config)?)?,
+                (None, Some(db)) => Store::open(&db)?,
+                (None, None) => unreachable!("clap requires one of them"),
+            };
+            let users = store.users()?;
+            print(json, &serde_json::to_value(&users)?, || {
+                users
+                    .iter()
+                    .map(|u| {
+                        format!(
+                            "{}  {} {}  <{}>  {}{}\n",
+                            u.login,
+                            u.firstname,
+                            u.lastname,
+                            u.email.as_deref().unwrap_or(""),
+                            u.source,
+                            if u.active { "" } else { "  (inactive)" }
+                        )
+                    })
+                    .collect::<String>()
+            });
+            Ok(())
+        }
+    }
+}
+
+fn open_store(config: &HostConfig) -> Result<Store> {
+    let store = Store::open(&config.database())?;
+    for (name, label) in &config.fields {
+        store.declare_field(name, label)?;
+    }
+    Ok(store)
+}
+
+async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, json: bool) -> Result<()> {
+    let emulator = Emulator::start(EmulatorOptions { contacts, seed, ..Default::default() }).await?;
+    let db = match db {
+        Some(db) => db,
+        None => {
+            let path = std::env::temp_dir().join(format!("helpdesk-demo-{}.db", std::process::id()));
+            remove_database(&path)?;
+            path
+        }
+    };
+    let config = emulator_config(&emulator, &db);
+    let runtime = Runtime::shared()?;
+    let connection = Connection::from_config(&config)?;
+    let check = connection.check(&runtime).await?;
+    let folders = connection.folders(&runtime).await?;
+    let store = Store::open(&db)?;
+    let full = connection.sync(&runtime, &store, SyncMode::Full, false).await?;
+    let document = json!({
+        "check": server_json(&check),
+        "folders": folders_json(&folders),
+        "full": full,
+        "database": db,
+        "emulator": { "endpoint": emulator.endpoint(), "contacts": contacts, "seed": seed },
+    });
+    print(json, &document, || {
+        let mut text = format!("Connected to {} {} at {}\n\nAddress books:\n", check.product, check.version, check.endpoint);
+        for folder in &folders {
+            text += &format!("{:>7}  {}\n", folder.item_count, folder.path);
+        }
+        text += &format!("\nFull sync into {}:\n{}", db.display(), summary_text(&full));
+        text
+    });
+    Ok(())
+}
+
+/// A configuration for the in-process emulator.
+pub fn emulator_config(emulator: &Emulator, db: &Path) -> HostConfig {
+    HostConfig {
+        exchange: ExchangeConfig {
+            mode: "ews".into(),
+            endpoint: emulator.endpoint(),
+            username: emulator.user().into(),
+            password: Some(emulator.password().into()),
+            password_env: None,
+            folders: Vec::new(),
+            tls: TlsConfig::default(),
+        },
+        mapping: Default::default(),
+        store: StoreConfig { database: db.to_path_buf() },
+        schedule: ScheduleConfig::default(),
+        fields: Default::default(),
+        base_dir: PathBuf::new(),
+    }
+}
+
+fn remove_database(path: &Path) -> Result<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        if file.exists() {
+            std::fs::remove_file(&file).with_context(|| format!("removing {}", file.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn server_json(info: &ServerInfo) -> Value {
+    json!({ "product": info.product, "version": info.version, "endpoint": info.endpoint })
+}
+
+fn folders_json(folders: &[Folder]) -> Value {
+    folders.iter().map(|f| json!({ "id": f.id, "path": f.path, "item_count": f.item_count })).collect()
+}
+
+fn summary_text(s: &Summary) -> String {
+    let c = &s.counts;
+    let mut text = format!(
+        "created {}, updated {}, unchanged {}, skipped {}, failed {}, deactivated {} ({} requests, {} ms{})\n",
+        c.created,
+        c.updated,
+        c.unchanged,
+        c.skipped,
+        c.failed,
+        c.deactivated,
+        s.requests,
+        s.elapsed_ms,
+        if s.dry_run { ", dry run: nothing written" } else { "" }
+    );
+    for folder in &s.folders {
+        let c = &folder.counts;
+        text += &format!(
+            "  {}: created {}, updated {}, unchanged {}, skipped {}, failed {}, deactivated {}\n",
+            folder.path, c.created, c.updated, c.unchanged, c.skipped, c.failed, c.deactivated
+        );
+    }
+    for reason in s.skipped_reasons.iter().chain(&s.failed_reasons) {
+        text += &format!("  {} in {}: {}\n", reason.contact, reason.folder, reason.reason);
+    }
+    text
+}
+
+fn print(json: bool, document: &Value, text: impl FnOnce() -> String) {
+    if json {
+        println!("{document}");
+    } else {
+        print!("{}", text());
+    }
+}

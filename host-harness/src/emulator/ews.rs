@@ -1,0 +1,314 @@
+//! The emulator's EWS operations: reads a SOAP request, answers as Exchange
+//! Server 2016 does, with real envelopes, one response message per
+//! requested object in request order, and Exchange's limits.
+
+use super::data::{Contact, Folder, Mailbox};
+use exchange_connector::ews::xml::{Element, Item, MESSAGES, Ns, SOAP, TYPES, XmlStream};
+use quick_xml::escape::escape;
+use std::fmt::Write;
+
+/// EWSFindCountLimit: FindItem never returns more per page.
+pub const FIND_LIMIT: usize = 1000;
+
+pub const SERVER_VERSION: &str = r#"MajorVersion="15" MinorVersion="1" MajorBuildNumber="2507" MinorBuildNumber="6" Version="V2017_07_11""#;
+
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+    /// the operation, for the emulator's request counters
+    pub operation: String,
+}
+
+pub fn handle(mailbox: &Mailbox, request: &[u8]) -> Answer {
+    let operation = match read_operation(request) {
+        Ok(op) => op,
+        Err(why) => {
+            return Answer { status: 500, body: fault("ErrorSchemaValidation", &why), operation: "Invalid".into() };
+        }
+    };
+    let name = operation.name.clone();
+    let body = match name.as_str() {
+        "GetFolder" => get_folder(mailbox, &operation),
+        "FindFolder" => find_folder(mailbox, &operation),
+        "FindItem" => find_item(mailbox, &operation),
+        "GetItem" => get_item(mailbox, &operation),
+        "ConvertId" => convert_id(&operation),
+        other => {
+            return Answer {
+                status: 500,
+                body: fault("ErrorInvalidRequest", &format!("The request is invalid: {other} is not supported by this server.")),
+                operation: name,
+            };
+        }
+    };
+    Answer { status: 200, body: envelope(&body), operation: name }
+}
+
+/// The first element in the SOAP body, read whole (requests are small).
+fn read_operation(request: &[u8]) -> Result<Element, String> {
+    let mut stream = XmlStream::new(request);
+    let mut in_body = false;
+    loop {
+        match stream.next().map_err(|e| e.to_string())? {
+            Item::Start(tag) if tag.is(Ns::Soap, "Body") => in_body = true,
+            Item::Start(tag) if in_body && tag.ns == Ns::Messages => {
+                return stream.read_element(tag).map_err(|e| e.to_string());
+            }
+            Item::Start(tag) if in_body => return Err(format!("<{}> is not an EWS operation", tag.name)),
+            Item::Start(_) | Item::End | Item::Text(_) => {}
+            Item::Eof => return Err("the request has no SOAP body".into()),
+        }
+    }
+}
+
+fn envelope(body: &str) -> String {
+    format!(
+        concat!(
+            r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{soap}"><s:Header>"#,
+            r#"<h:ServerVersionInfo {version} xmlns:h="{types}" xmlns="{types}" "#,
+            r#"xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/>"#,
+            r#"</s:Header><s:Body>{body}</s:Body></s:Envelope>"#
+        ),
+        soap = SOAP,
+        version = SERVER_VERSION,
+        types = TYPES,
+        body = body
+    )
+}
+
+pub fn fault(code: &str, text: &str) -> String {
+    format!(
+        concat!(
+            r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{soap}"><s:Body><s:Fault>"#,
+            r#"<faultcode xmlns:a="{types}">a:{code}</faultcode><faultstring xml:lang="en-US">{text}</faultstring>"#,
+            r#"<detail><e:ResponseCode xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">{code}</e:ResponseCode>"#,
+            r#"<e:Message xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">{text}</e:Message></detail>"#,
+            r#"</s:Fault></s:Body></s:Envelope>"#
+        ),
+        soap = SOAP,
+        types = TYPES,
+        code = code,
+        text = escape(text)
+    )
+}
+
+fn response(operation: &str, messages: &str) -> String {
+    format!(
+        r#"<m:{operation}Response xmlns:m="{MESSAGES}" xmlns:t="{TYPES}"><m:ResponseMessages>{messages}</m:ResponseMessages></m:{operation}Response>"#
+    )
+}
+
+fn success(operation: &str, content: &str) -> String {
+    format!(
+        r#"<m:{operation}ResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>{content}</m:{operation}ResponseMessage>"#
+    )
+}
+
+fn error(operation: &str, code: &str, text: &str, empty: &str) -> String {
+    format!(
+        concat!(
+            r#"<m:{op}ResponseMessage ResponseClass="Error"><m:MessageText>{text}</m:MessageText>"#,
+            r#"<m:ResponseCode>{code}</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>{empty}</m:{op}ResponseMessage>"#
+        ),
+        op = operation,
+        text = escape(text),
+        code = code,
+        empty = empty
+    )
+}
+
+const FOLDER_NOT_FOUND: &str = "The specified folder could not be found in the store.";
+
+/// The folders a request names (`FolderIds`, `ParentFolderIds`), in order;
+/// None for an id that names no folder. A `DistinguishedFolderId` may carry
+/// a `Mailbox`, as exchangelib sends it: this mailbox is the only one.
+fn folder_refs<'a>(mailbox: &'a Mailbox, container: Option<&Element>) -> Vec<Option<&'a Folder>> {
+    let Some(container) = container else { return Vec::new() };
+    container
+        .children
+        .iter()
+        .map(|id| match (id.name.as_str(), id.attr("Id")) {
+            ("DistinguishedFolderId", Some(name)) => mailbox.distinguished(name),
+            ("FolderId", Some(id)) => mailbox.folder(id),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Offset and page size of an indexed view; BasePoint End counts back.
+fn page_window(view: Option<&Element>, total: usize, limit: usize) -> (usize, usize) {
+    let number = |name: &str| view.and_then(|v| v.attr(name)).and_then(|v| v.parse::<usize>().ok());
+    let max = number("MaxEntriesReturned").unwrap_or(limit).min(limit);
+    let offset = number("Offset").unwrap_or(0);
+    let start = if view.and_then(|v| v.attr("BasePoint")) == Some("End") { total.saturating_sub(offset + max) } else { offset.min(total) };
+    (start, max)
+}
+
+fn root_folder(start: usize, shown: usize, total: usize, container: &str, entries: &str) -> String {
+    let next = start + shown;
+    format!(
+        r#"<m:RootFolder IndexedPagingOffset="{next}" TotalItemsInView="{total}" IncludesLastItemInRange="{}"><t:{container}>{entries}</t:{container}></m:RootFolder>"#,
+        next >= total
+    )
+}
+
+fn folder_xml(mailbox: &Mailbox, folder: &Folder) -> String {
+    let mut xml = format!(r#"<t:{0}><t:FolderId Id="{1}" ChangeKey="{2}"/>"#, folder.element, escape(&folder.id), folder.change_key);
+    if let Some(parent) = &folder.parent {
+        let _ = write!(xml, r#"<t:ParentFolderId Id="{}" ChangeKey="AQAAAA=="/>"#, escape(parent));
+    }
+    let _ = write!(
+        xml,
+        "<t:FolderClass>{}</t:FolderClass><t:DisplayName>{}</t:DisplayName><t:TotalCount>{}</t:TotalCount><t:ChildFolderCount>{}</t:ChildFolderCount>",
+        escape(&folder.class),
+        escape(&folder.name),
+        mailbox.item_count(folder),
+        mailbox.subfolders(&folder.id, false).len()
+    );
+    if folder.element == "Folder" {
+        xml.push_str("<t:UnreadCount>0</t:UnreadCount>");
+    }
+    let _ = write!(xml, "</t:{}>", folder.element);
+    xml
+}
+
+fn get_folder(mailbox: &Mailbox, op: &Element) -> String {
+    let messages: String = folder_refs(mailbox, op.child("FolderIds"))
+        .into_iter()
+        .map(|found| match found {
+            Some(folder) => success("GetFolder", &format!("<m:Folders>{}</m:Folders>", folder_xml(mailbox, folder))),
+            None => error("GetFolder", "ErrorFolderNotFound", FOLDER_NOT_FOUND, "<m:Folders/>"),
+        })
+        .collect();
+    response("GetFolder", &messages)
+}
+
+fn find_folder(mailbox: &Mailbox, op: &Element) -> String {
+    let deep = op.attr("Traversal") == Some("Deep");
+    let messages: String = folder_refs(mailbox, op.child("ParentFolderIds"))
+        .into_iter()
+        .map(|found| match found {
+            Some(parent) => {
+                let all = mailbox.subfolders(&parent.id, deep);
+                let (start, max) = page_window(op.child("IndexedPageFolderView"), all.len(), usize::MAX);
+                let page: Vec<&Folder> = all.iter().skip(start).take(max).copied().collect();
+                let entries: String = page.iter().map(|f| folder_xml(mailbox, f)).collect();
+                success("FindFolder", &root_folder(start, page.len(), all.len(), "Folders", &entries))
+            }
+            None => error("FindFolder", "ErrorFolderNotFound", FOLDER_NOT_FOUND, ""),
+        })
+        .collect();
+    response("FindFolder", &messages)
+}
+
+fn find_item(mailbox: &Mailbox, op: &Element) -> String {
+    let messages: String = folder_refs(mailbox, op.child("ParentFolderIds"))
+        .into_iter()
+        .map(|found| match found {
+            Some(folder) => {
+                let total = mailbox.item_count(folder);
+                let (start, max) = page_window(op.child("IndexedPageItemView"), total, FIND_LIMIT);
+                let mut entries = String::new();
+                let mut shown = 0;
+                for item in mailbox.items_in(folder).skip(start).take(max) {
+                    let _ = write!(
+                        entries,
+                        r#"<t:{0}><t:ItemId Id="{1}" ChangeKey="{2}"/></t:{0}>"#,
+                        item.kind,
+                        escape(&item.id),
+                        item.change_key
+                    );
+                    shown += 1;
+                }
+                success("FindItem", &root_folder(start, shown, total, "Items", &entries))
+            }
+            None => error("FindItem", "ErrorFolderNotFound", FOLDER_NOT_FOUND, ""),
+        })
+        .collect();
+    response("FindItem", &messages)
+}
+
+fn get_item(mailbox: &Mailbox, op: &Element) -> String {
+    let ids = op.child("ItemIds").map(|c| c.children.as_slice()).unwrap_or_default();
+    let messages: String = ids
+        .iter()
+        .map(|id| match id.attr("Id").and_then(|id| mailbox.contact(id)) {
+            Some(contact) => success("GetItem", &format!("<m:Items>{}</m:Items>", contact_xml(contact))),
+            None => error("GetItem", "ErrorItemNotFound", "The specified object was not found in the store.", "<m:Items/>"),
+        })
+        .collect();
+    response("GetItem", &messages)
+}
+
+/// exchangelib's version probe: any answer with a version header will do.
+fn convert_id(op: &Element) -> String {
+    let count = op.child("SourceIds").map_or(1, |s| s.children.len().max(1));
+    let messages: String = (0..count).map(|_| error("ConvertId", "ErrorInvalidIdMalformed", "Id is malformed.", "")).collect();
+    response("ConvertId", &messages)
+}
+
+/// A contact in the schema's element order, as Exchange writes it.
+fn contact_xml(c: &Contact) -> String {
+    let mut x = String::with_capacity(1024);
+    let _ = write!(
+        x,
+        r#"<t:{kind}><t:ItemId Id="{id}" ChangeKey="{ck}"/><t:ParentFolderId Id="{folder}" ChangeKey="AQAAAA=="/><t:ItemClass>{class}</t:ItemClass><t:Subject>{name}</t:Subject><t:LastModifiedTime>{modified}</t:LastModifiedTime>"#,
+        kind = c.kind,
+        id = escape(&c.id),
+        ck = c.change_key,
+        folder = escape(&c.folder_id),
+        class = if c.kind == "Contact" { "IPM.Contact" } else { "IPM.DistList" },
+        name = escape(&c.display_name),
+        modified = c.last_modified,
+    );
+    if c.kind != "Contact" {
+        let _ = write!(x, "<t:DisplayName>{}</t:DisplayName></t:{}>", escape(&c.display_name), c.kind);
+        return x;
+    }
+    let text = |x: &mut String, name: &str, value: &str| {
+        if !value.is_empty() {
+            let _ = write!(x, "<t:{name}>{}</t:{name}>", escape(value));
+        }
+    };
+    text(&mut x, "FileAs", &format!("{}, {}", c.surname, c.given_name));
+    text(&mut x, "DisplayName", &c.display_name);
+    text(&mut x, "GivenName", &c.given_name);
+    let _ = write!(
+        x,
+        "<t:CompleteName><t:FirstName>{}</t:FirstName><t:LastName>{}</t:LastName><t:FullName>{}</t:FullName></t:CompleteName>",
+        escape(&c.given_name),
+        escape(&c.surname),
+        escape(&c.display_name)
+    );
+    text(&mut x, "CompanyName", &c.company);
+    if !c.emails.is_empty() {
+        x.push_str("<t:EmailAddresses>");
+        for (i, email) in c.emails.iter().enumerate() {
+            let _ = write!(x, r#"<t:Entry Key="EmailAddress{}">{}</t:Entry>"#, i + 1, escape(email));
+        }
+        x.push_str("</t:EmailAddresses>");
+    }
+    let _ = write!(
+        x,
+        r#"<t:PhysicalAddresses><t:Entry Key="Business"><t:Street>{}</t:Street><t:City>{}</t:City><t:CountryOrRegion>{}</t:CountryOrRegion><t:PostalCode>{}</t:PostalCode></t:Entry></t:PhysicalAddresses>"#,
+        escape(&c.street),
+        escape(&c.city),
+        escape(&c.country),
+        escape(&c.postal_code)
+    );
+    let phones = [("BusinessPhone", &c.business_phone), ("MobilePhone", &c.mobile_phone)];
+    if phones.iter().any(|(_, p)| p.is_some()) {
+        x.push_str("<t:PhoneNumbers>");
+        for (key, phone) in phones {
+            if let Some(phone) = phone {
+                let _ = write!(x, r#"<t:Entry Key="{key}">{}</t:Entry>"#, escape(phone));
+            }
+        }
+        x.push_str("</t:PhoneNumbers>");
+    }
+    text(&mut x, "Department", &c.department);
+    text(&mut x, "JobTitle", &c.job_title);
+    text(&mut x, "Surname", &c.surname);
+    let _ = write!(x, "</t:{}>", c.kind);
+    x
+}

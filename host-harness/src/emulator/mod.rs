@@ -1,0 +1,135 @@
+//! A built-in Exchange emulator, so that everything runs without a real
+//! server: EWS over HTTP on loopback, seeded deterministic data.
+
+pub mod data;
+pub mod ews;
+pub mod server;
+
+use anyhow::{Context, Result};
+use data::Mailbox;
+use hyper_util::rt::TokioIo;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use tokio::net::TcpListener;
+
+pub const DEFAULT_USER: &str = "svc-helpdesk@example.com";
+pub const DEFAULT_PASSWORD: &str = "emulator-secret";
+
+#[derive(Clone, Debug)]
+pub struct EmulatorOptions {
+    pub listen: SocketAddr,
+    pub contacts: usize,
+    pub seed: u64,
+    pub user: String,
+    pub password: String,
+}
+
+impl Default for EmulatorOptions {
+    fn default() -> Self {
+        EmulatorOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            contacts: 100,
+            seed: 1,
+            user: DEFAULT_USER.into(),
+            password: DEFAULT_PASSWORD.into(),
+        }
+    }
+}
+
+/// Requests the emulator served, by operation.
+#[derive(Default)]
+pub struct Stats {
+    pub http_requests: AtomicU64,
+    pub unauthorized: AtomicU64,
+    operations: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Stats {
+    fn count(&self, operation: &str) {
+        *self.operations.lock().unwrap().entry(operation.to_string()).or_default() += 1;
+    }
+
+    pub fn operations(&self) -> BTreeMap<String, u64> {
+        self.operations.lock().unwrap().clone()
+    }
+}
+
+pub struct EmulatorState {
+    pub mailbox: RwLock<Mailbox>,
+    pub user: String,
+    pub password: String,
+    pub stats: Stats,
+}
+
+pub struct Emulator {
+    pub addr: SocketAddr,
+    state: Arc<EmulatorState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Emulator {
+    pub async fn start(options: EmulatorOptions) -> Result<Emulator> {
+        let listener = TcpListener::bind(options.listen).await.with_context(|| format!("binding {}", options.listen))?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(EmulatorState {
+            mailbox: RwLock::new(Mailbox::seeded(options.contacts, options.seed)),
+            user: options.user,
+            password: options.password,
+            stats: Stats::default(),
+        });
+        let shared = state.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| server::serve(request, state.clone()));
+                    let connection = hyper::server::conn::http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), service);
+                    if let Err(e) = connection.await {
+                        tracing::debug!("emulator connection ended: {e}");
+                    }
+                });
+            }
+        });
+        Ok(Emulator { addr, state, task })
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}{}", self.addr, server::EWS_PATH)
+    }
+
+    pub fn user(&self) -> &str {
+        &self.state.user
+    }
+
+    pub fn password(&self) -> &str {
+        &self.state.password
+    }
+
+    pub fn mailbox(&self) -> RwLockReadGuard<'_, Mailbox> {
+        self.state.mailbox.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Change the data between runs.
+    pub fn mailbox_mut(&self) -> RwLockWriteGuard<'_, Mailbox> {
+        self.state.mailbox.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.state.stats
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.state.stats.http_requests.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -1,0 +1,67 @@
+//! The emulator's HTTP side: `/EWS/Exchange.asmx` over HTTP/1.1 with
+//! keep-alive, Basic auth enforced as IIS does it.
+
+use super::ews;
+use super::EmulatorState;
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+pub const EWS_PATH: &str = "/EWS/Exchange.asmx";
+/// Larger requests are refused, as IIS's request filtering does.
+const MAX_REQUEST: usize = 16 << 20;
+
+const UNAUTHORIZED_PAGE: &str = "<!DOCTYPE html><html><head><title>401 - Unauthorized: Access is denied due to invalid credentials.</title></head><body><h2>401 - Unauthorized: Access is denied due to invalid credentials.</h2><h3>You do not have permission to view this directory or page using the credentials that you supplied.</h3></body></html>";
+const NOT_FOUND_PAGE: &str = "<!DOCTYPE html><html><head><title>404 - File or directory not found.</title></head><body><h2>404 - File or directory not found.</h2></body></html>";
+
+pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    state.stats.http_requests.fetch_add(1, Ordering::Relaxed);
+    if !request.uri().path().eq_ignore_ascii_case(EWS_PATH) {
+        return Ok(page(StatusCode::NOT_FOUND, NOT_FOUND_PAGE));
+    }
+    if !authorized(&request, &state) {
+        state.stats.unauthorized.fetch_add(1, Ordering::Relaxed);
+        let mut response = page(StatusCode::UNAUTHORIZED, UNAUTHORIZED_PAGE);
+        response.headers_mut().insert("www-authenticate", r#"Basic realm="mail.example.com""#.parse().unwrap());
+        return Ok(response);
+    }
+    if request.method() != hyper::Method::POST {
+        // EWS answers GET with its service description; clients only POST.
+        return Ok(page(StatusCode::METHOD_NOT_ALLOWED, "<html><body>Use POST.</body></html>"));
+    }
+    let body = match Limited::new(request.into_body(), MAX_REQUEST).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(_) => return Ok(page(StatusCode::PAYLOAD_TOO_LARGE, "<html><body>Request too large.</body></html>")),
+    };
+    let answer = {
+        let mailbox = state.mailbox.read().unwrap_or_else(|p| p.into_inner());
+        ews::handle(&mailbox, &body)
+    };
+    state.stats.count(&answer.operation);
+    let mut response = Response::new(Full::new(Bytes::from(answer.body)));
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert("content-type", "text/xml; charset=utf-8".parse().unwrap());
+    headers.insert("x-feserver", "EXEMU01".parse().unwrap());
+    headers.insert("x-aspnet-version", "4.0.30319".parse().unwrap());
+    Ok(response)
+}
+
+fn authorized(request: &Request<Incoming>, state: &EmulatorState) -> bool {
+    let Some(header) = request.headers().get("authorization").and_then(|h| h.to_str().ok()) else { return false };
+    let Some(token) = header.strip_prefix("Basic ").or_else(|| header.strip_prefix("basic ")) else { return false };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(token.trim()) else { return false };
+    let expected = format!("{}:{}", state.user, state.password);
+    decoded == expected.as_bytes()
+}
+
+fn page(status: StatusCode, html: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(html.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert("content-type", "text/html".parse().unwrap());
+    response
+}
