@@ -43,7 +43,19 @@ impl std::error::Error for RunError {}
 
 impl From<ConnectorError> for RunError {
     fn from(e: ConnectorError) -> Self {
-        let kind = format!("{:?}", e.kind).to_lowercase().replace("notexchange", "not-exchange").replace("accessdenied", "access-denied");
+        use crate::runtime::types::ErrorKind as K;
+        let kind = match e.kind {
+            K::Configuration => "configuration",
+            K::Authentication => "authentication",
+            K::Tls => "tls",
+            K::Unreachable => "unreachable",
+            K::NotExchange => "not-exchange",
+            K::AccessDenied => "access-denied",
+            K::Throttled => "throttled",
+            K::Protocol => "protocol",
+            K::Host => "host",
+        }
+        .to_string();
         RunError { kind, message: e.message, summary: None }
     }
 }

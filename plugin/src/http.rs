@@ -104,25 +104,32 @@ pub fn post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response
     // little before `handle`, and writing first can hang.
     let future = outgoing_handler::handle(request, Some(options))
         .map_err(|e| transport_error(url, &e))?;
+    // A server may answer (401, 404) before it read the whole body and
+    // close its side: then the answer, not the failed write, is the news.
+    let mut write_error = None;
     {
         let stream = outgoing.write().map_err(|_| Error::protocol("request stream unavailable"))?;
         for chunk in body.chunks(WRITE_CHUNK) {
-            stream
-                .blocking_write_and_flush(chunk)
-                .map_err(|e| Error::new(Kind::Unreachable, format!("{url}: sending the request failed: {e:?}")))?;
+            if let Err(e) = stream.blocking_write_and_flush(chunk) {
+                write_error = Some(format!("{e:?}"));
+                break;
+            }
         }
     }
-    OutgoingBody::finish(outgoing, None).map_err(|e| transport_error(url, &e))?;
+    let finished = OutgoingBody::finish(outgoing, None);
 
     let response = loop {
         match future.get() {
-            Some(result) => {
-                break result
-                    .map_err(|_| Error::protocol("response already taken"))?
-                    .map_err(|e| transport_error(url, &e))?;
-            }
+            Some(result) => break result.map_err(|_| Error::protocol("response already taken"))?,
             None => future.subscribe().block(),
         }
+    };
+    let response = match (response, write_error, finished) {
+        (Ok(response), _, _) => response,
+        (Err(_), Some(write_error), _) => {
+            return Err(Error::new(Kind::Unreachable, format!("{url}: sending the request failed: {write_error}")));
+        }
+        (Err(e), None, _) => return Err(transport_error(url, &e)),
     };
 
     let status = response.status();

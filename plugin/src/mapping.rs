@@ -75,8 +75,15 @@ pub fn map_contact(external_id: &str, attributes: &Attributes, mapping: &[FieldM
     Ok(user)
 }
 
+/// An SMTP address. Exchange also keeps `SMTP:`-prefixed forms, and for
+/// directory-linked contacts `EX` legacy DNs, `x500:` and `EUM:` entries,
+/// which are no mail addresses.
 fn checked_email(value: &str) -> Result<String, String> {
-    let valid = match value.split_once('@') {
+    let value = match value.get(..5) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("smtp:") => &value[5..],
+        _ => value,
+    };
+    let valid = !value.contains([':', ';', '/', '<', '>', ',']) && match value.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty() && domain.contains('.') && !domain.contains('@') && !value.contains(char::is_whitespace)
         }
@@ -150,5 +157,9 @@ mod tests {
     fn a_malformed_email_is_an_error() {
         let err = map_contact("x", &attrs(&[("email_addresses.emailaddress1", "not mail")]), &[]).unwrap_err();
         assert!(err.contains("not an email address"));
+        let eum = "EUM:usr@microsoft.com;phone-context=O365";
+        assert!(map_contact("x", &attrs(&[("email_addresses.emailaddress1", eum)]), &[]).is_err());
+        let smtp = map_contact("x", &attrs(&[("email_addresses.emailaddress1", "SMTP:a@b.org")]), &[]).unwrap();
+        assert_eq!(smtp.email.as_deref(), Some("a@b.org"));
     }
 }

@@ -206,6 +206,16 @@ impl Mailbox {
         self.contacts.push(contact);
     }
 
+    /// Delete an item, as a user deleting a contact in Outlook would.
+    pub fn remove(&mut self, id: &str) -> Option<Contact> {
+        let position = self.index.remove(id)?;
+        let contact = self.contacts.remove(position);
+        for (i, c) in self.contacts.iter().enumerate().skip(position) {
+            self.index.insert(c.id.clone(), i);
+        }
+        Some(contact)
+    }
+
     pub fn folder(&self, id: &str) -> Option<&Folder> {
         self.folders.iter().find(|f| f.id == id)
     }

@@ -20,23 +20,26 @@ const NOT_FOUND_PAGE: &str = "<!DOCTYPE html><html><head><title>404 - File or di
 
 pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     state.stats.http_requests.fetch_add(1, Ordering::Relaxed);
-    if !request.uri().path().eq_ignore_ascii_case(EWS_PATH) {
+    let (parts, body) = request.into_parts();
+    // Read the request whole first, as IIS does, so that an early answer
+    // (401, 404) never cuts a client off in the middle of its request.
+    let body = match Limited::new(body, MAX_REQUEST).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(_) => return Ok(page(StatusCode::PAYLOAD_TOO_LARGE, "<html><body>Request too large.</body></html>")),
+    };
+    if !parts.uri.path().eq_ignore_ascii_case(EWS_PATH) {
         return Ok(page(StatusCode::NOT_FOUND, NOT_FOUND_PAGE));
     }
-    if !authorized(&request, &state) {
+    if !authorized(&parts.headers, &state) {
         state.stats.unauthorized.fetch_add(1, Ordering::Relaxed);
         let mut response = page(StatusCode::UNAUTHORIZED, UNAUTHORIZED_PAGE);
         response.headers_mut().insert("www-authenticate", r#"Basic realm="mail.example.com""#.parse().unwrap());
         return Ok(response);
     }
-    if request.method() != hyper::Method::POST {
+    if parts.method != hyper::Method::POST {
         // EWS answers GET with its service description; clients only POST.
         return Ok(page(StatusCode::METHOD_NOT_ALLOWED, "<html><body>Use POST.</body></html>"));
     }
-    let body = match Limited::new(request.into_body(), MAX_REQUEST).collect().await {
-        Ok(body) => body.to_bytes(),
-        Err(_) => return Ok(page(StatusCode::PAYLOAD_TOO_LARGE, "<html><body>Request too large.</body></html>")),
-    };
     let answer = {
         let mailbox = state.mailbox.read().unwrap_or_else(|p| p.into_inner());
         ews::handle(&mailbox, &body)
@@ -51,8 +54,8 @@ pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Res
     Ok(response)
 }
 
-fn authorized(request: &Request<Incoming>, state: &EmulatorState) -> bool {
-    let Some(header) = request.headers().get("authorization").and_then(|h| h.to_str().ok()) else { return false };
+fn authorized(headers: &hyper::HeaderMap, state: &EmulatorState) -> bool {
+    let Some(header) = headers.get("authorization").and_then(|h| h.to_str().ok()) else { return false };
     let Some(token) = header.strip_prefix("Basic ").or_else(|| header.strip_prefix("basic ")) else { return false };
     let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(token.trim()) else { return false };
     let expected = format!("{}:{}", state.user, state.password);
