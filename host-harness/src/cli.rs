@@ -307,9 +307,8 @@ fn summary_text(s: &Summary) -> String {
 }
 
 fn print(json: bool, document: &Value, text: impl FnOnce() -> String) {
-    if json {
-        println!("{document}");
-    } else {
-        print!("{}", text());
-    }
+    use std::io::Write;
+    let output = if json { format!("{document}\n") } else { text() };
+    // A closed pipe (`| head`) is the reader's choice, not an error.
+    let _ = std::io::stdout().write_all(output.as_bytes());
 }

@@ -150,7 +150,8 @@ mod tests {
         let err = validate(&mapping, &[]).unwrap_err();
         assert!(err.message.contains("unknown user field 'department'"), "{}", err.message);
         let user = map_contact("x", &attrs(&[("department", "Sales")]), &mapping).unwrap();
-        assert_eq!(user.extra, vec![Attribute { key: "department".into(), value: "Sales".into() }]);
+        let extra: Vec<(&str, &str)> = user.extra.iter().map(|a| (a.key.as_str(), a.value.as_str())).collect();
+        assert_eq!(extra, [("department", "Sales")]);
     }
 
     #[test]
