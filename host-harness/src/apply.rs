@@ -34,6 +34,7 @@ pub fn apply_batch(conn: &mut Connection, run: &RunContext, batch: &Batch, summa
             Change::Remove(external_id) => {
                 deactivate(&tx, run, external_id)?.then(|| (external_id.clone(), Outcome::Deactivated))
             }
+            Change::Unchanged(external_id) => Some((external_id.clone(), confirm(&tx, run, external_id)?)),
             Change::Skipped(n) => Some((n.external_id.clone(), Outcome::Skipped(n.reason.clone()))),
             Change::Failed(n) => Some((n.external_id.clone(), Outcome::Failed(n.reason.clone()))),
         };
@@ -129,13 +130,13 @@ fn apply_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Ups
 
     let values = params![
         user.login, user.email, user.firstname, user.lastname, user.phone, extra, run.source, upsert.external_id,
-        folder_id, run.run_id
+        folder_id, run.run_id, upsert.version
     ];
     match (existing, adopt) {
         (None, None) => {
             tx.execute(
-                "INSERT INTO users (login, email, firstname, lastname, phone, extra, source, external_id, folder_id, last_seen_run)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO users (login, email, firstname, lastname, phone, extra, source, external_id, folder_id, last_seen_run, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 values,
             )?;
             Ok(Outcome::Created)
@@ -152,20 +153,39 @@ fn apply_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Ups
                     && e.folder_id.as_deref() == Some(folder_id)
             });
             if unchanged {
-                tx.execute("UPDATE users SET last_seen_run = ?2 WHERE id = ?1", params![id, run.run_id])?;
+                // A new change key with the same mapped fields is no change
+                // to the user; remember it so the next listing can skip it.
+                tx.execute(
+                    "UPDATE users SET last_seen_run = ?2, version = ?3 WHERE id = ?1",
+                    params![id, run.run_id, upsert.version],
+                )?;
                 return Ok(Outcome::Unchanged);
             }
             tx.execute(
                 &format!(
                     "UPDATE users SET login = ?1, email = ?2, firstname = ?3, lastname = ?4, phone = ?5, extra = ?6,
-                     source = ?7, external_id = ?8, folder_id = ?9, last_seen_run = ?10, active = 1, updated_at = {NOW}
-                     WHERE id = ?11"
+                     source = ?7, external_id = ?8, folder_id = ?9, last_seen_run = ?10, version = ?11, active = 1,
+                     updated_at = {NOW}
+                     WHERE id = ?12"
                 ),
                 rusqlite::params_from_iter(values.iter().copied().chain([&id as &dyn rusqlite::ToSql])),
             )?;
             Ok(Outcome::Updated)
         }
     }
+}
+
+/// A contact listed with its stored version: its user stays as it is.
+fn confirm(tx: &Connection, run: &RunContext, external_id: &str) -> rusqlite::Result<Outcome> {
+    let seen = tx.execute(
+        "UPDATE users SET last_seen_run = ?3 WHERE source = ?1 AND external_id = ?2 AND active = 1",
+        params![run.source, external_id, run.run_id],
+    )?;
+    Ok(if seen > 0 {
+        Outcome::Unchanged
+    } else {
+        Outcome::Failed("listed as unchanged, but the helpdesk has no active user for it".into())
+    })
 }
 
 /// Deactivate the user of a removed contact; true if it was active.

@@ -74,6 +74,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the attributes found on a sample of contacts, with examples
+    Attributes {
+        #[arg(long)]
+        config: PathBuf,
+        /// contacts to sample, spread over the chosen address books
+        #[arg(long, default_value_t = 200)]
+        sample: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Sync the configured address books into the database
     Sync {
         #[arg(long)]
@@ -84,6 +94,26 @@ enum Command {
         /// list every contact instead of changes since the last run
         #[arg(long)]
         full: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sync at the configured interval (default one hour), never two runs
+    /// at once, keeping every run's summary
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+        /// stop after this many runs (default: run until interrupted)
+        #[arg(long)]
+        runs: Option<u32>,
+    },
+    /// The history of sync runs, newest first
+    Runs {
+        #[arg(long, conflicts_with = "db", required_unless_present = "db")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        db: Option<PathBuf>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
         #[arg(long)]
         json: bool,
     },
@@ -118,7 +148,9 @@ pub fn main() -> ExitCode {
         Command::Demo { json: true, .. }
             | Command::Check { json: true, .. }
             | Command::Folders { json: true, .. }
+            | Command::Attributes { json: true, .. }
             | Command::Sync { json: true, .. }
+            | Command::Runs { json: true, .. }
             | Command::Users { json: true, .. }
     );
     match runtime.block_on(run(cli.command)) {
@@ -162,6 +194,20 @@ async fn run(command: Command) -> Result<()> {
             });
             Ok(())
         }
+        Command::Attributes { config, sample, json } => {
+            let config = HostConfig::load(&config)?;
+            let found = Connection::from_config(&config)?.attributes(&*Runtime::shared()?, sample).await?;
+            let document: Value = found.iter().map(|a| json!({ "key": a.key, "example": a.example })).collect();
+            print(json, &document, || found.iter().map(|a| format!("{:<40} {}\n", a.key, a.example)).collect::<String>());
+            Ok(())
+        }
+        Command::Serve { config, runs } => serve(&HostConfig::load(&config)?, runs).await,
+        Command::Runs { config, db, limit, json } => {
+            let store = store_of(config, db)?;
+            let runs = store.runs(limit)?;
+            print(json, &serde_json::to_value(&runs)?, || runs.iter().map(run_line).collect::<String>());
+            Ok(())
+        }
         Command::Sync { config, dry_run, full, json } => {
             let config = HostConfig::load(&config)?;
             let store = open_store(&config)?;
@@ -171,14 +217,16 @@ async fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Users { config, db, json } => {
-            let store = match (config, db) {
-                (Some(config), _) => open_store(&HostConfig::load(&config)?)?,
-                (None, Some(db)) => Store::open(&db)?,
-                (None, None) => unreachable!("clap requires one of them"),
-            };
+            let store = store_of(config, db)?;
             let users = store.users()?;
+            let last = store.runs(1)?;
             print(json, &serde_json::to_value(&users)?, || {
-                users
+                let header = match last.first() {
+                    Some(run) => format!("last sync: {}", run_line(run)),
+                    None => "no sync has run yet\n".into(),
+                };
+                header
+                    + &users
                     .iter()
                     .map(|u| {
                         format!(
@@ -198,6 +246,71 @@ async fn run(command: Command) -> Result<()> {
     }
 }
 
+fn store_of(config: Option<PathBuf>, db: Option<PathBuf>) -> Result<Store> {
+    match (config, db) {
+        (Some(config), _) => open_store(&HostConfig::load(&config)?),
+        (None, Some(db)) => Store::open(&db),
+        (None, None) => unreachable!("clap requires one of them"),
+    }
+}
+
+fn run_line(run: &crate::store::RunRow) -> String {
+    let counts = run
+        .summary
+        .as_ref()
+        .map(|s| {
+            let n = |k: &str| s[k].as_u64().unwrap_or(0);
+            format!(
+                "created {}, updated {}, unchanged {}, skipped {}, failed {}, deactivated {}",
+                n("created"),
+                n("updated"),
+                n("unchanged"),
+                n("skipped"),
+                n("failed"),
+                n("deactivated")
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "#{} {} {}{} {}: {} {}\n",
+        run.id,
+        run.started_at,
+        run.mode,
+        if run.dry_run { " (dry run)" } else { "" },
+        run.status,
+        counts,
+        run.error.as_deref().unwrap_or("")
+    )
+}
+
+/// Sync at the configured interval. Runs follow one another, so two never
+/// overlap here, and the database's run lock keeps out other processes.
+/// A tick missed while a run was going is skipped, not made up.
+async fn serve(config: &HostConfig, max_runs: Option<u32>) -> Result<()> {
+    let interval = config.interval()?;
+    let store = open_store(config)?;
+    let connection = Connection::from_config(config)?;
+    let runtime = Runtime::shared()?;
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    tracing::info!("syncing every {} s into {}", interval.as_secs(), config.database().display());
+    let mut done = 0;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+        match connection.sync(&runtime, &store, SyncMode::Incremental, false).await {
+            Ok(summary) => tracing::info!("sync done: {}", summary_text(&summary).lines().next().unwrap_or_default()),
+            Err(e) => tracing::error!("sync failed: {e}"),
+        }
+        done += 1;
+        if max_runs.is_some_and(|max| done >= max) {
+            return Ok(());
+        }
+    }
+}
+
 fn open_store(config: &HostConfig) -> Result<Store> {
     let store = Store::open(&config.database())?;
     for (name, label) in &config.fields {
@@ -205,6 +318,9 @@ fn open_store(config: &HostConfig) -> Result<Store> {
     }
     Ok(store)
 }
+
+/// Contacts the demo adds, changes and removes before its incremental run.
+const DEMO_CHANGES: usize = 10;
 
 async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, json: bool) -> Result<()> {
     let emulator = Emulator::start(EmulatorOptions { contacts, seed, ..Default::default() }).await?;
@@ -222,11 +338,18 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, json: bool) -> Re
     let check = connection.check(&runtime).await?;
     let folders = connection.folders(&runtime).await?;
     let store = Store::open(&db)?;
+    let dry_run = connection.sync(&runtime, &store, SyncMode::Full, true).await?;
     let full = connection.sync(&runtime, &store, SyncMode::Full, false).await?;
+    // What users do between two hourly runs.
+    let script = emulator.mailbox_mut().scripted_change(DEMO_CHANGES);
+    let incremental = connection.sync(&runtime, &store, SyncMode::Incremental, false).await?;
     let document = json!({
         "check": server_json(&check),
         "folders": folders_json(&folders),
+        "dry_run": dry_run,
         "full": full,
+        "change": { "added": script.added.len(), "changed": script.changed.len(), "removed": script.removed.len() },
+        "incremental": incremental,
         "database": db,
         "emulator": { "endpoint": emulator.endpoint(), "contacts": contacts, "seed": seed },
     });
@@ -235,7 +358,15 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, json: bool) -> Re
         for folder in &folders {
             text += &format!("{:>7}  {}\n", folder.item_count, folder.path);
         }
+        text += &format!("\nDry run:\n{}", summary_text(&dry_run));
         text += &format!("\nFull sync into {}:\n{}", db.display(), summary_text(&full));
+        text += &format!(
+            "\nThe emulator added {}, changed {} and removed {} contacts. Incremental sync:\n{}",
+            script.added.len(),
+            script.changed.len(),
+            script.removed.len(),
+            summary_text(&incremental)
+        );
         text
     });
     Ok(())
@@ -302,6 +433,9 @@ fn summary_text(s: &Summary) -> String {
     }
     for reason in s.skipped_reasons.iter().chain(&s.failed_reasons) {
         text += &format!("  {} in {}: {}\n", reason.contact, reason.folder, reason.reason);
+    }
+    for warning in &s.warnings {
+        text += &format!("  warning: {warning}\n");
     }
     text
 }

@@ -4,7 +4,7 @@ use crate::capabilities::EgressPolicy;
 use crate::config::HostConfig;
 use crate::runtime::Runtime;
 use crate::runtime::types::{
-    ConnectorError, FieldMapping, Folder, ServerInfo, SettingValue, SyncMode, SyncRequest,
+    AttributeSample, ConnectorError, FieldMapping, Folder, ServerInfo, SettingValue, SyncMode, SyncRequest,
 };
 use crate::session::{Session, SyncTarget};
 use crate::store::Store;
@@ -94,6 +94,12 @@ impl Connection {
         Ok(bounded(CHECK_TIMEOUT, call).await??)
     }
 
+    pub async fn attributes(&self, runtime: &Runtime, sample: u32) -> Result<Vec<AttributeSample>, RunError> {
+        let (mut store, connector) = runtime.instantiate(self.policy.clone(), Session::read_only()).await?;
+        let call = connector.helpdesk_connector_configure().call_attributes(&mut store, &self.settings, sample);
+        Ok(bounded(SYNC_TIMEOUT, call).await??)
+    }
+
     pub async fn folders(&self, runtime: &Runtime) -> Result<Vec<Folder>, RunError> {
         let (mut store, connector) = runtime.instantiate(self.policy.clone(), Session::read_only()).await?;
         let call = connector.helpdesk_connector_configure().call_folders(&mut store, &self.settings);
@@ -104,6 +110,8 @@ impl Connection {
     /// rolls it back, so its counts are exactly those a real run would give.
     pub async fn sync(&self, runtime: &Runtime, store: &Store, mode: SyncMode, dry_run: bool) -> Result<Summary, RunError> {
         let started = Instant::now();
+        // Never two runs on one database at once, whichever process starts them.
+        let _lock = store.run_lock().map_err(|e| RunError { kind: "busy".into(), message: format!("{e:#}"), summary: None })?;
         let mode_name = match mode {
             SyncMode::Full => "full",
             SyncMode::Incremental => "incremental",

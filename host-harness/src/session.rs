@@ -50,7 +50,10 @@ impl Host for RunState {
             LogLevel::Trace => tracing::trace!(target: "plugin", "{message}"),
             LogLevel::Debug => tracing::debug!(target: "plugin", "{message}"),
             LogLevel::Info => tracing::info!(target: "plugin", "{message}"),
-            LogLevel::Warn => tracing::warn!(target: "plugin", "{message}"),
+            LogLevel::Warn => {
+                tracing::warn!(target: "plugin", "{message}");
+                self.session.summary.warnings.push(message);
+            }
             LogLevel::Error => tracing::error!(target: "plugin", "{message}"),
         }
         Ok(())
@@ -63,6 +66,11 @@ impl Host for RunState {
 
     async fn user_fields(&mut self) -> wasmtime::Result<Vec<UserField>> {
         Ok(self.session.fields.clone())
+    }
+
+    async fn stored_versions(&mut self, folder_id: String, external_ids: Vec<String>) -> wasmtime::Result<Vec<Option<String>>> {
+        let Some(target) = &self.session.target else { return Ok(vec![None; external_ids.len()]) };
+        target.store.stored_versions(&target.source, &folder_id, &external_ids).map_err(wasmtime::Error::from_anyhow)
     }
 
     async fn apply_batch(&mut self, batch: Batch) -> wasmtime::Result<Result<(), String>> {

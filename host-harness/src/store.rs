@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 const SCHEMA: &str = r#"
@@ -21,6 +21,8 @@ CREATE TABLE IF NOT EXISTS users (
     -- the source's id of the user (an Exchange item id: case-sensitive)
     external_id   TEXT,
     folder_id     TEXT,
+    -- the source's version of the record (an EWS change key)
+    version       TEXT,
     active        INTEGER NOT NULL DEFAULT 1,
     last_seen_run INTEGER,
     created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
@@ -64,6 +66,13 @@ pub const STANDARD_FIELDS: &[(&str, &str)] =
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    /// the database file; None in memory
+    path: Option<PathBuf>,
+}
+
+/// Held while a sync runs; dropping it lets the next run in.
+pub struct RunLock {
+    _file: Option<std::fs::File>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -97,19 +106,40 @@ pub struct RunRow {
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
         let conn = Connection::open(path).with_context(|| format!("opening the database {}", path.display()))?;
-        Store::with(conn)
+        Store::with(conn, Some(path.to_path_buf()))
     }
 
     pub fn in_memory() -> Result<Store> {
-        Store::with(Connection::open_in_memory()?)
+        Store::with(Connection::open_in_memory()?, None)
     }
 
-    fn with(conn: Connection) -> Result<Store> {
+    /// Take the database's sync lock, or fail at once if a run holds it.
+    /// A lock file beside the database, so that the OS releases it when a
+    /// process dies.
+    pub fn run_lock(&self) -> Result<RunLock> {
+        let Some(path) = &self.path else { return Ok(RunLock { _file: None }) };
+        let lock_path = PathBuf::from(format!("{}.sync-lock", path.display()));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("opening {}", lock_path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(RunLock { _file: Some(file) }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                anyhow::bail!("another sync of {} is running; this one was not started", path.display())
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", lock_path.display())),
+        }
+    }
+
+    fn with(conn: Connection, path: Option<PathBuf>) -> Result<Store> {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA).context("creating the schema")?;
-        Ok(Store { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Store { conn: Arc::new(Mutex::new(conn)), path })
     }
 
     pub fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -166,6 +196,20 @@ impl Store {
         let mut statement = conn.prepare("SELECT name, label FROM user_fields ORDER BY name")?;
         let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The stored versions of these records of a folder; none where no
+    /// active user has the record.
+    pub fn stored_versions(&self, source: &str, folder_id: &str, external_ids: &[String]) -> Result<Vec<Option<String>>> {
+        let conn = self.lock();
+        let mut statement = conn.prepare_cached(
+            "SELECT version FROM users WHERE source = ?1 AND external_id = ?2 AND folder_id = ?3 AND active = 1",
+        )?;
+        let mut versions = Vec::with_capacity(external_ids.len());
+        for id in external_ids {
+            versions.push(statement.query_row(params![source, id, folder_id], |row| row.get(0)).optional()?.flatten());
+        }
+        Ok(versions)
     }
 
     pub fn checkpoints(&self, source: &str) -> Result<Vec<(String, String)>> {

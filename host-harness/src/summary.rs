@@ -62,6 +62,9 @@ pub struct Summary {
     pub folders: Vec<FolderSummary>,
     pub skipped_reasons: Vec<Reason>,
     pub failed_reasons: Vec<Reason>,
+    /// what the admin should know: folders that could not be read, states
+    /// that had to be started over
+    pub warnings: Vec<String>,
 }
 
 impl Summary {

@@ -12,16 +12,25 @@ pub struct AddressBook {
     pub id: String,
     pub path: String,
     pub count: u64,
+    /// a public folder: no SyncFolderItems there
+    pub public: bool,
 }
 
 /// The contact folders of `tree`, in listing order. Search folders are
 /// skipped: they show contacts that live in another folder, and importing
 /// them would import those contacts twice.
-pub fn address_books(tree: &[FolderInfo]) -> Vec<AddressBook> {
+/// Public folders are shown under this name, as Outlook does.
+pub const PUBLIC_ROOT: &str = "Public Folders";
+
+pub fn address_books(tree: &[FolderInfo], public: bool) -> Vec<AddressBook> {
     let by_id: HashMap<&str, &FolderInfo> = tree.iter().map(|f| (f.id.as_str(), f)).collect();
     tree.iter()
         .filter(|f| f.is_contact_folder() && !f.is_search_folder())
-        .map(|f| AddressBook { id: f.id.clone(), path: path_of(f, &by_id), count: f.total_count })
+        .map(|f| {
+            let path = path_of(f, &by_id);
+            let path = if public { format!("{PUBLIC_ROOT}{PATH_SEPARATOR}{path}") } else { path };
+            AddressBook { id: f.id.clone(), path, count: f.total_count, public }
+        })
         .collect()
 }
 
@@ -101,7 +110,7 @@ mod tests {
             folder("i", "root", "Inbox", "IPF.Note", "Folder"),
             folder("a", "root", "AllContacts", "IPF.Contact", "SearchFolder"),
         ];
-        let books = address_books(&tree);
+        let books = address_books(&tree, false);
         let paths: Vec<&str> = books.iter().map(|b| b.path.as_str()).collect();
         assert_eq!(paths, ["Contacts", "Contacts -> Suppliers", "Contacts -> Suppliers -> Europe"]);
         let chosen = select(books.clone(), &["contacts/suppliers".into(), "e".into()]).unwrap();

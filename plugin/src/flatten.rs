@@ -12,6 +12,16 @@ use crate::ews::xml::Element;
 
 pub type Attributes = Vec<(String, String)>;
 
+/// Extended (MAPI) properties every read asks for, by tag, with the names
+/// their attributes get: `extended.customer_id`, ...
+pub const KNOWN_EXTENDED: &[(&str, &str)] = &[
+    ("0x3a4a", "customer_id"),
+    ("0x3a00", "account"),
+    ("0x3a10", "organizational_id_number"),
+    ("0x3a07", "government_id_number"),
+    ("0x3a45", "title"),
+];
+
 /// Item parts that are identity or bulk, not attributes.
 const NOT_ATTRIBUTES: &[&str] =
     &["ItemId", "ParentFolderId", "MimeContent", "Attachments", "EffectiveRights", "Body", "UniqueBody"];
@@ -66,6 +76,23 @@ fn push(out: &mut Attributes, key: &str, value: &str) {
 
 fn extended(property: &Element, out: &mut Attributes) {
     let Some(uri) = property.child("ExtendedFieldURI") else { return };
+    let tag = uri.attr("PropertyTag").map(str::to_ascii_lowercase);
+    let known = tag.as_deref().and_then(|t| KNOWN_EXTENDED.iter().find(|(k, _)| *k == t));
+    let key = match known {
+        Some((_, name)) => format!("extended.{name}"),
+        None => generic_extended_key(uri),
+    };
+    if let Some(value) = property.child("Value") {
+        push(out, &key, value.text.trim());
+    }
+    if let Some(values) = property.child("Values") {
+        for value in &values.children {
+            push(out, &key, value.text.trim());
+        }
+    }
+}
+
+fn generic_extended_key(uri: &Element) -> String {
     let set = uri
         .attr("DistinguishedPropertySetId")
         .or(uri.attr("PropertySetId"))
@@ -77,15 +104,7 @@ fn extended(property: &Element, out: &mut Attributes) {
         .or(uri.attr("PropertyTag"))
         .unwrap_or("unknown")
         .to_ascii_lowercase();
-    let key = format!("extended.{set}.{name}");
-    if let Some(value) = property.child("Value") {
-        push(out, &key, value.text.trim());
-    }
-    if let Some(values) = property.child("Values") {
-        for value in &values.children {
-            push(out, &key, value.text.trim());
-        }
-    }
+    format!("extended.{set}.{name}")
 }
 
 /// `GivenName` -> `given_name`, `IPPhone` -> `ip_phone`.

@@ -4,12 +4,16 @@
 //! This file is the wit-bindgen glue only; the work happens in the modules.
 
 pub mod address_books;
+pub mod attributes;
+pub mod catalogue;
 pub mod config;
 pub mod error;
 pub mod ews;
 pub mod flatten;
+pub mod folders;
 pub mod http;
 pub mod mapping;
+pub mod report;
 pub mod sync;
 
 pub mod bindings {
@@ -65,12 +69,15 @@ impl configure::Guest for Connector {
 
     fn folders(config: Config) -> Result<Vec<Folder>, ConnectorError> {
         let (_, mut ews) = client(&config)?;
-        let books = sync::contact_folders(&mut ews)?;
-        Ok(books.into_iter().map(|b| Folder { id: b.id, path: b.path, item_count: b.count }).collect())
+        let listing = folders::list(&mut ews)?;
+        for warning in &listing.warnings {
+            report::warn(warning);
+        }
+        Ok(listing.books.into_iter().map(|b| Folder { id: b.id, path: b.path, item_count: b.count }).collect())
     }
 
-    fn attributes(_config: Config, _sample_size: u32) -> Result<Vec<AttributeSample>, ConnectorError> {
-        Err(error::Error::config("attribute discovery is not available in this plugin version").into())
+    fn attributes(config: Config, sample_size: u32) -> Result<Vec<AttributeSample>, ConnectorError> {
+        Ok(attributes::sample(&config::parse(&config)?, sample_size)?)
     }
 }
 

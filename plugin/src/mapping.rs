@@ -20,12 +20,15 @@ pub fn default_mapping() -> Vec<FieldMapping> {
     .collect()
 }
 
-/// Every target must be a field the host has; `login` is derived, never
-/// mapped, so that it stays stable.
+/// Every attribute must be one contacts can have, and every target a field
+/// the host has; `login` is derived, never mapped, so that it stays stable.
 pub fn validate(mapping: &[FieldMapping], fields: &[UserField]) -> Result<()> {
     for rule in mapping {
-        if rule.attribute.trim().is_empty() {
-            return Err(Error::config(format!("the mapping to '{}' names no attribute", rule.field)));
+        if !crate::catalogue::is_known(&rule.attribute) {
+            return Err(Error::config(format!(
+                "the mapping to '{}' names the unknown attribute '{}' (helpdesk-host attributes lists the attributes contacts have)",
+                rule.field, rule.attribute
+            )));
         }
         let known = STANDARD_FIELDS.contains(&rule.field.as_str())
             || fields.iter().any(|f| f.name == rule.field);

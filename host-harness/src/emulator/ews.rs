@@ -2,7 +2,9 @@
 //! Server 2016 does, with real envelopes, one response message per
 //! requested object in request order, and Exchange's limits.
 
-use super::data::{Contact, Folder, Mailbox};
+use super::data::{Change, Contact, Folder, Mailbox};
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
 use exchange_connector::ews::xml::{Element, Item, MESSAGES, Ns, SOAP, TYPES, XmlStream};
 use quick_xml::escape::escape;
 use std::fmt::Write;
@@ -12,9 +14,12 @@ pub const FIND_LIMIT: usize = 1000;
 
 pub const SERVER_VERSION: &str = r#"MajorVersion="15" MinorVersion="1" MajorBuildNumber="2507" MinorBuildNumber="6" Version="V2017_07_11""#;
 
+/// SyncFolderItems never returns more changes per call.
+pub const SYNC_LIMIT: usize = 512;
+
 pub struct Answer {
     pub status: u16,
-    pub body: String,
+    pub body: Vec<u8>,
     /// the operation, for the emulator's request counters
     pub operation: String,
 }
@@ -23,7 +28,7 @@ pub fn handle(mailbox: &Mailbox, request: &[u8]) -> Answer {
     let operation = match read_operation(request) {
         Ok(op) => op,
         Err(why) => {
-            return Answer { status: 500, body: fault("ErrorSchemaValidation", &why), operation: "Invalid".into() };
+            return Answer { status: 500, body: fault("ErrorSchemaValidation", &why).into_bytes(), operation: "Invalid".into() };
         }
     };
     let name = operation.name.clone();
@@ -32,16 +37,34 @@ pub fn handle(mailbox: &Mailbox, request: &[u8]) -> Answer {
         "FindFolder" => find_folder(mailbox, &operation),
         "FindItem" => find_item(mailbox, &operation),
         "GetItem" => get_item(mailbox, &operation),
+        "SyncFolderItems" => match sync_folder_items(mailbox, &operation) {
+            Ok(body) => body,
+            Err(why) => return Answer { status: 500, body: fault("ErrorSchemaValidation", &why).into_bytes(), operation: name },
+        },
         "ConvertId" => convert_id(&operation),
         other => {
-            return Answer {
-                status: 500,
-                body: fault("ErrorInvalidRequest", &format!("The request is invalid: {other} is not supported by this server.")),
-                operation: name,
-            };
+            let text = format!("The request is invalid: {other} is not supported by this server.");
+            return Answer { status: 500, body: fault("ErrorInvalidRequest", &text).into_bytes(), operation: name };
         }
     };
-    Answer { status: 200, body: envelope(&body), operation: name }
+    Answer { status: 200, body: wire(envelope(&body)), operation: name }
+}
+
+/// The bytes on the wire. Folder names in the data may hold U+0001, which
+/// Exchange writes as a character reference XML 1.0 forbids, and U+E000,
+/// which stands for a byte that is not UTF-8: both occur in real mailboxes.
+fn wire(xml: String) -> Vec<u8> {
+    if !xml.contains(['\u{1}', '\u{E000}']) {
+        return xml.into_bytes();
+    }
+    let xml = xml.replace('\u{1}', "&#x1;");
+    let mut bytes = Vec::with_capacity(xml.len());
+    for part in xml.split('\u{E000}') {
+        bytes.extend_from_slice(part.as_bytes());
+        bytes.push(0xFF);
+    }
+    bytes.pop();
+    bytes
 }
 
 /// The first element in the SOAP body, read whole (requests are small).
@@ -118,6 +141,7 @@ fn error(operation: &str, code: &str, text: &str, empty: &str) -> String {
 }
 
 const FOLDER_NOT_FOUND: &str = "The specified folder could not be found in the store.";
+const ACCESS_DENIED: &str = "Access is denied. Check credentials and try again.";
 
 /// The folders a request names (`FolderIds`, `ParentFolderIds`), in order;
 /// None for an id that names no folder. A `DistinguishedFolderId` may carry
@@ -176,6 +200,7 @@ fn get_folder(mailbox: &Mailbox, op: &Element) -> String {
     let messages: String = folder_refs(mailbox, op.child("FolderIds"))
         .into_iter()
         .map(|found| match found {
+            Some(folder) if folder.denied => error("GetFolder", "ErrorAccessDenied", ACCESS_DENIED, "<m:Folders/>"),
             Some(folder) => success("GetFolder", &format!("<m:Folders>{}</m:Folders>", folder_xml(mailbox, folder))),
             None => error("GetFolder", "ErrorFolderNotFound", FOLDER_NOT_FOUND, "<m:Folders/>"),
         })
@@ -188,6 +213,10 @@ fn find_folder(mailbox: &Mailbox, op: &Element) -> String {
     let messages: String = folder_refs(mailbox, op.child("ParentFolderIds"))
         .into_iter()
         .map(|found| match found {
+            Some(parent) if parent.denied => error("FindFolder", "ErrorAccessDenied", ACCESS_DENIED, ""),
+            Some(parent) if parent.public && deep => {
+                error("FindFolder", "ErrorInvalidOperation", "Deep traversal is not supported for public folders.", "")
+            }
             Some(parent) => {
                 let all = mailbox.subfolders(&parent.id, deep);
                 let (start, max) = page_window(op.child("IndexedPageFolderView"), all.len(), usize::MAX);
@@ -205,6 +234,7 @@ fn find_item(mailbox: &Mailbox, op: &Element) -> String {
     let messages: String = folder_refs(mailbox, op.child("ParentFolderIds"))
         .into_iter()
         .map(|found| match found {
+            Some(folder) if folder.denied => error("FindItem", "ErrorAccessDenied", ACCESS_DENIED, ""),
             Some(folder) => {
                 let total = mailbox.item_count(folder);
                 let (start, max) = page_window(op.child("IndexedPageItemView"), total, FIND_LIMIT);
@@ -228,12 +258,32 @@ fn find_item(mailbox: &Mailbox, op: &Element) -> String {
     response("FindItem", &messages)
 }
 
+/// Exchange returns an extended property only when it is asked for.
+const CUSTOMER_ID_TAG: &str = "0x3a4a";
+
+fn wants_customer_id(op: &Element) -> bool {
+    let props = op.child("ItemShape").and_then(|shape| shape.child("AdditionalProperties"));
+    props.is_some_and(|props| {
+        props.children.iter().any(|p| p.name == "ExtendedFieldURI" && p.attr("PropertyTag").is_some_and(|t| t.eq_ignore_ascii_case(CUSTOMER_ID_TAG)))
+    })
+}
+
+/// IdOnly with no additional properties: just the ids.
+fn ids_only(op: &Element) -> bool {
+    let shape = op.child("ItemShape");
+    shape.and_then(|s| s.child_text("BaseShape")) == Some("IdOnly") && shape.and_then(|s| s.child("AdditionalProperties")).is_none()
+}
+
 fn get_item(mailbox: &Mailbox, op: &Element) -> String {
     let ids = op.child("ItemIds").map(|c| c.children.as_slice()).unwrap_or_default();
+    let extended = wants_customer_id(op);
     let messages: String = ids
         .iter()
         .map(|id| match id.attr("Id").and_then(|id| mailbox.contact(id)) {
-            Some(contact) => success("GetItem", &format!("<m:Items>{}</m:Items>", contact_xml(contact))),
+            Some(contact) if mailbox.folder(&contact.folder_id).is_some_and(|f| f.denied) => {
+                error("GetItem", "ErrorAccessDenied", ACCESS_DENIED, "<m:Items/>")
+            }
+            Some(contact) => success("GetItem", &format!("<m:Items>{}</m:Items>", contact_xml(contact, extended))),
             None => error("GetItem", "ErrorItemNotFound", "The specified object was not found in the store.", "<m:Items/>"),
         })
         .collect();
@@ -248,19 +298,26 @@ fn convert_id(op: &Element) -> String {
 }
 
 /// A contact in the schema's element order, as Exchange writes it.
-fn contact_xml(c: &Contact) -> String {
+fn contact_xml(c: &Contact, extended: bool) -> String {
     let mut x = String::with_capacity(1024);
     let _ = write!(
         x,
-        r#"<t:{kind}><t:ItemId Id="{id}" ChangeKey="{ck}"/><t:ParentFolderId Id="{folder}" ChangeKey="AQAAAA=="/><t:ItemClass>{class}</t:ItemClass><t:Subject>{name}</t:Subject><t:LastModifiedTime>{modified}</t:LastModifiedTime>"#,
+        r#"<t:{kind}><t:ItemId Id="{id}" ChangeKey="{ck}"/><t:ParentFolderId Id="{folder}" ChangeKey="AQAAAA=="/><t:ItemClass>{class}</t:ItemClass><t:Subject>{name}</t:Subject>"#,
         kind = c.kind,
         id = escape(&c.id),
         ck = c.change_key,
         folder = escape(&c.folder_id),
         class = if c.kind == "Contact" { "IPM.Contact" } else { "IPM.DistList" },
         name = escape(&c.display_name),
-        modified = c.last_modified,
     );
+    if let (true, Some(customer_id)) = (extended, &c.customer_id) {
+        let _ = write!(
+            x,
+            r#"<t:ExtendedProperty><t:ExtendedFieldURI PropertyTag="{CUSTOMER_ID_TAG}" PropertyType="String"/><t:Value>{}</t:Value></t:ExtendedProperty>"#,
+            escape(customer_id)
+        );
+    }
+    let _ = write!(x, "<t:LastModifiedTime>{}</t:LastModifiedTime>", c.last_modified);
     if c.kind != "Contact" {
         let _ = write!(x, "<t:DisplayName>{}</t:DisplayName></t:{}>", escape(&c.display_name), c.kind);
         return x;
@@ -311,4 +368,87 @@ fn contact_xml(c: &Contact) -> String {
     text(&mut x, "Surname", &c.surname);
     let _ = write!(x, "</t:{}>", c.kind);
     x
+}
+
+/// A sync state: opaque to clients, checked by us. It names the folder and
+/// the last change the client has seen.
+fn sync_state(folder: &Folder, seq: u64) -> String {
+    let mut bytes = b"EMUSYNC1".to_vec();
+    bytes.extend_from_slice(&Sha256::digest(folder.id.as_bytes())[..8]);
+    bytes.extend_from_slice(&seq.to_le_bytes());
+    let check = Sha256::digest(&bytes);
+    bytes.extend_from_slice(&check[..4]);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The sequence number in a state, if the state is ours and for `folder`.
+fn read_sync_state(folder: &Folder, state: &str) -> Option<u64> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(state.trim()).ok()?;
+    if bytes.len() != 28 || &bytes[..8] != b"EMUSYNC1" {
+        return None;
+    }
+    let seq = u64::from_le_bytes(bytes[16..24].try_into().ok()?);
+    (sync_state(folder, seq) == state.trim()).then_some(seq)
+}
+
+fn sync_folder_items(mailbox: &Mailbox, op: &Element) -> Result<String, String> {
+    const OP: &str = "SyncFolderItems";
+    let max: usize = op
+        .child_text("MaxChangesReturned")
+        .and_then(|m| m.trim().parse().ok())
+        .filter(|m| (1..=SYNC_LIMIT).contains(m))
+        .ok_or("The 'MaxChangesReturned' element is invalid: it must be between 1 and 512.")?;
+    let found = folder_refs(mailbox, op.child("SyncFolderId")).into_iter().next().flatten();
+    let tail = "<m:SyncState/><m:IncludesLastItemInRange>true</m:IncludesLastItemInRange>";
+    let message = match found {
+        None => error(OP, "ErrorSyncFolderNotFound", FOLDER_NOT_FOUND, tail),
+        Some(folder) if folder.denied => error(OP, "ErrorAccessDenied", ACCESS_DENIED, tail),
+        Some(folder) if folder.public || folder.search_source.is_some() => {
+            error(OP, "ErrorInvalidOperation", "SyncFolderItems is not supported on this folder.", tail)
+        }
+        Some(folder) => {
+            let since = match op.child_text("SyncState").map(str::trim).filter(|s| !s.is_empty()) {
+                None => Some(0),
+                Some(state) => read_sync_state(folder, state),
+            };
+            match since {
+                None => error(
+                    OP,
+                    "ErrorInvalidSyncStateData",
+                    "Synchronization state data is corrupt or otherwise invalid.",
+                    tail,
+                ),
+                Some(since) => {
+                    let changes = mailbox.changes_since(folder, since);
+                    let page = &changes[..changes.len().min(max)];
+                    let last = page.len() == changes.len();
+                    let seq = if last { mailbox.seq.max(since) } else { page.last().map_or(since, Change::seq) };
+                    let full = !ids_only(op);
+                    let mut xml = format!(
+                        "<m:SyncState>{}</m:SyncState><m:IncludesLastItemInRange>{last}</m:IncludesLastItemInRange><m:Changes>",
+                        sync_state(folder, seq)
+                    );
+                    for change in page {
+                        match change {
+                            Change::Create(c) | Change::Update(c) => {
+                                let kind = if matches!(change, Change::Create(_)) { "Create" } else { "Update" };
+                                let item = if full {
+                                    contact_xml(c, false)
+                                } else {
+                                    format!(r#"<t:{0}><t:ItemId Id="{1}" ChangeKey="{2}"/></t:{0}>"#, c.kind, escape(&c.id), c.change_key)
+                                };
+                                let _ = write!(xml, "<t:{kind}>{item}</t:{kind}>");
+                            }
+                            Change::Delete(t) => {
+                                let _ = write!(xml, r#"<t:Delete><t:ItemId Id="{}" ChangeKey="{}"/></t:Delete>"#, escape(&t.id), t.change_key);
+                            }
+                        }
+                    }
+                    xml.push_str("</m:Changes>");
+                    success(OP, &xml)
+                }
+            }
+        }
+    };
+    Ok(response(OP, &message))
 }

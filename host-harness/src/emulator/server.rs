@@ -12,6 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 pub const EWS_PATH: &str = "/EWS/Exchange.asmx";
+/// Not EWS: scripts change the mailbox between runs with
+/// `POST /emulator/change?n=10` (adds, changes and removes n contacts).
+pub const CHANGE_PATH: &str = "/emulator/change";
 /// Larger requests are refused, as IIS's request filtering does.
 const MAX_REQUEST: usize = 16 << 20;
 
@@ -27,6 +30,9 @@ pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Res
         Ok(body) => body.to_bytes(),
         Err(_) => return Ok(page(StatusCode::PAYLOAD_TOO_LARGE, "<html><body>Request too large.</body></html>")),
     };
+    if parts.uri.path() == CHANGE_PATH && parts.method == hyper::Method::POST {
+        return Ok(scripted_change(&state, parts.uri.query()));
+    }
     if !parts.uri.path().eq_ignore_ascii_case(EWS_PATH) {
         return Ok(page(StatusCode::NOT_FOUND, NOT_FOUND_PAGE));
     }
@@ -66,5 +72,17 @@ fn page(status: StatusCode, html: &'static str) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from_static(html.as_bytes())));
     *response.status_mut() = status;
     response.headers_mut().insert("content-type", "text/html".parse().unwrap());
+    response
+}
+
+fn scripted_change(state: &EmulatorState, query: Option<&str>) -> Response<Full<Bytes>> {
+    let n = query
+        .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("n=")))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10);
+    let script = state.mailbox.write().unwrap_or_else(|p| p.into_inner()).scripted_change(n);
+    let body = serde_json::json!({ "added": script.added, "changed": script.changed, "removed": script.removed });
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    response.headers_mut().insert("content-type", "application/json".parse().unwrap());
     response
 }

@@ -4,7 +4,7 @@ use super::envelope::escape;
 use super::find_item::ItemRef;
 use super::response::PerObject;
 use super::xml::Element;
-use crate::flatten::{Attributes, flatten};
+use crate::flatten::{Attributes, KNOWN_EXTENDED, flatten};
 
 /// Exchange checks its throttling budget after every item of a batch, and
 /// clients (exchangelib, Outlook) ask for about 100 at a time.
@@ -13,7 +13,7 @@ pub const MAX_BATCH: usize = 100;
 /// The contact properties we read. Whole dictionaries (`EmailAddresses`,
 /// `PhoneNumbers`, ...) rather than single entries, so that every entry
 /// can be mapped.
-const CONTACT_PROPERTIES: &[&str] = &[
+pub const CONTACT_PROPERTIES: &[&str] = &[
     "item:ParentFolderId",
     "item:ItemClass",
     "item:Categories",
@@ -47,6 +47,11 @@ pub fn request(ids: &[ItemRef]) -> String {
     let props: String = CONTACT_PROPERTIES
         .iter()
         .map(|uri| format!(r#"<t:FieldURI FieldURI="{uri}"/>"#))
+        .chain(
+            KNOWN_EXTENDED
+                .iter()
+                .map(|(tag, _)| format!(r#"<t:ExtendedFieldURI PropertyTag="{tag}" PropertyType="String"/>"#)),
+        )
         .collect();
     // No ChangeKey: we want the current version, whatever it is.
     let ids: String = ids

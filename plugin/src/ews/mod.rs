@@ -7,6 +7,7 @@ pub mod find_item;
 pub mod get_folder;
 pub mod get_item;
 pub mod response;
+pub mod sync_folder_items;
 pub mod xml;
 
 use crate::error::{Error, Kind, Result};
@@ -19,7 +20,7 @@ use get_item::FetchedItem;
 use response::{MessageHandler, ResponseError, ServerVersion, Status, read_response};
 use std::io::BufReader;
 
-type Input = BufReader<http::Body>;
+type Input = xml::Utf8Lossy<BufReader<http::Body>>;
 
 /// Folders per FindFolder page.
 const FOLDER_PAGE: u32 = 500;
@@ -82,6 +83,15 @@ impl Ews {
         if parser.page.status.is_error() {
             return Err(self.message_error("listing the items of a folder", &parser.page.status));
         }
+        Ok(parser.page)
+    }
+
+    /// Changes to a folder since `state` (None: from the beginning). The
+    /// page's status is the caller's to judge: a stale state is no failure.
+    pub fn sync_items(&mut self, folder_id: &str, state: Option<&str>) -> Result<sync_folder_items::Page> {
+        let mut parser = sync_folder_items::Parser::default();
+        let folder = FolderRef::Id(folder_id.to_string());
+        self.call(&sync_folder_items::request(&folder, state, sync_folder_items::MAX_CHANGES), &mut parser)?;
         Ok(parser.page)
     }
 

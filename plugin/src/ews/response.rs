@@ -3,7 +3,7 @@
 //! its `ResponseClass` and `ResponseCode`. What a message carries besides
 //! its status is handed to the operation's [`MessageHandler`].
 
-use super::xml::{Element, Item, Ns, Tag, XmlError, XmlStream};
+use super::xml::{Element, Item, Ns, Tag, Utf8Lossy, XmlError, XmlStream};
 use std::io::BufRead;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -84,6 +84,7 @@ impl From<XmlError> for ResponseError {
 
 /// What an operation does with its response messages.
 pub trait MessageHandler<R: BufRead> {
+    // `R` is the stream the parser reads, after UTF-8 repair.
     /// An element of a response message other than its status (for
     /// example `Items` or `RootFolder`); the handler must consume it whole.
     fn payload(&mut self, stream: &mut XmlStream<R>, tag: Tag) -> Result<(), ResponseError>;
@@ -95,9 +96,9 @@ pub trait MessageHandler<R: BufRead> {
 /// Read a whole response, streaming, and return the server version.
 pub fn read_response<R: BufRead>(
     input: R,
-    handler: &mut impl MessageHandler<R>,
+    handler: &mut impl MessageHandler<Utf8Lossy<R>>,
 ) -> Result<Option<ServerVersion>, ResponseError> {
-    let mut stream = XmlStream::new(input);
+    let mut stream = XmlStream::new(Utf8Lossy::new(input));
     let mut version = None;
     let mut saw_envelope = false;
     loop {
@@ -135,10 +136,10 @@ pub fn read_response<R: BufRead>(
     Ok(version)
 }
 
-fn read_message<R: BufRead>(
-    stream: &mut XmlStream<R>,
+fn read_message<S: BufRead>(
+    stream: &mut XmlStream<S>,
     tag: Tag,
-    handler: &mut impl MessageHandler<R>,
+    handler: &mut impl MessageHandler<S>,
 ) -> Result<Status, ResponseError> {
     let mut status = Status { class: tag.attr("ResponseClass").unwrap_or("Success").to_string(), ..Default::default() };
     loop {

@@ -222,6 +222,89 @@ impl<R: BufRead> XmlStream<R> {
     }
 }
 
+/// Replaces bytes that are not UTF-8 with U+FFFD, so that one bad byte in
+/// a folder name costs a character, not the response. Streams: a sequence
+/// split between two reads is carried over.
+pub struct Utf8Lossy<R> {
+    inner: R,
+    out: Vec<u8>,
+    pos: usize,
+    pending: Vec<u8>,
+    done: bool,
+}
+
+impl<R: BufRead> Utf8Lossy<R> {
+    pub fn new(inner: R) -> Self {
+        Utf8Lossy { inner, out: Vec::new(), pos: 0, pending: Vec::new(), done: false }
+    }
+
+    fn refill(&mut self) -> std::io::Result<()> {
+        self.out.clear();
+        self.pos = 0;
+        let chunk = self.inner.fill_buf()?;
+        if chunk.is_empty() {
+            if !self.pending.is_empty() {
+                self.out.extend_from_slice(REPLACEMENT);
+                self.pending.clear();
+            }
+            self.done = true;
+            return Ok(());
+        }
+        let mut data = std::mem::take(&mut self.pending);
+        data.extend_from_slice(chunk);
+        let read = chunk.len();
+        self.inner.consume(read);
+        let mut rest = data.as_slice();
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(valid) => {
+                    self.out.extend_from_slice(valid.as_bytes());
+                    return Ok(());
+                }
+                Err(e) => {
+                    let (valid, tail) = rest.split_at(e.valid_up_to());
+                    self.out.extend_from_slice(valid);
+                    match e.error_len() {
+                        Some(bad) => {
+                            self.out.extend_from_slice(REPLACEMENT);
+                            rest = &tail[bad..];
+                        }
+                        None => {
+                            self.pending = tail.to_vec();
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
+
+impl<R: BufRead> std::io::Read for Utf8Lossy<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let available = std::io::BufRead::fill_buf(self)?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        std::io::BufRead::consume(self, n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Utf8Lossy<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        while self.pos >= self.out.len() && !self.done {
+            self.refill()?;
+        }
+        Ok(&self.out[self.pos..])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.pos += amount;
+    }
+}
+
 fn tag_of(ns: Ns, start: &BytesStart) -> Result<Tag, XmlError> {
     let name = start.local_name().as_ref().to_string();
     let mut attrs = Vec::new();
@@ -276,6 +359,24 @@ mod tests {
         let b = items(r#"<A xmlns="http://schemas.microsoft.com/exchange/services/2006/types"></A>"#);
         assert_eq!(a, b);
         assert!(matches!(&a[0], Item::Start(t) if t.is(Ns::Types, "A")));
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_become_replacement_characters() {
+        let mut input = b"<a>Archiv \xFF2019 \xC3\xA9</a>".to_vec();
+        input.extend_from_slice(b"<b>\xE2\x82</b>");
+        // A one-byte buffer splits every multi-byte sequence across reads.
+        let reader = Utf8Lossy::new(std::io::BufReader::with_capacity(1, input.as_slice()));
+        let mut stream = XmlStream::new(reader);
+        let mut texts = Vec::new();
+        loop {
+            match stream.next().unwrap() {
+                Item::Text(t) => texts.push(t),
+                Item::Eof => break,
+                _ => {}
+            }
+        }
+        assert_eq!(texts, ["Archiv \u{FFFD}2019 \u{e9}", "\u{FFFD}"]);
     }
 
     #[test]
