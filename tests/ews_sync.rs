@@ -2,58 +2,13 @@
 //! into a real SQLite database; the user table is compared with the
 //! emulator's data field by field.
 
+use helpdesk_e2e::{by_external_id, full_sync, setup, truth};
 use helpdesk_host::cli::emulator_config;
-use helpdesk_host::emulator::data::{Contact, Mailbox};
-use helpdesk_host::emulator::{Emulator, EmulatorOptions};
+use helpdesk_host::emulator::data::Contact;
 use helpdesk_host::runs::{Connection, RunError};
 use helpdesk_host::runtime::Runtime;
 use helpdesk_host::runtime::types::SyncMode;
-use helpdesk_host::store::{Store, UserRow};
-use std::collections::{BTreeMap, HashSet};
-
-struct Setup {
-    emulator: Emulator,
-    _dir: tempfile::TempDir,
-    store: Store,
-    connection: Connection,
-}
-
-async fn setup(contacts: usize, seed: u64) -> Setup {
-    let emulator = Emulator::start(EmulatorOptions { contacts, seed, ..Default::default() }).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("helpdesk.db");
-    let connection = Connection::from_config(&emulator_config(&emulator, &db)).unwrap();
-    Setup { store: Store::open(&db).unwrap(), emulator, _dir: dir, connection }
-}
-
-async fn full_sync(s: &Setup) -> helpdesk_host::summary::Summary {
-    s.connection.sync(&Runtime::shared().unwrap(), &s.store, SyncMode::Full, false).await.unwrap()
-}
-
-/// The contacts a sync must import, in sync order (address books in
-/// listing order, items in folder order), and the ones it must skip
-/// because an earlier contact has their email (compared without case).
-fn truth(mailbox: &Mailbox) -> (Vec<Contact>, Vec<Contact>) {
-    let top = mailbox.distinguished("msgfolderroot").unwrap();
-    let mut emails = HashSet::new();
-    let (mut imported, mut duplicates) = (Vec::new(), Vec::new());
-    for folder in mailbox.subfolders(&top.id, true) {
-        if folder.class != "IPF.Contact" || folder.element == "SearchFolder" {
-            continue;
-        }
-        for contact in mailbox.items_in(folder).filter(|c| c.kind == "Contact") {
-            match contact.emails.first() {
-                Some(email) if !emails.insert(email.to_lowercase()) => duplicates.push(contact.clone()),
-                _ => imported.push(contact.clone()),
-            }
-        }
-    }
-    (imported, duplicates)
-}
-
-fn by_external_id(users: Vec<UserRow>) -> BTreeMap<String, UserRow> {
-    users.into_iter().map(|u| (u.external_id.clone().expect("synced users have an external id"), u)).collect()
-}
+use std::collections::HashSet;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_sync_users_equal_the_emulator_field_by_field() {
@@ -63,7 +18,7 @@ async fn full_sync_users_equal_the_emulator_field_by_field() {
 
     assert_eq!(summary.counts.created as usize, imported.len());
     assert_eq!(summary.counts.skipped as usize, duplicates.len());
-    assert_eq!(summary.counts.created + summary.counts.skipped, 700);
+    assert_eq!(summary.counts.created + summary.counts.skipped, 700, "every readable contact is accounted for");
     assert_eq!((summary.counts.failed, summary.counts.updated, summary.counts.deactivated), (0, 0, 0));
     assert!(!duplicates.is_empty() && imported.iter().any(|c| c.emails.is_empty()));
 
@@ -72,21 +27,9 @@ async fn full_sync_users_equal_the_emulator_field_by_field() {
     assert_eq!(skipped, expected, "exactly the duplicate-email contacts are skipped");
     assert!(summary.skipped_reasons.iter().all(|r| r.reason.contains("duplicate email")));
 
+    helpdesk_e2e::assert_users_match(&s.store, &s.emulator.mailbox());
     let users = by_external_id(s.store.users().unwrap());
     assert_eq!(users.len(), imported.len());
-    for contact in &imported {
-        let user = users.get(&contact.id).unwrap_or_else(|| panic!("no user for contact {}", contact.id));
-        assert_eq!(user.email, contact.emails.first().cloned(), "email of {}", contact.id);
-        assert_eq!(user.firstname, contact.given_name, "first name of {}", contact.id);
-        assert_eq!(user.lastname, contact.surname, "last name of {}", contact.id);
-        assert_eq!(user.phone, contact.business_phone.clone().unwrap_or_default(), "phone of {}", contact.id);
-        assert_eq!(user.folder_id.as_deref(), Some(contact.folder_id.as_str()));
-        assert_eq!((user.source.as_str(), user.active), ("exchange", true));
-        match contact.emails.first() {
-            Some(email) => assert_eq!(user.login, email.to_lowercase()),
-            None => assert!(user.login.starts_with("exchange-"), "{}", user.login),
-        }
-    }
     // Ids that differ only in case are different contacts with different logins.
     let logins: HashSet<String> = users.values().map(|u| u.login.to_lowercase()).collect();
     assert_eq!(logins.len(), users.len());

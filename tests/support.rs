@@ -1,5 +1,14 @@
 //! Shared helpers of the end-to-end tests.
 
+use helpdesk_host::cli::emulator_config;
+use helpdesk_host::emulator::data::{Contact, Folder, Mailbox};
+use helpdesk_host::emulator::{Emulator, EmulatorOptions};
+use helpdesk_host::runs::Connection;
+use helpdesk_host::runtime::Runtime;
+use helpdesk_host::runtime::types::SyncMode;
+use helpdesk_host::store::{Store, UserRow};
+use helpdesk_host::summary::Summary;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 /// `../shared/fixtures/ews` beside the checkout. Tests that read fixtures
@@ -18,3 +27,86 @@ pub fn fixture(name: &str) -> Option<Vec<u8>> {
     let path = fixtures()?.join(name);
     Some(std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display())))
 }
+
+pub struct Setup {
+    pub emulator: Emulator,
+    _dir: tempfile::TempDir,
+    pub store: Store,
+    pub connection: Connection,
+}
+
+pub async fn setup(contacts: usize, seed: u64) -> Setup {
+    let emulator = Emulator::start(EmulatorOptions { contacts, seed, ..Default::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("helpdesk.db");
+    let connection = Connection::from_config(&emulator_config(&emulator, &db)).unwrap();
+    Setup { store: Store::open(&db).unwrap(), emulator, _dir: dir, connection }
+}
+
+pub async fn full_sync(s: &Setup) -> Summary {
+    sync(s, SyncMode::Full).await
+}
+
+pub async fn sync(s: &Setup, mode: SyncMode) -> Summary {
+    s.connection.sync(&Runtime::shared().unwrap(), &s.store, mode, false).await.unwrap()
+}
+
+/// The folders a sync reads, in its order: the mailbox's contact folders
+/// (search folders aside), then the public ones; not those it may not open.
+pub fn address_books(mailbox: &Mailbox) -> Vec<&Folder> {
+    let mut books = Vec::new();
+    for root in ["msgfolderroot", "publicfoldersroot"] {
+        let root = mailbox.distinguished(root).unwrap();
+        books.extend(
+            mailbox
+                .subfolders(&root.id, true)
+                .into_iter()
+                .filter(|f| f.class == "IPF.Contact" && f.element != "SearchFolder" && !f.denied),
+        );
+    }
+    books
+}
+
+/// Every imported contact has its user, field by field, and no other
+/// user of this source is active.
+pub fn assert_users_match(store: &Store, mailbox: &Mailbox) {
+    let (imported, _) = truth(mailbox);
+    let users = by_external_id(store.users().unwrap());
+    for contact in &imported {
+        let user = users.get(&contact.id).unwrap_or_else(|| panic!("no user for contact {}", contact.id));
+        assert_eq!(user.email, contact.emails.first().cloned(), "email of {}", contact.id);
+        assert_eq!(user.firstname, contact.given_name, "first name of {}", contact.id);
+        assert_eq!(user.lastname, contact.surname, "last name of {}", contact.id);
+        assert_eq!(user.phone, contact.business_phone.clone().unwrap_or_default(), "phone of {}", contact.id);
+        assert_eq!(user.folder_id.as_deref(), Some(contact.folder_id.as_str()));
+        assert_eq!((user.source.as_str(), user.active), ("exchange", true), "{}", contact.id);
+        match contact.emails.first() {
+            Some(email) => assert_eq!(user.login, email.to_lowercase()),
+            None => assert!(user.login.starts_with("exchange-"), "{}", user.login),
+        }
+    }
+    let active = users.values().filter(|u| u.active).count();
+    assert_eq!(active, imported.len(), "active users are exactly the imported contacts");
+}
+
+/// The contacts a sync must import, in sync order (address books in
+/// listing order, items in folder order), and the ones it must skip
+/// because an earlier contact has their email (compared without case).
+pub fn truth(mailbox: &Mailbox) -> (Vec<Contact>, Vec<Contact>) {
+    let mut emails = HashSet::new();
+    let (mut imported, mut duplicates) = (Vec::new(), Vec::new());
+    for folder in address_books(mailbox) {
+        for contact in mailbox.items_in(folder).filter(|c| c.kind == "Contact") {
+            match contact.emails.first() {
+                Some(email) if !emails.insert(email.to_lowercase()) => duplicates.push(contact.clone()),
+                _ => imported.push(contact.clone()),
+            }
+        }
+    }
+    (imported, duplicates)
+}
+
+pub fn by_external_id(users: Vec<UserRow>) -> BTreeMap<String, UserRow> {
+    users.into_iter().map(|u| (u.external_id.clone().expect("synced users have an external id"), u)).collect()
+}
+

@@ -287,7 +287,8 @@ impl Mailbox {
         id
     }
 
-    fn add(&mut self, mut contact: Contact) {
+    /// Add an item (a new one, or one that comes back with its old id).
+    pub fn add(&mut self, mut contact: Contact) {
         self.seq += 1;
         contact.created = self.seq;
         contact.modified = self.seq;

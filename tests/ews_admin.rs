@@ -1,0 +1,140 @@
+//! What an admin sets up: address books (mailbox and public, names
+//! cleaned, denied folders reported), attributes, and the mapping.
+
+use helpdesk_e2e::{full_sync, setup};
+use helpdesk_host::cli::emulator_config;
+use helpdesk_host::runs::Connection;
+use helpdesk_host::runtime::Runtime;
+use helpdesk_host::runtime::types::SyncMode;
+use std::collections::BTreeMap;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folders_lists_mailbox_and_public_address_books_cleanly() {
+    let s = setup(300, 21).await;
+    let folders = s.connection.folders(&Runtime::shared().unwrap()).await.unwrap();
+    let paths: Vec<&str> = folders.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "Contacts",
+            "Contacts -> Suppliers",
+            "Contacts -> Suppliers -> Europe",
+            "Contacts -> Customers",
+            // U+0001 is dropped; a byte that is not UTF-8 becomes U+FFFD.
+            "Contacts -> Alte Kontakte",
+            "Contacts -> Archiv \u{FFFD}2019",
+            "Public Folders -> Company Contacts",
+            "Public Folders -> Board",
+        ]
+    );
+    let mailbox = s.emulator.mailbox();
+    for folder in &folders {
+        let truth = mailbox.folder(&folder.id).unwrap();
+        assert_eq!(folder.item_count as usize, mailbox.item_count(truth), "{}", folder.path);
+    }
+    drop(mailbox);
+    // The board denies access: a warning, and the rest is synced.
+    let summary = full_sync(&s).await;
+    let board: Vec<&String> = summary.warnings.iter().filter(|w| w.contains("Board")).collect();
+    assert!(board.iter().any(|w| w.contains("ErrorAccessDenied")), "{:?}", summary.warnings);
+    assert_eq!(summary.counts.created + summary.counts.skipped, 300);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attributes_are_flat_keys_with_examples() {
+    let s = setup(300, 22).await;
+    let found = s.connection.attributes(&Runtime::shared().unwrap(), 100).await.unwrap();
+    let found: BTreeMap<&str, &str> = found.iter().map(|a| (a.key.as_str(), a.example.as_str())).collect();
+    for key in [
+        "given_name",
+        "surname",
+        "email_addresses.emailaddress1",
+        "email_addresses.emailaddress2",
+        "phone_numbers.businessphone",
+        "phone_numbers.mobilephone",
+        "physical_addresses.business.city",
+        "physical_addresses.business.country_or_region",
+        "company_name",
+        "department",
+        "job_title",
+        "complete_name.full_name",
+        "extended.customer_id",
+    ] {
+        let example = found.get(key).unwrap_or_else(|| panic!("{key} not found in {found:?}"));
+        assert!(!example.is_empty(), "{key} has an example");
+    }
+    assert!(found["extended.customer_id"].starts_with("K-"));
+    assert!(found.keys().all(|k| exchange_connector::catalogue::is_known(k)), "every key found can be mapped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_attribute_maps_to_any_field_including_custom_ones() {
+    let s = setup(200, 23).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("custom.db");
+    let mut config = emulator_config(&s.emulator, &db);
+    config.fields = [("department".to_string(), "Department".to_string()), ("customer_no".into(), "Customer number".into())].into();
+    config.mapping = [
+        ("email_addresses.emailaddress1", "email"),
+        ("complete_name.full_name", "firstname"),
+        ("physical_addresses.business.city", "lastname"),
+        ("phone_numbers.mobilephone", "phone"),
+        ("department", "department"),
+        ("extended.customer_id", "customer_no"),
+    ]
+    .into_iter()
+    .map(|(a, f)| (a.to_string(), f.to_string()))
+    .collect();
+    let store = helpdesk_host::store::Store::open(&db).unwrap();
+    for (name, label) in &config.fields {
+        store.declare_field(name, label).unwrap();
+    }
+    let summary = Connection::from_config(&config)
+        .unwrap()
+        .sync(&Runtime::shared().unwrap(), &store, SyncMode::Full, false)
+        .await
+        .unwrap();
+    assert_eq!(summary.counts.failed, 0);
+    let users = helpdesk_e2e::by_external_id(store.users().unwrap());
+    let mailbox = s.emulator.mailbox();
+    let mut with_customer = 0;
+    for (id, user) in &users {
+        let contact = mailbox.contact(id).unwrap();
+        assert_eq!(user.firstname, contact.display_name);
+        assert_eq!(user.lastname, contact.city);
+        assert_eq!(user.phone, contact.mobile_phone.clone().unwrap_or_default());
+        assert_eq!(user.extra["department"], contact.department.as_str());
+        match &contact.customer_id {
+            Some(number) => {
+                assert_eq!(user.extra["customer_no"], number.as_str());
+                with_customer += 1;
+            }
+            None => assert!(user.extra.get("customer_no").is_none()),
+        }
+    }
+    assert!(with_customer > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_attribute_or_field_stops_the_sync_before_it_starts() {
+    let s = setup(50, 24).await;
+    let runtime = Runtime::shared().unwrap();
+    for (attribute, field, expected) in [
+        ("department", "dept", "unknown user field 'dept'"),
+        ("departement", "firstname", "unknown attribute 'departement'"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = emulator_config(&s.emulator, &dir.path().join("x.db"));
+        config.mapping = [(attribute.to_string(), field.to_string())].into();
+        let before = s.emulator.requests();
+        let error = Connection::from_config(&config)
+            .unwrap()
+            .sync(&runtime, &s.store, SyncMode::Full, false)
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind, "configuration", "{error}");
+        assert!(error.message.contains(expected), "{error}");
+        assert_eq!(s.emulator.requests(), before, "not one request was sent");
+        assert_eq!(s.store.user_count().unwrap(), 0);
+    }
+}
