@@ -1,6 +1,7 @@
 //! One run of the plugin: check, folders or sync, each in a fresh store.
 
 use crate::capabilities::EgressPolicy;
+use crate::capabilities::tls::{INSECURE_WARNING, client_config};
 use crate::config::HostConfig;
 use crate::runtime::Runtime;
 use crate::runtime::types::{
@@ -70,6 +71,7 @@ pub struct Connection {
     settings: Vec<SettingValue>,
     policy: EgressPolicy,
     mapping: Vec<FieldMapping>,
+    insecure: bool,
 }
 
 impl Connection {
@@ -79,31 +81,64 @@ impl Connection {
             .into_iter()
             .map(|(key, value)| SettingValue { key, value })
             .collect();
-        let policy = EgressPolicy::allowing(&[&config.exchange.endpoint])?;
+        let tls = &config.exchange.tls;
+        let ca_file = tls.ca_file.as_ref().map(|f| config.base_dir.join(f));
+        let policy = EgressPolicy::new(&[&config.exchange.endpoint], client_config(tls.verify, ca_file.as_deref())?)?;
         let mapping = config
             .mapping
             .iter()
             .map(|(attribute, field)| FieldMapping { attribute: attribute.clone(), field: field.clone() })
             .collect();
-        Ok(Connection { settings, policy, mapping })
+        Ok(Connection { settings, policy, mapping, insecure: !tls.verify })
+    }
+
+    /// Every check and sync with verification off says so, loudly.
+    fn warn_if_insecure(&self) -> Option<String> {
+        self.insecure.then(|| {
+            eprintln!("WARNING: {INSECURE_WARNING}");
+            tracing::warn!("{INSECURE_WARNING}");
+            INSECURE_WARNING.to_string()
+        })
+    }
+
+    /// Add what the host saw (which certificate, which refused request)
+    /// and how to fix it to the plugin's error.
+    fn explain(policy: &EgressPolicy, mut error: RunError) -> RunError {
+        let notes = policy.notes();
+        if !notes.is_empty() {
+            error.message = format!("{} ({})", error.message, notes.join("; "));
+        }
+        if error.kind == "tls" {
+            error.message.push_str(
+                ". To trust the server, add its CA: [exchange.tls] ca_file = \"/path/to/ca.pem\"; \
+                 or, at your own risk, turn verification off: [exchange.tls] verify = false",
+            );
+        }
+        error
     }
 
     pub async fn check(&self, runtime: &Runtime) -> Result<ServerInfo, RunError> {
-        let (mut store, connector) = runtime.instantiate(self.policy.clone(), Session::read_only()).await?;
+        self.warn_if_insecure();
+        let policy = self.policy.for_run();
+        let (mut store, connector) = runtime.instantiate(policy.clone(), Session::read_only()).await?;
         let call = connector.helpdesk_connector_configure().call_check(&mut store, &self.settings);
-        Ok(bounded(CHECK_TIMEOUT, call).await??)
+        flatten(bounded(CHECK_TIMEOUT, call).await).map_err(|e| Self::explain(&policy, e))
     }
 
     pub async fn attributes(&self, runtime: &Runtime, sample: u32) -> Result<Vec<AttributeSample>, RunError> {
-        let (mut store, connector) = runtime.instantiate(self.policy.clone(), Session::read_only()).await?;
+        self.warn_if_insecure();
+        let policy = self.policy.for_run();
+        let (mut store, connector) = runtime.instantiate(policy.clone(), Session::read_only()).await?;
         let call = connector.helpdesk_connector_configure().call_attributes(&mut store, &self.settings, sample);
-        Ok(bounded(SYNC_TIMEOUT, call).await??)
+        flatten(bounded(SYNC_TIMEOUT, call).await).map_err(|e| Self::explain(&policy, e))
     }
 
     pub async fn folders(&self, runtime: &Runtime) -> Result<Vec<Folder>, RunError> {
-        let (mut store, connector) = runtime.instantiate(self.policy.clone(), Session::read_only()).await?;
+        self.warn_if_insecure();
+        let policy = self.policy.for_run();
+        let (mut store, connector) = runtime.instantiate(policy.clone(), Session::read_only()).await?;
         let call = connector.helpdesk_connector_configure().call_folders(&mut store, &self.settings);
-        Ok(bounded(CHECK_TIMEOUT, call).await??)
+        flatten(bounded(CHECK_TIMEOUT, call).await).map_err(|e| Self::explain(&policy, e))
     }
 
     /// Sync into `store`. A dry run does everything in one transaction and
@@ -124,7 +159,8 @@ impl Connection {
             .collect();
         let request = SyncRequest { mode, checkpoints, mapping: self.mapping.clone() };
         let session = Session::syncing(SyncTarget { store: store.clone(), source: SOURCE.into(), run_id })?;
-        let policy = EgressPolicy { requests: Default::default(), ..self.policy.clone() };
+        let insecure = self.warn_if_insecure();
+        let policy = self.policy.for_run();
 
         if dry_run {
             store.lock().execute_batch("BEGIN IMMEDIATE").map_err(anyhow::Error::from)?;
@@ -151,9 +187,10 @@ impl Connection {
         summary.requests = u64::from(policy.requests.load(Ordering::Relaxed));
         summary.elapsed_ms = started.elapsed().as_millis() as u64;
         summary.dry_run = dry_run;
+        summary.warnings.extend(insecure);
         let error = match result {
             Ok(Ok(_report)) => None,
-            Ok(Err(plugin_error)) => Some(RunError::from(plugin_error)),
+            Ok(Err(plugin_error)) => Some(Self::explain(&policy, RunError::from(plugin_error))),
             Err(host_error) => Some(host_error),
         };
         match error {
@@ -171,6 +208,11 @@ impl Connection {
             }
         }
     }
+}
+
+/// The plugin's own error, or the host's.
+fn flatten<T>(result: Result<Result<T, ConnectorError>, RunError>) -> Result<T, RunError> {
+    result?.map_err(RunError::from)
 }
 
 /// Run a guest call under a wall-clock bound.

@@ -1,0 +1,182 @@
+//! The egress policy, enforced in the wasi:http `send_request` hook before
+//! any connection: only the origins the configuration names, only the
+//! addresses their names resolved to when the run first used them, and
+//! loopback only where the configuration says so.
+
+use super::sender::{self, IoFuture, Notes, Target, note};
+use http::uri::Scheme;
+use rustls::ClientConfig;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// Upper bounds on what the guest may ask for as timeouts (wasi-http's own
+/// default is ten minutes each).
+const MAX_CONNECT: Duration = Duration::from_secs(30);
+const MAX_FIRST_BYTE: Duration = Duration::from_secs(300);
+const MAX_BETWEEN_BYTES: Duration = Duration::from_secs(120);
+/// The most one response body may hold; a GetItem of 100 contacts is well
+/// under a megabyte.
+pub const MAX_RESPONSE_BODY: u64 = 64 << 20;
+
+/// An origin the plugin may reach: scheme, host and port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub https: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Origin {
+    pub fn from_url(url: &str) -> anyhow::Result<Origin> {
+        let uri: http::Uri = url.parse().map_err(|e| anyhow::anyhow!("invalid URL {url}: {e}"))?;
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => anyhow::bail!("{url}: only http:// and https:// URLs are supported"),
+        };
+        let host = uri.host().ok_or_else(|| anyhow::anyhow!("{url} names no host"))?;
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        Ok(Origin { https, host: bare_host(host), port })
+    }
+
+    /// Loopback is allowed only when the configuration names it.
+    fn names_loopback(&self) -> bool {
+        self.host == "localhost" || self.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+/// `[::1]` -> `::1`, lowercased.
+fn bare_host(host: &str) -> String {
+    host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase()
+}
+
+#[derive(Clone)]
+pub struct EgressPolicy {
+    pub allowed: Vec<Origin>,
+    pub tls: Arc<ClientConfig>,
+    pub max_body: u64,
+    /// requests that left the host, for the run summary
+    pub requests: Arc<AtomicU32>,
+    /// requests refused by the policy
+    pub denied: Arc<AtomicU32>,
+    /// what went wrong on the way, in words for the admin
+    pub notes: Notes,
+    /// addresses each name resolved to first in this run
+    pins: Arc<Mutex<HashMap<(String, u16), Vec<SocketAddr>>>>,
+}
+
+impl EgressPolicy {
+    pub fn new(urls: &[&str], tls: Arc<ClientConfig>) -> anyhow::Result<EgressPolicy> {
+        let allowed = urls.iter().map(|u| Origin::from_url(u)).collect::<anyhow::Result<_>>()?;
+        Ok(EgressPolicy {
+            allowed,
+            tls,
+            max_body: MAX_RESPONSE_BODY,
+            requests: Default::default(),
+            denied: Default::default(),
+            notes: Default::default(),
+            pins: Default::default(),
+        })
+    }
+
+    /// The same policy with fresh counters, notes and pins, for a new run.
+    pub fn for_run(&self) -> EgressPolicy {
+        EgressPolicy {
+            requests: Default::default(),
+            denied: Default::default(),
+            notes: Default::default(),
+            pins: Default::default(),
+            ..self.clone()
+        }
+    }
+
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn origin_of(&self, uri: &http::Uri) -> Option<&Origin> {
+        let https = uri.scheme() == Some(&Scheme::HTTPS);
+        let host = bare_host(uri.host()?);
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        self.allowed.iter().find(|o| o.https == https && o.port == port && o.host == host)
+    }
+
+    fn deny(&self, why: String) -> Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send> {
+        self.denied.fetch_add(1, Ordering::Relaxed);
+        note(&self.notes, format!("refused a request of the plugin: {why}"));
+        Box::new(async { Err(HttpError::HttpRequestDenied) })
+    }
+
+    /// Resolve `origin` and keep only addresses it may use.
+    async fn resolve(origin: Origin, pins: Arc<Mutex<HashMap<(String, u16), Vec<SocketAddr>>>>, notes: Notes, timeout: Duration) -> Result<Vec<SocketAddr>, HttpError> {
+        let found: Vec<SocketAddr> = match origin.host.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, origin.port)],
+            Err(_) => match tokio::time::timeout(timeout, tokio::net::lookup_host((origin.host.as_str(), origin.port))).await {
+                Err(_) => return Err(HttpError::DnsTimeout),
+                Ok(Err(e)) => return Err(HttpError::DnsError { rcode: Some(e.to_string()), info_code: None }),
+                Ok(Ok(addrs)) => addrs.collect(),
+            },
+        };
+        if !origin.names_loopback() && found.iter().any(|a| a.ip().is_loopback() || a.ip().is_unspecified()) {
+            note(&notes, format!("refused: {} resolves to a loopback address, which the configuration does not name", origin.host));
+            return Err(HttpError::HttpRequestDenied);
+        }
+        let mut pins = pins.lock().unwrap_or_else(|p| p.into_inner());
+        let pinned = pins.entry((origin.host.clone(), origin.port)).or_insert_with(|| found.clone());
+        let usable: Vec<SocketAddr> = found.into_iter().filter(|a| pinned.contains(a)).collect();
+        if usable.is_empty() {
+            note(&notes, format!("refused: {} now resolves to other addresses than at the start of the run ({pinned:?})", origin.host));
+            return Err(HttpError::HttpRequestDenied);
+        }
+        Ok(usable)
+    }
+}
+
+impl WasiHttpHooks for EgressPolicy {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send> {
+        drop(fut);
+        let Some(origin) = self.origin_of(request.uri()).cloned() else {
+            return self.deny(format!("{} {} is not an allowed origin", request.method(), request.uri()));
+        };
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        // The request log never shows credentials.
+        tracing::debug!(target: "plugin-http", "{} {} authorization={}", request.method(), request.uri(),
+            if request.headers().contains_key(http::header::AUTHORIZATION) { "<redacted>" } else { "none" });
+        let options = capped(options);
+        let (pins, notes, tls, max_body) = (self.pins.clone(), self.notes.clone(), self.tls.clone(), self.max_body);
+        let denied = self.denied.clone();
+        Box::new(async move {
+            let connect = options.connect_timeout.unwrap_or(MAX_CONNECT);
+            let addrs = match EgressPolicy::resolve(origin.clone(), pins, notes.clone(), connect).await {
+                Ok(addrs) => addrs,
+                Err(HttpError::HttpRequestDenied) => {
+                    denied.fetch_add(1, Ordering::Relaxed);
+                    return Err(HttpError::HttpRequestDenied);
+                }
+                Err(e) => return Err(e),
+            };
+            let target = Target { host: origin.host, port: origin.port, https: origin.https, addrs };
+            sender::send(request, target, tls, options, max_body, notes).await
+        })
+    }
+}
+
+/// The guest's timeouts, never above the host's bounds.
+fn capped(options: Option<RequestOptions>) -> RequestOptions {
+    let options = options.unwrap_or_default();
+    let cap = |asked: Option<Duration>, max: Duration| Some(asked.map_or(max, |d| d.min(max)));
+    RequestOptions {
+        connect_timeout: cap(options.connect_timeout, MAX_CONNECT),
+        first_byte_timeout: cap(options.first_byte_timeout, MAX_FIRST_BYTE),
+        between_bytes_timeout: cap(options.between_bytes_timeout, MAX_BETWEEN_BYTES),
+    }
+}

@@ -1,0 +1,161 @@
+//! Sends one request of the plugin: connect to the pinned addresses, TLS
+//! with the configured trust, HTTP/1.1; with connect, first-byte and
+//! between-bytes timeouts and a cap on the response body.
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
+
+pub type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+
+/// Where a request goes, already checked against the egress policy.
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    pub https: bool,
+    pub addrs: Vec<SocketAddr>,
+}
+
+/// Messages for the admin about transport failures (which certificate,
+/// which host), kept beside the plugin's own error.
+pub type Notes = Arc<Mutex<Vec<String>>>;
+
+pub fn note(notes: &Notes, message: String) {
+    tracing::warn!("{message}");
+    notes.lock().unwrap_or_else(|p| p.into_inner()).push(message);
+}
+
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+pub async fn send(
+    mut request: http::Request<WasiBody>,
+    target: Target,
+    tls: Arc<ClientConfig>,
+    options: RequestOptions,
+    max_body: u64,
+    notes: Notes,
+) -> Result<(http::Response<WasiBody>, IoFuture), HttpError> {
+    let connect_timeout = options.connect_timeout.unwrap_or(Duration::from_secs(30));
+    let tcp = match tokio::time::timeout(connect_timeout, TcpStream::connect(target.addrs.as_slice())).await {
+        Err(_) => return Err(HttpError::ConnectionTimeout),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Err(HttpError::ConnectionRefused),
+        Ok(Err(e)) => return Err(HttpError::Connect(e)),
+        Ok(Ok(tcp)) => tcp,
+    };
+    let _ = tcp.set_nodelay(true);
+    let stream: Box<dyn Stream> = if target.https {
+        let name = ServerName::try_from(target.host.clone()).map_err(|_| HttpError::HttpRequestUriInvalid)?;
+        let handshake = tokio_rustls::TlsConnector::from(tls).connect(name, tcp);
+        match tokio::time::timeout(connect_timeout, handshake).await {
+            Err(_) => return Err(HttpError::ConnectionTimeout),
+            Ok(Err(e)) => return Err(tls_error(&target, e, &notes)),
+            Ok(Ok(stream)) => Box::new(stream),
+        }
+    } else {
+        Box::new(tcp)
+    };
+    let (mut sender, connection) = hyper::client::conn::http1::handshake::<_, WasiBody>(TokioIo::new(stream))
+        .await
+        .map_err(HttpError::from)?;
+    let driver = tokio::spawn(connection);
+
+    // The request carries scheme and authority; on the wire only the path.
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
+    *request.uri_mut() = http::Uri::builder().path_and_query(path).build().map_err(|_| HttpError::HttpRequestUriInvalid)?;
+
+    let first_byte = options.first_byte_timeout.unwrap_or(Duration::from_secs(120));
+    let response = match tokio::time::timeout(first_byte, sender.send_request(request)).await {
+        Err(_) => return Err(HttpError::ConnectionReadTimeout),
+        Ok(result) => result.map_err(HttpError::from)?,
+    };
+    drop(sender);
+    let between = options.between_bytes_timeout.unwrap_or(Duration::from_secs(60));
+    let response = response.map(|incoming| {
+        let guarded = GuardedBody { incoming, idle: Box::pin(tokio::time::sleep(between)), between, remaining: max_body, limit: max_body };
+        http_body_util::BodyExt::boxed_unsync(guarded)
+    });
+    let io: IoFuture = Box::new(async move {
+        match driver.await {
+            Ok(Err(e)) => Err(HttpError::from(e)),
+            _ => Ok(()),
+        }
+    });
+    Ok((response, io))
+}
+
+/// A certificate failure is reported as one, with the host and the reason.
+fn tls_error(target: &Target, error: std::io::Error, notes: &Notes) -> HttpError {
+    let origin = format!("{}:{}", target.host, target.port);
+    match error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::InvalidCertificate(why)) => {
+            note(notes, format!("the TLS certificate of {origin} is not trusted ({why:?})"));
+            HttpError::TlsCertificateError
+        }
+        Some(rustls::Error::AlertReceived(alert)) => {
+            note(notes, format!("{origin} ended the TLS handshake with the alert {alert:?}"));
+            HttpError::TlsAlertReceived { alert_id: None, alert_message: Some(format!("{alert:?}")) }
+        }
+        _ => {
+            note(notes, format!("the TLS handshake with {origin} failed: {error}"));
+            HttpError::TlsProtocolError
+        }
+    }
+}
+
+/// The response body, with the between-bytes timeout and the size cap.
+struct GuardedBody {
+    incoming: Incoming,
+    idle: Pin<Box<tokio::time::Sleep>>,
+    between: Duration,
+    remaining: u64,
+    limit: u64,
+}
+
+impl Body for GuardedBody {
+    type Data = Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.incoming).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    let size = data.len() as u64;
+                    if size > this.remaining {
+                        return Poll::Ready(Some(Err(HttpError::HttpResponseBodySize(Some(this.limit)))));
+                    }
+                    this.remaining -= size;
+                }
+                let deadline = tokio::time::Instant::now() + this.between;
+                this.idle.as_mut().reset(deadline);
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(HttpError::from(e)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => match this.idle.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.incoming.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.incoming.size_hint()
+    }
+}
