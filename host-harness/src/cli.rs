@@ -59,6 +59,12 @@ enum Command {
         user: String,
         #[arg(long, default_value = crate::emulator::DEFAULT_PASSWORD)]
         password: String,
+        /// serve HTTPS with a freshly made CA
+        #[arg(long)]
+        tls: bool,
+        /// with --tls: write the CA certificate (PEM) here, for ca_file
+        #[arg(long, requires = "tls")]
+        cert_out: Option<PathBuf>,
     },
     /// Connect and authenticate; print the server's version
     Check {
@@ -172,8 +178,12 @@ pub fn main() -> ExitCode {
 async fn run(command: Command) -> Result<()> {
     match command {
         Command::Demo { contacts, seed, db, json } => demo(contacts, seed, db, json).await,
-        Command::Emulator { listen, contacts, seed, user, password } => {
-            let emulator = Emulator::start(EmulatorOptions { listen, contacts, seed, user, password }).await?;
+        Command::Emulator { listen, contacts, seed, user, password, tls, cert_out } => {
+            let emulator = Emulator::start(EmulatorOptions { listen, contacts, seed, user, password, tls }).await?;
+            if let (Some(path), Some(pem)) = (&cert_out, &emulator.ca_pem) {
+                std::fs::write(path, pem).with_context(|| format!("writing {}", path.display()))?;
+                eprintln!("CA certificate written to {}", path.display());
+            }
             eprintln!("Exchange emulator: {} ({contacts} contacts, seed {seed})", emulator.endpoint());
             eprintln!("user {}; interrupt to stop", emulator.user());
             println!("{}", json!({ "endpoint": emulator.endpoint(), "user": emulator.user() }));

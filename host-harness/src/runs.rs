@@ -92,6 +92,12 @@ impl Connection {
         Ok(Connection { settings, policy, mapping, insecure: !tls.verify })
     }
 
+    /// Give the plugin a setting its configuration file does not have.
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.settings.retain(|s| s.key != key);
+        self.settings.push(SettingValue { key: key.into(), value: value.into() });
+    }
+
     /// Every check and sync with verification off says so, loudly.
     fn warn_if_insecure(&self) -> Option<String> {
         self.insecure.then(|| {
@@ -219,11 +225,24 @@ fn flatten<T>(result: Result<Result<T, ConnectorError>, RunError>) -> Result<T, 
 async fn bounded<T>(limit: Duration, call: impl Future<Output = wasmtime::Result<T>>) -> Result<T, RunError> {
     match tokio::time::timeout(limit, call).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(trap)) => Err(RunError { kind: "host".into(), message: format!("the plugin failed: {trap:#}"), summary: None }),
+        Ok(Err(trap)) => Err(RunError { kind: "host".into(), message: stopped(&trap), summary: None }),
         Err(_) => Err(RunError {
             kind: "host".into(),
             message: format!("the plugin did not finish within {} s", limit.as_secs()),
             summary: None,
         }),
     }
+}
+
+/// Why the guest was stopped, in plain words first, with wasmtime's detail.
+fn stopped(trap: &wasmtime::Error) -> String {
+    let detail = format!("{trap:?}");
+    let why = if detail.contains(crate::runtime::CPU_EXHAUSTED) {
+        "it used up its CPU budget (an endless loop?)"
+    } else if detail.contains("forcing trap when growing memory") {
+        "it needed more memory than its limit"
+    } else {
+        "it trapped"
+    };
+    format!("the plugin was stopped: {why}; the run ended, nothing else is affected. Detail: {trap:#}")
 }

@@ -29,14 +29,47 @@ pub use helpdesk::connector::types;
 /// The component this harness was built with.
 pub const CONNECTOR_WASM: &[u8] = include_bytes!(env!("EXCHANGE_CONNECTOR_WASM"));
 
-/// Guest memory cap per run.
-const MEMORY_LIMIT: usize = 256 << 20;
 /// How often the epoch ticks; the guest yields to the host at each tick.
-const EPOCH_TICK: Duration = Duration::from_millis(10);
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// What one instance may use.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// guest memory
+    pub memory: usize,
+    /// CPU time the guest may spend in one call (time waiting on the host
+    /// does not count: wall-clock bounds are the caller's)
+    pub cpu: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { memory: 256 << 20, cpu: Duration::from_secs(30 * 60) }
+    }
+}
+
+/// The imports this host grants. Everything else (wasi:filesystem,
+/// wasi:sockets, ...) is refused before instantiation. `wasi:cli` is what
+/// Rust's standard library imports; the environment it sees is empty.
+const GRANTED_IMPORTS: &[&str] = &[
+    "helpdesk:connector/",
+    "wasi:http/outgoing-handler@",
+    "wasi:http/types@",
+    "wasi:io/",
+    "wasi:clocks/",
+    "wasi:random/",
+    "wasi:cli/environment@",
+    "wasi:cli/exit@",
+    "wasi:cli/stdin@",
+    "wasi:cli/stdout@",
+    "wasi:cli/stderr@",
+    "wasi:cli/terminal-",
+];
 
 pub struct Runtime {
     engine: Engine,
     pre: ConnectorPre<RunState>,
+    limits: Limits,
 }
 
 impl Runtime {
@@ -46,11 +79,11 @@ impl Runtime {
         if let Some(runtime) = SHARED.get() {
             return Ok(runtime.clone());
         }
-        let runtime = Arc::new(Runtime::load(CONNECTOR_WASM, cache_dir().as_deref())?);
+        let runtime = Arc::new(Runtime::load(CONNECTOR_WASM, cache_dir().as_deref(), Limits::default())?);
         Ok(SHARED.get_or_init(|| runtime).clone())
     }
 
-    pub fn load(wasm: &[u8], cache: Option<&Path>) -> Result<Runtime> {
+    pub fn load(wasm: &[u8], cache: Option<&Path>, limits: Limits) -> Result<Runtime> {
         let mut config = Config::new();
         config.epoch_interruption(true);
         let engine = Engine::new(&config)?;
@@ -63,26 +96,50 @@ impl Runtime {
             }
         })?;
         let component = compile(&engine, wasm, cache)?;
+        audit(&engine, &component)?;
         let mut linker = Linker::<RunState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         helpdesk::connector::host::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s)?;
         helpdesk::connector::types::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s)?;
         let pre = ConnectorPre::new(linker.instantiate_pre(&component)?)?;
-        Ok(Runtime { engine, pre })
+        Ok(Runtime { engine, pre, limits })
     }
 
     /// A fresh store and instance for one run.
     pub async fn instantiate(&self, policy: EgressPolicy, session: crate::session::Session) -> Result<(Store<RunState>, Connector)> {
-        let mut store = Store::new(&self.engine, RunState::new(policy, session, MEMORY_LIMIT));
+        let mut store = Store::new(&self.engine, RunState::new(policy, session, self.limits.memory));
         store.limiter(|state| &mut state.limits);
-        // Yield to the executor at every tick instead of trapping: a long
-        // sync is legitimate; wall-clock bounds are the caller's timeouts.
+        // At every tick the guest yields to the executor; it is stopped once
+        // its ticks, which accrue only while it runs, exceed the CPU budget.
+        let budget = (self.limits.cpu.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
         store.set_epoch_deadline(1);
-        store.epoch_deadline_async_yield_and_update(1);
+        store.epoch_deadline_callback(move |mut context| {
+            let ticks = &mut context.data_mut().cpu_ticks;
+            *ticks += 1;
+            if *ticks > budget {
+                return Err(wasmtime::Error::msg(CPU_EXHAUSTED));
+            }
+            Ok(wasmtime::UpdateDeadline::Yield(1))
+        });
         let connector = self.pre.instantiate_async(&mut store).await?;
         Ok((store, connector))
     }
+}
+
+pub const CPU_EXHAUSTED: &str = "the plugin used up its CPU budget";
+
+/// Refuse a component that asks for more than this host grants.
+fn audit(engine: &Engine, component: &Component) -> Result<()> {
+    for (name, _) in component.component_type().imports(engine) {
+        if !GRANTED_IMPORTS.iter().any(|granted| name.starts_with(granted)) {
+            anyhow::bail!(
+                "the plugin imports {name}, which this host does not grant (plugins get outgoing HTTP to their \
+                 configured endpoints, clocks and randomness; no files, sockets or environment)"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Compile, or load the compiled component from the cache. The key covers

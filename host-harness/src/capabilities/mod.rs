@@ -21,6 +21,8 @@ pub struct RunState {
     table: ResourceTable,
     pub limits: StoreLimits,
     pub session: Session,
+    /// epoch ticks the guest has run, for the CPU budget
+    pub cpu_ticks: u64,
 }
 
 impl RunState {
@@ -34,8 +36,11 @@ impl RunState {
             http: WasiHttpCtx::new(),
             hooks: policy,
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new().memory_size(memory_limit).instances(16).build(),
+            // A trap rather than a failed allocation: the guest cannot
+            // swallow it, and the error names the limit.
+            limits: StoreLimitsBuilder::new().memory_size(memory_limit).instances(16).trap_on_grow_failure(true).build(),
             session,
+            cpu_ticks: 0,
         }
     }
 }

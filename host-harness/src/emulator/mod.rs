@@ -4,6 +4,7 @@
 pub mod data;
 pub mod ews;
 pub mod server;
+pub mod tls;
 
 use anyhow::{Context, Result};
 use data::Mailbox;
@@ -24,6 +25,8 @@ pub struct EmulatorOptions {
     pub seed: u64,
     pub user: String,
     pub password: String,
+    /// serve HTTPS with a freshly made CA
+    pub tls: bool,
 }
 
 impl Default for EmulatorOptions {
@@ -34,6 +37,7 @@ impl Default for EmulatorOptions {
             seed: 1,
             user: DEFAULT_USER.into(),
             password: DEFAULT_PASSWORD.into(),
+            tls: false,
         }
     }
 }
@@ -65,6 +69,8 @@ pub struct EmulatorState {
 
 pub struct Emulator {
     pub addr: SocketAddr,
+    /// the CA of the HTTPS certificate, as PEM, when serving HTTPS
+    pub ca_pem: Option<String>,
     state: Arc<EmulatorState>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -79,27 +85,35 @@ impl Emulator {
             password: options.password,
             stats: Stats::default(),
         });
+        let tls = if options.tls { Some(tls::generate()?) } else { None };
+        let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
+        let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
         let shared = state.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { continue };
                 let state = shared.clone();
+                let acceptor = acceptor.clone();
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| server::serve(request, state.clone()));
-                    let connection = hyper::server::conn::http1::Builder::new()
-                        .keep_alive(true)
-                        .serve_connection(TokioIo::new(stream), service);
-                    if let Err(e) = connection.await {
-                        tracing::debug!("emulator connection ended: {e}");
+                    match acceptor {
+                        Some(acceptor) => match acceptor.accept(stream).await {
+                            Ok(stream) => serve_connection(stream, state).await,
+                            Err(e) => tracing::debug!("emulator TLS handshake failed: {e}"),
+                        },
+                        None => serve_connection(stream, state).await,
                     }
                 });
             }
         });
-        Ok(Emulator { addr, state, task })
+        Ok(Emulator { addr, ca_pem, state, task })
     }
 
+    /// The EWS URL; with HTTPS under the name the certificate carries.
     pub fn endpoint(&self) -> String {
-        format!("http://{}{}", self.addr, server::EWS_PATH)
+        match self.ca_pem {
+            Some(_) => format!("https://localhost:{}{}", self.addr.port(), server::EWS_PATH),
+            None => format!("http://{}{}", self.addr, server::EWS_PATH),
+        }
     }
 
     pub fn user(&self) -> &str {
@@ -125,6 +139,17 @@ impl Emulator {
 
     pub fn requests(&self) -> u64 {
         self.state.stats.http_requests.load(Ordering::Relaxed)
+    }
+}
+
+async fn serve_connection<S>(stream: S, state: Arc<EmulatorState>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request| server::serve(request, state.clone()));
+    let connection = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
+    if let Err(e) = connection.await {
+        tracing::debug!("emulator connection ended: {e}");
     }
 }
 

@@ -1,0 +1,12 @@
+//! Builds the misbehaving test components the sandbox tests load.
+
+use std::path::PathBuf;
+
+fn main() {
+    let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("components");
+    println!("cargo:rerun-if-changed={}", dir.parent().unwrap().parent().unwrap().join("wit").display());
+    for (package, var) in [("misbehaving", "MISBEHAVING_WASM"), ("reads-files", "READS_FILES_WASM")] {
+        let wasm = build_component::build(&dir.join(package), package);
+        println!("cargo:rustc-env={var}={}", wasm.display());
+    }
+}

@@ -1,0 +1,126 @@
+//! The walls of the sandbox, each proved by a component that tries to get
+//! through: egress to an unlisted host, an endless loop, unbounded
+//! allocation, a trap, a filesystem import; and TLS trust.
+
+use helpdesk_e2e::setup;
+use helpdesk_host::cli::emulator_config;
+use helpdesk_host::emulator::{Emulator, EmulatorOptions};
+use helpdesk_host::runs::Connection;
+use helpdesk_host::runtime::{Limits, Runtime};
+use helpdesk_host::runtime::types::SyncMode;
+use std::time::Duration;
+
+const MISBEHAVING: &[u8] = include_bytes!(env!("MISBEHAVING_WASM"));
+const READS_FILES: &[u8] = include_bytes!(env!("READS_FILES_WASM"));
+
+fn misbehaving(limits: Limits) -> Runtime {
+    Runtime::load(MISBEHAVING, None, limits).unwrap()
+}
+
+async fn connection(behavior: &str) -> (Connection, Emulator) {
+    let emulator = Emulator::start(EmulatorOptions { contacts: 5, ..Default::default() }).await.unwrap();
+    let mut connection = Connection::from_config(&emulator_config(&emulator, "unused.db".as_ref())).unwrap();
+    connection.set("behavior", behavior);
+    (connection, emulator)
+}
+
+/// After any failure the next run gets a fresh instance and works.
+async fn next_run_is_fine(runtime: &Runtime) {
+    let (connection, _emulator) = connection("ok").await;
+    assert_eq!(connection.check(runtime).await.unwrap().product, "fine");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn egress_to_an_unlisted_host_is_refused_before_connecting_and_logged() {
+    let runtime = misbehaving(Limits::default());
+    let (connection, emulator) = connection("egress").await;
+    let error = connection.check(&runtime).await.unwrap_err();
+    assert_eq!(error.kind, "access-denied", "{error}");
+    assert!(error.message.contains("HttpRequestDenied"), "the guest saw the refusal: {error}");
+    assert!(error.message.contains("exfiltrate.example.net/stolen is not an allowed origin"), "{error}");
+    assert_eq!(emulator.requests(), 0);
+    next_run_is_fine(&runtime).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_loop_is_stopped_by_its_cpu_budget() {
+    let runtime = misbehaving(Limits { cpu: Duration::from_millis(500), ..Limits::default() });
+    let (connection, _emulator) = connection("loop").await;
+    let error = connection.check(&runtime).await.unwrap_err();
+    assert_eq!(error.kind, "host");
+    assert!(error.message.contains("CPU budget"), "{error}");
+    next_run_is_fine(&runtime).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unbounded_allocation_is_stopped_at_the_memory_limit() {
+    let runtime = misbehaving(Limits { memory: 32 << 20, ..Limits::default() });
+    let (connection, _emulator) = connection("alloc").await;
+    let error = connection.check(&runtime).await.unwrap_err();
+    assert!(error.message.contains("more memory than its limit"), "{error}");
+    next_run_is_fine(&runtime).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trap_ends_the_run_and_the_next_one_is_fine() {
+    let runtime = misbehaving(Limits::default());
+    let (connection, _emulator) = connection("trap").await;
+    let error = connection.check(&runtime).await.unwrap_err();
+    assert!(error.message.contains("it trapped"), "{error}");
+    next_run_is_fine(&runtime).await;
+}
+
+#[test]
+fn a_component_importing_the_filesystem_is_refused_at_load() {
+    let error = Runtime::load(READS_FILES, None, Limits::default()).err().expect("refused");
+    let message = format!("{error:#}");
+    assert!(message.contains("wasi:filesystem/"), "names the import: {message}");
+    assert!(message.contains("does not grant"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_needs_the_ca_or_an_explicit_verify_off() {
+    let emulator = Emulator::start(EmulatorOptions { contacts: 40, tls: true, ..Default::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::shared().unwrap();
+    let mut config = emulator_config(&emulator, &dir.path().join("tls.db"));
+    assert!(config.exchange.endpoint.starts_with("https://localhost:"));
+
+    let error = Connection::from_config(&config).unwrap().check(&runtime).await.unwrap_err();
+    assert_eq!(error.kind, "tls", "{error}");
+    let port = emulator.addr.port();
+    assert!(error.message.contains(&format!("certificate of localhost:{port} is not trusted")), "{error}");
+    assert!(error.message.contains("ca_file") && error.message.contains("verify = false"), "{error}");
+
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, emulator.ca_pem.as_ref().unwrap()).unwrap();
+    config.exchange.tls.ca_file = Some(ca);
+    let trusted = Connection::from_config(&config).unwrap();
+    assert_eq!(trusted.check(&runtime).await.unwrap().product, "Exchange Server 2016");
+    let store = helpdesk_host::store::Store::open(&dir.path().join("tls.db")).unwrap();
+    let summary = trusted.sync(&runtime, &store, SyncMode::Full, false).await.unwrap();
+    assert_eq!(summary.counts.created + summary.counts.skipped, 40);
+    assert!(!summary.warnings.iter().any(|w| w.contains("verification is OFF")));
+
+    config.exchange.tls.ca_file = None;
+    config.exchange.tls.verify = false;
+    let insecure = Connection::from_config(&config).unwrap();
+    insecure.check(&runtime).await.unwrap();
+    let summary = insecure.sync(&runtime, &store, SyncMode::Incremental, false).await.unwrap();
+    assert!(summary.warnings.iter().any(|w| w.contains("verification is OFF")), "{:?}", summary.warnings);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plugin_never_sees_the_store_of_another_run() {
+    // A failed run leaves the database and the next run untouched.
+    let s = setup(60, 3).await;
+    let runtime = Runtime::shared().unwrap();
+    s.connection.sync(&runtime, &s.store, SyncMode::Full, false).await.unwrap();
+    let before = s.store.users().unwrap();
+    let trap_runtime = misbehaving(Limits::default());
+    let (connection, _emulator) = connection("trap").await;
+    connection.check(&trap_runtime).await.unwrap_err();
+    assert_eq!(s.store.users().unwrap(), before);
+    let again = s.connection.sync(&runtime, &s.store, SyncMode::Full, false).await.unwrap();
+    assert_eq!(again.counts.unchanged as usize, before.len());
+}
