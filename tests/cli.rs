@@ -128,3 +128,61 @@ async fn serve_syncs_on_schedule_and_keeps_every_run() {
     let (ok, _, stderr) = host(&["sync", "--config", &config, "--json"]);
     assert!(ok, "{stderr}");
 }
+
+#[test]
+fn no_secret_in_any_output_log_or_database_of_a_demo_run() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("secrets.db");
+    let output = Command::new(env!("CARGO_BIN_EXE_helpdesk-host"))
+        .args(["demo", "--contacts", "150", "--db", db.to_str().unwrap(), "--json"])
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let password = helpdesk_host::emulator::DEFAULT_PASSWORD;
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{password}", helpdesk_host::emulator::DEFAULT_USER));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("authorization=<redacted>"), "the request log is there, redacted");
+    for secret in [password, basic.as_str()] {
+        assert!(!String::from_utf8_lossy(&output.stdout).contains(secret), "{secret} in standard output");
+        assert!(!stderr.contains(secret), "{secret} in the log");
+        for file in std::fs::read_dir(dir.path()).unwrap() {
+            let bytes = std::fs::read(file.unwrap().path()).unwrap();
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} in the database");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_from_the_environment_is_used_and_never_shown() {
+    use helpdesk_host::emulator::{Emulator, EmulatorOptions};
+    let emulator = Emulator::start(EmulatorOptions { contacts: 20, ..Default::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("env.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[exchange]\nendpoint = \"{}\"\nusername = \"{}\"\npassword_env = \"HELPDESK_TEST_PASSWORD\"\n",
+            emulator.endpoint(),
+            emulator.user()
+        ),
+    )
+    .unwrap();
+    for (password, ok) in [(emulator.password(), true), ("Wr0ng-but-secret", false)] {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_helpdesk-host"))
+            .args(["check", "--config", config.to_str().unwrap(), "--json"])
+            .env("HELPDESK_TEST_PASSWORD", password)
+            .env("RUST_LOG", "trace")
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(output.status.success(), ok);
+        let all = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(!all.contains(password), "the password shows in: {all}");
+        if !ok {
+            assert!(all.contains("authentication"), "{all}");
+        }
+    }
+}
