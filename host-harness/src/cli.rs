@@ -179,7 +179,7 @@ async fn run(command: Command) -> Result<()> {
     match command {
         Command::Demo { contacts, seed, db, json } => demo(contacts, seed, db, json).await,
         Command::Emulator { listen, contacts, seed, user, password, tls, cert_out } => {
-            let emulator = Emulator::start(EmulatorOptions { listen, contacts, seed, user, password, tls }).await?;
+            let emulator = Emulator::start(EmulatorOptions { listen, contacts, seed, user, password, tls, ..Default::default() }).await?;
             if let (Some(path), Some(pem)) = (&cert_out, &emulator.ca_pem) {
                 std::fs::write(path, pem).with_context(|| format!("writing {}", path.display()))?;
                 eprintln!("CA certificate written to {}", path.display());

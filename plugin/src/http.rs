@@ -19,7 +19,19 @@ pub struct Response {
     pub status: u16,
     pub content_type: String,
     pub www_authenticate: Option<String>,
+    /// seconds, from `Retry-After`
+    pub retry_after: Option<u64>,
     pub body: Body,
+}
+
+impl Response {
+    /// The whole body, for small JSON answers (a Graph page, a token).
+    pub fn text(mut self) -> Result<String> {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut self.body, &mut text)
+            .map_err(|e| Error::new(Kind::Unreachable, format!("reading the response failed: {e}")))?;
+        Ok(text)
+    }
 }
 
 /// The response body. Field order matters: the stream is a child of the
@@ -72,6 +84,15 @@ pub fn parse_url(url: &str) -> Result<Url<'_>> {
 
 /// POST `body` to `url` and return the response once its headers arrived.
 pub fn post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response> {
+    send(Method::Post, url, headers, body)
+}
+
+/// GET `url`.
+pub fn get(url: &str, headers: &[(&str, &str)]) -> Result<Response> {
+    send(Method::Get, url, headers, &[])
+}
+
+fn send(method: Method, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response> {
     let target = parse_url(url)?;
     let fields = Fields::new();
     for (name, value) in headers {
@@ -79,12 +100,14 @@ pub fn post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response
             .append(&name.to_string(), &value.as_bytes().to_vec())
             .map_err(|e| Error::protocol(format!("header {name}: {e:?}")))?;
     }
-    fields
-        .append(&"content-length".to_string(), &body.len().to_string().into_bytes())
-        .map_err(|e| Error::protocol(format!("content-length: {e:?}")))?;
+    if !body.is_empty() {
+        fields
+            .append(&"content-length".to_string(), &body.len().to_string().into_bytes())
+            .map_err(|e| Error::protocol(format!("content-length: {e:?}")))?;
+    }
     let request = OutgoingRequest::new(fields);
     let scheme = if target.https { Scheme::Https } else { Scheme::Http };
-    request.set_method(&Method::Post).map_err(|_| Error::protocol("method refused"))?;
+    request.set_method(&method).map_err(|_| Error::protocol("method refused"))?;
     request.set_scheme(Some(&scheme)).map_err(|_| Error::protocol("scheme refused"))?;
     request
         .set_authority(Some(target.authority))
@@ -142,6 +165,7 @@ pub fn post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response
     };
     let content_type = header("content-type").unwrap_or_default();
     let www_authenticate = header("www-authenticate");
+    let retry_after = header("retry-after").and_then(|v| v.trim().parse().ok());
     drop(headers);
     let body = response.consume().map_err(|_| Error::protocol("response body unavailable"))?;
     let stream = body.stream().map_err(|_| Error::protocol("response stream unavailable"))?;
@@ -149,6 +173,7 @@ pub fn post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response
         status,
         content_type,
         www_authenticate,
+        retry_after,
         body: Body { stream, _body: body, _response: response },
     })
 }
@@ -180,4 +205,9 @@ fn transport_error(url: &str, code: &ErrorCode) -> Error {
         other => (Kind::Unreachable, format!("{other:?}")),
     };
     Error::new(kind, format!("{url}: {what}"))
+}
+
+/// Wait, without spinning: the host's clock wakes us.
+pub fn sleep(seconds: u64) {
+    crate::bindings::wasi::clocks::monotonic_clock::subscribe_duration(seconds.saturating_mul(SECOND_NS)).block();
 }

@@ -180,3 +180,53 @@ fn capped(options: Option<RequestOptions>) -> RequestOptions {
         between_bytes_timeout: cap(options.between_bytes_timeout, MAX_BETWEEN_BYTES),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(urls: &[&str]) -> EgressPolicy {
+        EgressPolicy::new(urls, super::super::tls::client_config(true, None).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn only_named_origins_scheme_host_and_port() {
+        let p = policy(&["https://Mail.Example.com/EWS/Exchange.asmx", "http://[::1]:8080/"]);
+        let allowed = |url: &str| p.origin_of(&url.parse().unwrap()).is_some();
+        assert!(allowed("https://mail.example.com/EWS/Exchange.asmx"));
+        assert!(allowed("https://mail.example.com:443/other"));
+        assert!(allowed("http://[::1]:8080/x"));
+        assert!(!allowed("http://mail.example.com/EWS/Exchange.asmx"), "scheme");
+        assert!(!allowed("https://mail.example.com:8443/"), "port");
+        assert!(!allowed("https://evil.example.com/"), "host");
+        assert!(!allowed("https://mail.example.com.evil.net/"), "suffix");
+    }
+
+    #[tokio::test]
+    async fn addresses_are_pinned_for_the_run() {
+        let origin = Origin::from_url("http://127.0.0.1:9/").unwrap();
+        let pins: Arc<Mutex<HashMap<(String, u16), Vec<SocketAddr>>>> = Default::default();
+        let notes: Notes = Default::default();
+        let timeout = Duration::from_secs(5);
+        let first = EgressPolicy::resolve(origin.clone(), pins.clone(), notes.clone(), timeout).await.unwrap();
+        assert_eq!(first, vec!["127.0.0.1:9".parse().unwrap()]);
+        // As if the name now pointed elsewhere: the pinned set no longer matches.
+        pins.lock().unwrap().insert(("127.0.0.1".into(), 9), vec!["10.9.9.9:9".parse().unwrap()]);
+        let again = EgressPolicy::resolve(origin, pins, notes.clone(), timeout).await;
+        assert!(matches!(again, Err(HttpError::HttpRequestDenied)));
+        assert!(notes.lock().unwrap().iter().any(|n| n.contains("other addresses")));
+    }
+
+    #[tokio::test]
+    async fn loopback_only_when_the_configuration_names_it() {
+        let notes: Notes = Default::default();
+        let timeout = Duration::from_secs(5);
+        // `localhost` names loopback and may reach it.
+        let named = Origin::from_url("http://localhost:9/").unwrap();
+        assert!(EgressPolicy::resolve(named, Default::default(), notes.clone(), timeout).await.is_ok());
+        // A name the configuration gave as some other host must not lead there.
+        let disguised = Origin { https: false, host: "localhost.".into(), port: 9 };
+        let result = EgressPolicy::resolve(disguised, Default::default(), notes.clone(), timeout).await;
+        assert!(matches!(result, Err(HttpError::HttpRequestDenied) | Err(HttpError::DnsError { .. })), "{result:?}");
+    }
+}

@@ -374,6 +374,16 @@ impl Mailbox {
         script
     }
 
+    /// At most `max` changes after `since`, the sequence number a client
+    /// continues from, and whether these were the last ones.
+    pub fn change_page<'a>(&'a self, folder: &'a Folder, since: u64, max: usize) -> (Vec<Change<'a>>, u64, bool) {
+        let mut changes = self.changes_since(folder, since);
+        let last = changes.len() <= max;
+        changes.truncate(max);
+        let next = if last { self.seq.max(since) } else { changes.last().map_or(since, Change::seq) };
+        (changes, next, last)
+    }
+
     /// Changes to the items of `folder` after sequence number `since`, in
     /// the order they happened.
     pub fn changes_since<'a>(&'a self, folder: &'a Folder, since: u64) -> Vec<Change<'a>> {

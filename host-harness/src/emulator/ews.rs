@@ -3,8 +3,7 @@
 //! requested object in request order, and Exchange's limits.
 
 use super::data::{Change, Contact, Folder, Mailbox};
-use base64::Engine as _;
-use sha2::{Digest, Sha256};
+use super::state_token;
 use exchange_connector::ews::xml::{Element, Item, MESSAGES, Ns, SOAP, TYPES, XmlStream};
 use quick_xml::escape::escape;
 use std::fmt::Write;
@@ -370,26 +369,7 @@ fn contact_xml(c: &Contact, extended: bool) -> String {
     x
 }
 
-/// A sync state: opaque to clients, checked by us. It names the folder and
-/// the last change the client has seen.
-fn sync_state(folder: &Folder, seq: u64) -> String {
-    let mut bytes = b"EMUSYNC1".to_vec();
-    bytes.extend_from_slice(&Sha256::digest(folder.id.as_bytes())[..8]);
-    bytes.extend_from_slice(&seq.to_le_bytes());
-    let check = Sha256::digest(&bytes);
-    bytes.extend_from_slice(&check[..4]);
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// The sequence number in a state, if the state is ours and for `folder`.
-fn read_sync_state(folder: &Folder, state: &str) -> Option<u64> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(state.trim()).ok()?;
-    if bytes.len() != 28 || &bytes[..8] != b"EMUSYNC1" {
-        return None;
-    }
-    let seq = u64::from_le_bytes(bytes[16..24].try_into().ok()?);
-    (sync_state(folder, seq) == state.trim()).then_some(seq)
-}
+const SYNC_STATE: &[u8; 8] = b"EMUSYNC1";
 
 fn sync_folder_items(mailbox: &Mailbox, op: &Element) -> Result<String, String> {
     const OP: &str = "SyncFolderItems";
@@ -409,7 +389,7 @@ fn sync_folder_items(mailbox: &Mailbox, op: &Element) -> Result<String, String> 
         Some(folder) => {
             let since = match op.child_text("SyncState").map(str::trim).filter(|s| !s.is_empty()) {
                 None => Some(0),
-                Some(state) => read_sync_state(folder, state),
+                Some(state) => state_token::decode(SYNC_STATE, folder, state),
             };
             match since {
                 None => error(
@@ -419,16 +399,13 @@ fn sync_folder_items(mailbox: &Mailbox, op: &Element) -> Result<String, String> 
                     tail,
                 ),
                 Some(since) => {
-                    let changes = mailbox.changes_since(folder, since);
-                    let page = &changes[..changes.len().min(max)];
-                    let last = page.len() == changes.len();
-                    let seq = if last { mailbox.seq.max(since) } else { page.last().map_or(since, Change::seq) };
+                    let (page, seq, last) = mailbox.change_page(folder, since, max);
                     let full = !ids_only(op);
                     let mut xml = format!(
                         "<m:SyncState>{}</m:SyncState><m:IncludesLastItemInRange>{last}</m:IncludesLastItemInRange><m:Changes>",
-                        sync_state(folder, seq)
+                        state_token::encode(SYNC_STATE, folder, seq)
                     );
-                    for change in page {
+                    for change in &page {
                         match change {
                             Change::Create(c) | Change::Update(c) => {
                                 let kind = if matches!(change, Change::Create(_)) { "Create" } else { "Update" };

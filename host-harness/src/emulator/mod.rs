@@ -3,7 +3,9 @@
 
 pub mod data;
 pub mod ews;
+pub mod graph;
 pub mod server;
+pub mod state_token;
 pub mod tls;
 
 use anyhow::{Context, Result};
@@ -27,6 +29,10 @@ pub struct EmulatorOptions {
     pub password: String,
     /// serve HTTPS with a freshly made CA
     pub tls: bool,
+    /// how long Graph access tokens live
+    pub token_lifetime: std::time::Duration,
+    /// answer every n-th Graph request with 429 and `Retry-After`
+    pub throttle_every: Option<u64>,
 }
 
 impl Default for EmulatorOptions {
@@ -38,6 +44,8 @@ impl Default for EmulatorOptions {
             user: DEFAULT_USER.into(),
             password: DEFAULT_PASSWORD.into(),
             tls: false,
+            token_lifetime: std::time::Duration::from_secs(3600),
+            throttle_every: None,
         }
     }
 }
@@ -65,6 +73,9 @@ pub struct EmulatorState {
     pub user: String,
     pub password: String,
     pub stats: Stats,
+    pub graph: graph::GraphState,
+    pub https: bool,
+    pub throttle_every: Option<u64>,
 }
 
 pub struct Emulator {
@@ -84,6 +95,9 @@ impl Emulator {
             user: options.user,
             password: options.password,
             stats: Stats::default(),
+            graph: graph::GraphState::new(options.token_lifetime),
+            https: options.tls,
+            throttle_every: options.throttle_every,
         });
         let tls = if options.tls { Some(tls::generate()?) } else { None };
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
@@ -114,6 +128,20 @@ impl Emulator {
             Some(_) => format!("https://localhost:{}{}", self.addr.port(), server::EWS_PATH),
             None => format!("http://{}{}", self.addr, server::EWS_PATH),
         }
+    }
+
+    /// The base of the Graph and token endpoints (`{base}/v1.0/...`,
+    /// `{base}/{tenant}/oauth2/v2.0/token`).
+    pub fn graph_base(&self) -> String {
+        match self.ca_pem {
+            Some(_) => format!("https://localhost:{}", self.addr.port()),
+            None => format!("http://{}", self.addr),
+        }
+    }
+
+    /// A refresh token for the delegated flow.
+    pub fn grant_refresh_token(&self) -> String {
+        self.state.graph.grant_refresh_token()
     }
 
     pub fn user(&self) -> &str {

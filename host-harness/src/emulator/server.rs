@@ -1,7 +1,7 @@
 //! The emulator's HTTP side: `/EWS/Exchange.asmx` over HTTP/1.1 with
 //! keep-alive, Basic auth enforced as IIS does it.
 
-use super::ews;
+use super::{ews, graph};
 use super::EmulatorState;
 use base64::Engine as _;
 use bytes::Bytes;
@@ -15,6 +15,7 @@ pub const EWS_PATH: &str = "/EWS/Exchange.asmx";
 /// Not EWS: scripts change the mailbox between runs with
 /// `POST /emulator/change?n=10` (adds, changes and removes n contacts).
 pub const CHANGE_PATH: &str = "/emulator/change";
+const TOKEN_SUFFIX: &str = "/oauth2/v2.0/token";
 /// Larger requests are refused, as IIS's request filtering does.
 const MAX_REQUEST: usize = 16 << 20;
 
@@ -32,6 +33,13 @@ pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Res
     };
     if parts.uri.path() == CHANGE_PATH && parts.method == hyper::Method::POST {
         return Ok(scripted_change(&state, parts.uri.query()));
+    }
+    if let Some(tenant) = parts.uri.path().strip_prefix('/').and_then(|p| p.strip_suffix(TOKEN_SUFFIX)) {
+        state.stats.count("Graph token");
+        return Ok(json(graph::token(&state.graph, tenant, &String::from_utf8_lossy(&body))));
+    }
+    if parts.uri.path().starts_with("/v1.0/") {
+        return Ok(json(graph_get(&state, &parts)));
     }
     if !parts.uri.path().eq_ignore_ascii_case(EWS_PATH) {
         return Ok(page(StatusCode::NOT_FOUND, NOT_FOUND_PAGE));
@@ -84,5 +92,34 @@ fn scripted_change(state: &EmulatorState, query: Option<&str>) -> Response<Full<
     let body = serde_json::json!({ "added": script.added, "changed": script.changed, "removed": script.removed });
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     response.headers_mut().insert("content-type", "application/json".parse().unwrap());
+    response
+}
+
+fn graph_get(state: &EmulatorState, parts: &hyper::http::request::Parts) -> graph::Answer {
+    let served = state.stats.http_requests.load(Ordering::Relaxed);
+    state.stats.count("Graph GET");
+    if state.throttle_every.is_some_and(|n| served % n == 0) {
+        state.stats.count("Graph throttled");
+        return graph::Answer {
+            status: 429,
+            body: r#"{"error":{"code":"ApplicationThrottled","message":"Application is over its MailboxConcurrency limit."}}"#.into(),
+            retry_after: Some(1),
+        };
+    }
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let scheme = if state.https { "https" } else { "http" };
+    let base = format!("{scheme}://{}", header("host").unwrap_or("localhost"));
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mailbox = state.mailbox.read().unwrap_or_else(|p| p.into_inner());
+    graph::get(&state.graph, &mailbox, &state.user, &base, path, header("authorization"), header("prefer"))
+}
+
+fn json(answer: graph::Answer) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(answer.body)));
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert("content-type", "application/json; odata.metadata=minimal".parse().unwrap());
+    if let Some(seconds) = answer.retry_after {
+        response.headers_mut().insert("retry-after", seconds.into());
+    }
     response
 }

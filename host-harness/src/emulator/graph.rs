@@ -1,0 +1,270 @@
+//! The emulator's Microsoft Graph side: the OAuth2 token endpoint (client
+//! credentials and refresh tokens, which rotate), and v1.0 users, contact
+//! folders and contacts delta, over the same mailbox as the EWS side.
+//!
+//! Graph has no public folders; Microsoft 365 keeps shared address books in
+//! shared mailboxes, so the EWS side's public folders are a second user,
+//! `public.folders@example.com`, here.
+
+use super::data::{Change, Contact, Folder, Mailbox};
+use super::state_token;
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub const TENANT: &str = "2f1c0a5e-7e6d-4c1b-9a57-3d2b8e1f0c44";
+pub const CLIENT_ID: &str = "6b3e8a1d-helpdesk-connector";
+pub const CLIENT_SECRET: &str = "emulator-client-secret";
+pub const PUBLIC_MAILBOX: &str = "public.folders@example.com";
+/// Graph's largest page for contacts delta.
+const MAX_PAGE: usize = 1000;
+const DEFAULT_PAGE: usize = 100;
+const DELTA: &[u8; 8] = b"EMUDELTA";
+const SKIP: &[u8; 8] = b"EMUSKIP1";
+
+pub struct GraphState {
+    pub token_lifetime: Duration,
+    access: Mutex<HashMap<String, Instant>>,
+    refresh: Mutex<HashSet<String>>,
+    issued: Mutex<u64>,
+}
+
+impl GraphState {
+    pub fn new(token_lifetime: Duration) -> Self {
+        GraphState { token_lifetime, access: Default::default(), refresh: Default::default(), issued: Default::default() }
+    }
+
+    /// A refresh token for the delegated flow, as an admin would paste it.
+    pub fn grant_refresh_token(&self) -> String {
+        let token = self.mint("refresh");
+        self.refresh.lock().unwrap().insert(token.clone());
+        token
+    }
+
+    fn mint(&self, kind: &str) -> String {
+        let mut issued = self.issued.lock().unwrap();
+        *issued += 1;
+        format!("emu-{kind}-{:016x}", (*issued).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+
+    fn valid(&self, token: &str) -> bool {
+        self.access.lock().unwrap().get(token).is_some_and(|expiry| Instant::now() < *expiry)
+    }
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+    pub retry_after: Option<u64>,
+}
+
+fn answer(status: u16, body: Value) -> Answer {
+    Answer { status, body: body.to_string(), retry_after: None }
+}
+
+fn graph_error(status: u16, code: &str, message: &str) -> Answer {
+    answer(status, json!({ "error": { "code": code, "message": message, "innerError": { "request-id": "00000000-0000-0000-0000-000000000000" } } }))
+}
+
+/// `POST /{tenant}/oauth2/v2.0/token` with a form body.
+pub fn token(state: &GraphState, tenant: &str, form: &str) -> Answer {
+    let fields: HashMap<String, String> = form
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect();
+    let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or("");
+    let oauth_error = |status: u16, error: &str, code: u32, text: &str| {
+        answer(status, json!({ "error": error, "error_description": format!("AADSTS{code}: {text}"), "error_codes": [code] }))
+    };
+    if tenant != TENANT {
+        return oauth_error(400, "invalid_request", 90002, &format!("Tenant '{tenant}' not found."));
+    }
+    if field("client_id") != CLIENT_ID {
+        return oauth_error(400, "unauthorized_client", 700016, "Application not found in the directory.");
+    }
+    match field("grant_type") {
+        "client_credentials" if field("client_secret") == CLIENT_SECRET => {}
+        "client_credentials" => return oauth_error(401, "invalid_client", 7000215, "Invalid client secret provided."),
+        "refresh_token" => {
+            if !state.refresh.lock().unwrap().remove(field("refresh_token")) {
+                return oauth_error(400, "invalid_grant", 70000, "The refresh token is invalid or was already used.");
+            }
+        }
+        other => return oauth_error(400, "unsupported_grant_type", 70003, &format!("grant type '{other}' is not supported")),
+    }
+    let access = state.mint("access");
+    state.access.lock().unwrap().insert(access.clone(), Instant::now() + state.token_lifetime);
+    let mut body = json!({
+        "token_type": "Bearer",
+        "expires_in": state.token_lifetime.as_secs(),
+        "ext_expires_in": state.token_lifetime.as_secs(),
+        "access_token": access,
+    });
+    if field("grant_type") == "refresh_token" {
+        body["refresh_token"] = json!(state.grant_refresh_token());
+    }
+    answer(200, body)
+}
+
+/// Percent-encoding for a path segment.
+pub fn escape_segment(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A path segment: `+` is a plus there, not a space.
+fn decode_segment(segment: &str) -> String {
+    percent_decode(segment)
+}
+
+/// A form or query value: `+` is a space.
+fn decode(text: &str) -> String {
+    percent_decode(&text.replace('+', " "))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The mailboxes, as Graph users: (id, mail, display name, folder root).
+fn users(mailbox: &Mailbox, account: &str) -> Vec<(String, String, String, String)> {
+    let root = |name: &str| mailbox.distinguished(name).map(|f| f.id.clone()).unwrap_or_default();
+    vec![
+        ("3c1a7f52-0001-4e0b-8e3a-5f0c2d9b7a11".into(), account.into(), "Helpdesk service".into(), root("msgfolderroot")),
+        ("3c1a7f52-0002-4e0b-8e3a-5f0c2d9b7a11".into(), PUBLIC_MAILBOX.into(), "Public Folders".into(), root("publicfoldersroot")),
+    ]
+}
+
+/// `GET /v1.0/...`, with a bearer token.
+pub fn get(state: &GraphState, mailbox: &Mailbox, account: &str, base: &str, path_and_query: &str, authorization: Option<&str>, prefer: Option<&str>) -> Answer {
+    let token = authorization.and_then(|a| a.strip_prefix("Bearer "));
+    if !token.is_some_and(|t| state.valid(t)) {
+        return graph_error(401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.");
+    }
+    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    let query: HashMap<String, String> =
+        query.split('&').filter_map(|p| p.split_once('=')).map(|(k, v)| (decode(k), decode(v))).collect();
+    // Ids are base64 and may hold `/` and `+`: clients escape them.
+    let segments: Vec<String> = path.trim_start_matches("/v1.0/").split('/').map(decode_segment).collect();
+    let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let users = users(mailbox, account);
+    let user = |id: &str| users.iter().find(|(uid, mail, _, _)| uid == id || mail.eq_ignore_ascii_case(id));
+    match parts.as_slice() {
+        ["users"] => answer(
+            200,
+            json!({ "value": users.iter().map(|(id, mail, name, _)| json!({
+                "id": id, "mail": mail, "userPrincipalName": mail, "displayName": name, "accountEnabled": true,
+            })).collect::<Vec<_>>() }),
+        ),
+        ["users", uid, "contactFolders"] => match user(uid) {
+            Some((_, _, _, root)) => folders(mailbox, root),
+            None => graph_error(404, "ErrorInvalidUser", "The requested user is invalid."),
+        },
+        ["users", uid, "contactFolders", fid, rest @ ..] => {
+            let Some(folder) = user(uid).and(mailbox.folder(fid)) else {
+                return graph_error(404, "ErrorItemNotFound", "The specified object was not found in the store.");
+            };
+            if folder.denied {
+                return graph_error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.");
+            }
+            match rest {
+                ["childFolders"] => folders(mailbox, &folder.id),
+                ["contacts", "delta"] => delta(mailbox, folder, base, uid, &query, prefer),
+                _ => graph_error(400, "BadRequest", "Resource not found for the segment."),
+            }
+        }
+        _ => graph_error(400, "BadRequest", &format!("Resource not found for the segment '{path}'.")),
+    }
+}
+
+fn folders(mailbox: &Mailbox, parent: &str) -> Answer {
+    let value: Vec<Value> = mailbox
+        .subfolders(parent, false)
+        .into_iter()
+        .filter(|f| f.class == "IPF.Contact" && f.element != "SearchFolder")
+        .map(|f| json!({ "id": f.id, "parentFolderId": parent, "displayName": f.name }))
+        .collect();
+    answer(200, json!({ "value": value }))
+}
+
+fn delta(mailbox: &Mailbox, folder: &Folder, base: &str, uid: &str, query: &HashMap<String, String>, prefer: Option<&str>) -> Answer {
+    let since = match (query.get("$deltatoken"), query.get("$skiptoken")) {
+        (Some(token), _) => state_token::decode(DELTA, folder, token),
+        (None, Some(token)) => state_token::decode(SKIP, folder, token),
+        (None, None) => Some(0),
+    };
+    let Some(since) = since else {
+        return graph_error(400, "BadRequest", "Badly formed token.");
+    };
+    let page_size = prefer
+        .and_then(|p| p.split(',').find_map(|part| part.trim().strip_prefix("odata.maxpagesize=")))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(DEFAULT_PAGE)
+        .clamp(1, MAX_PAGE);
+    let (changes, next, last) = mailbox.change_page(folder, since, page_size);
+    let value: Vec<Value> = changes
+        .iter()
+        .filter_map(|change| match change {
+            Change::Create(c) | Change::Update(c) => (c.kind == "Contact").then(|| contact_json(c)),
+            Change::Delete(t) => Some(json!({ "@odata.type": "#microsoft.graph.contact", "id": t.id, "@removed": { "reason": "deleted" } })),
+        })
+        .collect();
+    let link = format!("{base}/v1.0/users/{}/contactFolders/{}/contacts/delta", escape_segment(uid), escape_segment(&folder.id));
+    let mut body = json!({ "@odata.context": format!("{base}/v1.0/$metadata#Collection(contact)"), "value": value });
+    if last {
+        body["@odata.deltaLink"] = json!(format!("{link}?$deltatoken={}", state_token::encode(DELTA, folder, next)));
+    } else {
+        body["@odata.nextLink"] = json!(format!("{link}?$skiptoken={}", state_token::encode(SKIP, folder, next)));
+    }
+    answer(200, body)
+}
+
+/// A contact as Graph writes it; unset strings are null, unset addresses `{}`.
+pub fn contact_json(c: &Contact) -> Value {
+    let text = |s: &str| if s.is_empty() { Value::Null } else { json!(s) };
+    json!({
+        "@odata.etag": format!("W/\"{}\"", c.change_key),
+        "id": c.id,
+        "changeKey": c.change_key,
+        "parentFolderId": c.folder_id,
+        "lastModifiedDateTime": c.last_modified,
+        "displayName": text(&c.display_name),
+        "givenName": text(&c.given_name),
+        "surname": text(&c.surname),
+        "companyName": text(&c.company),
+        "department": text(&c.department),
+        "jobTitle": text(&c.job_title),
+        "emailAddresses": c.emails.iter().map(|e| json!({ "name": c.display_name, "address": e })).collect::<Vec<_>>(),
+        "businessPhones": c.business_phone.iter().collect::<Vec<_>>(),
+        "homePhones": [],
+        "mobilePhone": c.mobile_phone,
+        "businessAddress": {
+            "street": text(&c.street), "city": text(&c.city), "state": Value::Null,
+            "postalCode": text(&c.postal_code), "countryOrRegion": text(&c.country),
+        },
+        "homeAddress": {},
+        "otherAddress": {},
+    })
+}
