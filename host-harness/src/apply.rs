@@ -30,11 +30,16 @@ pub fn apply_batch(conn: &mut Connection, run: &RunContext, batch: &Batch, summa
     let mut outcomes = Vec::with_capacity(batch.changes.len());
     for change in &batch.changes {
         let outcome = match change {
-            Change::Upsert(upsert) => Some((upsert.external_id.clone(), apply_upsert(&tx, run, &batch.folder_id, upsert)?)),
+            Change::Upsert(upsert) => {
+                let outcome = apply_upsert(&tx, run, &batch.folder_id, upsert)?;
+                remember_skip(&tx, run, &batch.folder_id, &upsert.external_id, &upsert.version, &outcome)?;
+                Some((upsert.external_id.clone(), outcome))
+            }
             Change::Remove(external_id) => {
+                tx.execute("DELETE FROM skipped_contacts WHERE source = ?1 AND external_id = ?2", params![run.source, external_id])?;
                 deactivate(&tx, run, external_id)?.then(|| (external_id.clone(), Outcome::Deactivated))
             }
-            Change::Unchanged(external_id) => Some((external_id.clone(), confirm(&tx, run, external_id)?)),
+            Change::Unchanged(external_id) => confirm(&tx, run, external_id)?.map(|o| (external_id.clone(), o)),
             Change::Skipped(n) => Some((n.external_id.clone(), Outcome::Skipped(n.reason.clone()))),
             Change::Failed(n) => Some((n.external_id.clone(), Outcome::Failed(n.reason.clone()))),
         };
@@ -175,17 +180,34 @@ fn apply_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Ups
     }
 }
 
-/// A contact listed with its stored version: its user stays as it is.
-fn confirm(tx: &Connection, run: &RunContext, external_id: &str) -> rusqlite::Result<Outcome> {
+/// Keep the version of a contact skipped on purpose; forget it once the
+/// contact makes a user.
+fn remember_skip(tx: &Connection, run: &RunContext, folder_id: &str, external_id: &str, version: &str, outcome: &Outcome) -> rusqlite::Result<()> {
+    match outcome {
+        Outcome::Skipped(reason) => tx.execute(
+            "INSERT INTO skipped_contacts (source, external_id, folder_id, version, reason) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (source, external_id) DO UPDATE SET folder_id = excluded.folder_id, version = excluded.version,
+             reason = excluded.reason",
+            params![run.source, external_id, folder_id, version, reason],
+        )?,
+        _ => tx.execute("DELETE FROM skipped_contacts WHERE source = ?1 AND external_id = ?2", params![run.source, external_id])?,
+    };
+    Ok(())
+}
+
+/// A contact listed with its stored version: nothing changed, so nothing
+/// is counted (as with a change-based sync); its user is marked seen.
+fn confirm(tx: &Connection, run: &RunContext, external_id: &str) -> rusqlite::Result<Option<Outcome>> {
     let seen = tx.execute(
         "UPDATE users SET last_seen_run = ?3 WHERE source = ?1 AND external_id = ?2 AND active = 1",
         params![run.source, external_id, run.run_id],
     )?;
-    Ok(if seen > 0 {
-        Outcome::Unchanged
-    } else {
-        Outcome::Failed("listed as unchanged, but the helpdesk has no active user for it".into())
-    })
+    let skipped: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM skipped_contacts WHERE source = ?1 AND external_id = ?2)",
+        params![run.source, external_id],
+        |row| row.get(0),
+    )?;
+    Ok((seen == 0 && !skipped).then(|| Outcome::Failed("listed as unchanged, but the helpdesk has no active user for it".into())))
 }
 
 /// Deactivate the user of a removed contact; true if it was active.

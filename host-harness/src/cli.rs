@@ -44,6 +44,9 @@ enum Command {
         /// database to sync into (default: a fresh one in the temp directory)
         #[arg(long)]
         db: Option<PathBuf>,
+        /// ews: Exchange Server over EWS; graph: Microsoft 365 over Graph
+        #[arg(long, value_enum, default_value_t = Mode::Ews)]
+        mode: Mode,
         #[arg(long)]
         json: bool,
     },
@@ -177,7 +180,7 @@ pub fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<()> {
     match command {
-        Command::Demo { contacts, seed, db, json } => demo(contacts, seed, db, json).await,
+        Command::Demo { contacts, seed, db, mode, json } => demo(contacts, seed, db, mode, json).await,
         Command::Emulator { listen, contacts, seed, user, password, tls, cert_out } => {
             let emulator = Emulator::start(EmulatorOptions { listen, contacts, seed, user, password, tls, ..Default::default() }).await?;
             if let (Some(path), Some(pem)) = (&cert_out, &emulator.ca_pem) {
@@ -332,7 +335,7 @@ fn open_store(config: &HostConfig) -> Result<Store> {
 /// Contacts the demo adds, changes and removes before its incremental run.
 const DEMO_CHANGES: usize = 10;
 
-async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, json: bool) -> Result<()> {
+async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, json: bool) -> Result<()> {
     let emulator = Emulator::start(EmulatorOptions { contacts, seed, ..Default::default() }).await?;
     let db = match db {
         Some(db) => db,
@@ -342,7 +345,7 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, json: bool) -> Re
             path
         }
     };
-    let config = emulator_config(&emulator, &db);
+    let config = emulator_config_for(&emulator, &db, mode);
     let runtime = Runtime::shared()?;
     let connection = Connection::from_config(&config)?;
     let check = connection.check(&runtime).await?;
@@ -361,7 +364,8 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, json: bool) -> Re
         "change": { "added": script.added.len(), "changed": script.changed.len(), "removed": script.removed.len() },
         "incremental": incremental,
         "database": db,
-        "emulator": { "endpoint": emulator.endpoint(), "contacts": contacts, "seed": seed },
+        "emulator": { "endpoint": emulator.endpoint(), "graph": emulator.graph_base(), "contacts": contacts, "seed": seed },
+        "mode": format!("{mode:?}").to_lowercase(),
     });
     print(json, &document, || {
         let mut text = format!("Connected to {} {} at {}\n\nAddress books:\n", check.product, check.version, check.endpoint);
@@ -382,18 +386,39 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, json: bool) -> Re
     Ok(())
 }
 
-/// A configuration for the in-process emulator.
+/// A configuration for the in-process emulator, over EWS.
 pub fn emulator_config(emulator: &Emulator, db: &Path) -> HostConfig {
-    HostConfig {
-        exchange: ExchangeConfig {
+    emulator_config_for(emulator, db, Mode::Ews)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    Ews,
+    Graph,
+}
+
+/// A configuration for the in-process emulator, over EWS or Graph.
+pub fn emulator_config_for(emulator: &Emulator, db: &Path, mode: Mode) -> HostConfig {
+    let exchange = match mode {
+        Mode::Ews => ExchangeConfig {
             mode: "ews".into(),
             endpoint: emulator.endpoint(),
             username: emulator.user().into(),
             password: Some(emulator.password().into()),
-            password_env: None,
-            folders: Vec::new(),
-            tls: TlsConfig::default(),
+            ..Default::default()
         },
+        Mode::Graph => ExchangeConfig {
+            mode: "graph".into(),
+            tenant_id: Some(crate::emulator::graph::TENANT.into()),
+            client_id: Some(crate::emulator::graph::CLIENT_ID.into()),
+            client_secret: Some(crate::emulator::graph::CLIENT_SECRET.into()),
+            token_endpoint: Some(emulator.graph_base()),
+            graph_endpoint: Some(emulator.graph_base()),
+            ..Default::default()
+        },
+    };
+    HostConfig {
+        exchange: ExchangeConfig { tls: TlsConfig::default(), ..exchange },
         mapping: Default::default(),
         store: StoreConfig { database: db.to_path_buf() },
         schedule: ScheduleConfig::default(),

@@ -25,15 +25,30 @@ pub struct HostConfig {
     pub base_dir: PathBuf,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExchangeConfig {
     #[serde(default = "default_mode")]
     pub mode: String,
+    /// ews: the EWS URL
+    #[serde(default)]
     pub endpoint: String,
+    #[serde(default)]
     pub username: String,
     pub password: Option<String>,
     pub password_env: Option<String>,
+    /// graph: the tenant, the app, and its secret or a refresh token
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub client_secret_env: Option<String>,
+    pub refresh_token: Option<String>,
+    pub refresh_token_env: Option<String>,
+    /// graph: mail addresses; empty or "all": every enabled user
+    #[serde(default)]
+    pub mailboxes: Vec<String>,
+    pub token_endpoint: Option<String>,
+    pub graph_endpoint: Option<String>,
     #[serde(default)]
     pub folders: Vec<String>,
     #[serde(default)]
@@ -105,30 +120,63 @@ impl HostConfig {
         self.base_dir.join(&self.store.database)
     }
 
-    /// The password, from the file or from the named environment variable.
-    pub fn password(&self) -> Result<String> {
-        match (&self.exchange.password, &self.exchange.password_env) {
-            (Some(password), _) => Ok(password.clone()),
-            (None, Some(var)) => std::env::var(var)
-                .with_context(|| format!("the password is to come from the environment variable {var}, which is not set")),
-            (None, None) => bail!("[exchange] needs password or password_env"),
+    /// The settings handed to the plugin. Secrets are resolved here (from
+    /// the file, the named environment variable, or the secrets a previous
+    /// run saved) and never printed.
+    pub fn plugin_settings(&self) -> Result<Vec<(String, String)>> {
+        let e = &self.exchange;
+        let mut settings = vec![("mode".to_string(), e.mode.clone()), ("folders".to_string(), e.folders.join("\n"))];
+        let mut add = |key: &str, value: Option<String>| {
+            if let Some(value) = value {
+                settings.push((key.to_string(), value));
+            }
+        };
+        if e.mode == "graph" {
+            let saved = crate::secrets::load(&self.database())?;
+            add("tenant_id", e.tenant_id.clone());
+            add("client_id", e.client_id.clone());
+            add("client_secret", secret("client_secret", &e.client_secret, &e.client_secret_env)?);
+            // A token rotated by the last run replaces the configured one.
+            let configured = secret("refresh_token", &e.refresh_token, &e.refresh_token_env)?;
+            add("refresh_token", configured.map(|c| saved.get("refresh_token").cloned().unwrap_or(c)));
+            add("token_endpoint", e.token_endpoint.clone());
+            add("graph_endpoint", e.graph_endpoint.clone());
+            add("mailboxes", Some(e.mailboxes.join("\n")));
+        } else {
+            add("endpoint", Some(e.endpoint.clone()));
+            add("username", Some(e.username.clone()));
+            let password = secret("password", &e.password, &e.password_env)?;
+            add("password", Some(password.ok_or_else(|| anyhow::anyhow!("[exchange] needs password or password_env"))?));
         }
+        Ok(settings)
     }
 
-    /// The settings handed to the plugin. The password is resolved here and
-    /// never printed.
-    pub fn plugin_settings(&self) -> Result<Vec<(String, String)>> {
-        Ok(vec![
-            ("mode".into(), self.exchange.mode.clone()),
-            ("endpoint".into(), self.exchange.endpoint.clone()),
-            ("username".into(), self.exchange.username.clone()),
-            ("password".into(), self.password()?),
-            ("folders".into(), self.exchange.folders.join("\n")),
-        ])
+    /// The URLs the plugin may reach.
+    pub fn allowed_urls(&self) -> Vec<String> {
+        let e = &self.exchange;
+        if e.mode == "graph" {
+            vec![
+                e.token_endpoint.clone().unwrap_or_else(|| "https://login.microsoftonline.com".into()),
+                e.graph_endpoint.clone().unwrap_or_else(|| "https://graph.microsoft.com".into()),
+            ]
+        } else {
+            vec![e.endpoint.clone()]
+        }
     }
 
     pub fn interval(&self) -> Result<Duration> {
         parse_interval(&self.schedule.interval)
+    }
+}
+
+/// A secret given as a value or as the name of an environment variable.
+fn secret(name: &str, value: &Option<String>, env: &Option<String>) -> Result<Option<String>> {
+    match (value, env) {
+        (Some(value), _) => Ok(Some(value.clone())),
+        (None, Some(var)) => std::env::var(var)
+            .map(Some)
+            .with_context(|| format!("{name} is to come from the environment variable {var}, which is not set")),
+        (None, None) => Ok(None),
     }
 }
 

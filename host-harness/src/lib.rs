@@ -9,6 +9,7 @@ pub mod config;
 pub mod emulator;
 pub mod runs;
 pub mod runtime;
+pub mod secrets;
 pub mod session;
 pub mod store;
 pub mod summary;

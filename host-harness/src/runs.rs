@@ -72,6 +72,8 @@ pub struct Connection {
     policy: EgressPolicy,
     mapping: Vec<FieldMapping>,
     insecure: bool,
+    /// secrets the plugin saves are kept beside it
+    database: std::path::PathBuf,
 }
 
 impl Connection {
@@ -83,13 +85,20 @@ impl Connection {
             .collect();
         let tls = &config.exchange.tls;
         let ca_file = tls.ca_file.as_ref().map(|f| config.base_dir.join(f));
-        let policy = EgressPolicy::new(&[&config.exchange.endpoint], client_config(tls.verify, ca_file.as_deref())?)?;
+        let urls = config.allowed_urls();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let policy = EgressPolicy::new(&urls, client_config(tls.verify, ca_file.as_deref())?)?;
         let mapping = config
             .mapping
             .iter()
             .map(|(attribute, field)| FieldMapping { attribute: attribute.clone(), field: field.clone() })
             .collect();
-        Ok(Connection { settings, policy, mapping, insecure: !tls.verify })
+        Ok(Connection { settings, policy, mapping, insecure: !tls.verify, database: config.database() })
+    }
+
+    /// Keep what the plugin asked to keep for the next run.
+    fn keep_secrets(&self, state: crate::capabilities::RunState) -> Result<(), RunError> {
+        Ok(crate::secrets::save(&self.database, &state.session.saved_secrets)?)
     }
 
     /// Give the plugin a setting its configuration file does not have.
@@ -128,7 +137,9 @@ impl Connection {
         let policy = self.policy.for_run();
         let (mut store, connector) = runtime.instantiate(policy.clone(), Session::read_only()).await?;
         let call = connector.helpdesk_connector_configure().call_check(&mut store, &self.settings);
-        flatten(bounded(CHECK_TIMEOUT, call).await).map_err(|e| Self::explain(&policy, e))
+        let result = flatten(bounded(CHECK_TIMEOUT, call).await);
+        self.keep_secrets(store.into_data())?;
+        result.map_err(|e| Self::explain(&policy, e))
     }
 
     pub async fn attributes(&self, runtime: &Runtime, sample: u32) -> Result<Vec<AttributeSample>, RunError> {
@@ -136,7 +147,9 @@ impl Connection {
         let policy = self.policy.for_run();
         let (mut store, connector) = runtime.instantiate(policy.clone(), Session::read_only()).await?;
         let call = connector.helpdesk_connector_configure().call_attributes(&mut store, &self.settings, sample);
-        flatten(bounded(SYNC_TIMEOUT, call).await).map_err(|e| Self::explain(&policy, e))
+        let result = flatten(bounded(SYNC_TIMEOUT, call).await);
+        self.keep_secrets(store.into_data())?;
+        result.map_err(|e| Self::explain(&policy, e))
     }
 
     pub async fn folders(&self, runtime: &Runtime) -> Result<Vec<Folder>, RunError> {
@@ -144,7 +157,9 @@ impl Connection {
         let policy = self.policy.for_run();
         let (mut store, connector) = runtime.instantiate(policy.clone(), Session::read_only()).await?;
         let call = connector.helpdesk_connector_configure().call_folders(&mut store, &self.settings);
-        flatten(bounded(CHECK_TIMEOUT, call).await).map_err(|e| Self::explain(&policy, e))
+        let result = flatten(bounded(CHECK_TIMEOUT, call).await);
+        self.keep_secrets(store.into_data())?;
+        result.map_err(|e| Self::explain(&policy, e))
     }
 
     /// Sync into `store`. A dry run does everything in one transaction and
@@ -175,7 +190,9 @@ impl Connection {
             let (mut wasm, connector) = runtime.instantiate(policy.clone(), session).await?;
             let call = connector.helpdesk_connector_sync().call_run(&mut wasm, &self.settings, &request);
             let result = bounded(SYNC_TIMEOUT, call).await;
-            Ok::<_, RunError>((result, wasm.into_data().session))
+            let state = wasm.into_data();
+            crate::secrets::save(&self.database, &state.session.saved_secrets)?;
+            Ok::<_, RunError>((result, state.session))
         }
         .await;
         if dry_run {

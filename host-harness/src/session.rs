@@ -23,6 +23,8 @@ pub struct Session {
     pub summary: Summary,
     /// the first error the store raised, kept for the run's report
     pub store_error: Option<String>,
+    /// secrets the plugin asked to keep for the next run
+    pub saved_secrets: Vec<(String, String)>,
 }
 
 impl Session {
@@ -71,6 +73,12 @@ impl Host for RunState {
     async fn stored_versions(&mut self, folder_id: String, external_ids: Vec<String>) -> wasmtime::Result<Vec<Option<String>>> {
         let Some(target) = &self.session.target else { return Ok(vec![None; external_ids.len()]) };
         target.store.stored_versions(&target.source, &folder_id, &external_ids).map_err(wasmtime::Error::from_anyhow)
+    }
+
+    async fn save_secret(&mut self, key: String, value: String) -> wasmtime::Result<()> {
+        tracing::info!(target: "plugin", "the plugin saved a new {key} for the next run");
+        self.session.saved_secrets.push((key, value));
+        Ok(())
     }
 
     async fn apply_batch(&mut self, batch: Batch) -> wasmtime::Result<Result<(), String>> {

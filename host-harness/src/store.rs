@@ -32,6 +32,17 @@ CREATE TABLE IF NOT EXISTS users (
 CREATE INDEX IF NOT EXISTS users_email ON users (email);
 CREATE INDEX IF NOT EXISTS users_folder ON users (source, folder_id);
 
+-- contacts skipped on purpose (duplicate email, LDAP user), with their
+-- version, so that a listing compared with what is stored skips them too
+CREATE TABLE IF NOT EXISTS skipped_contacts (
+    source      TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    folder_id   TEXT NOT NULL,
+    version     TEXT,
+    reason      TEXT NOT NULL,
+    PRIMARY KEY (source, external_id)
+);
+
 CREATE TABLE IF NOT EXISTS sync_runs (
     id          INTEGER PRIMARY KEY,
     source      TEXT NOT NULL,
@@ -203,7 +214,10 @@ impl Store {
     pub fn stored_versions(&self, source: &str, folder_id: &str, external_ids: &[String]) -> Result<Vec<Option<String>>> {
         let conn = self.lock();
         let mut statement = conn.prepare_cached(
-            "SELECT version FROM users WHERE source = ?1 AND external_id = ?2 AND folder_id = ?3 AND active = 1",
+            "SELECT version FROM users WHERE source = ?1 AND external_id = ?2 AND folder_id = ?3 AND active = 1
+             UNION ALL
+             SELECT version FROM skipped_contacts WHERE source = ?1 AND external_id = ?2 AND folder_id = ?3
+             LIMIT 1",
         )?;
         let mut versions = Vec::with_capacity(external_ids.len());
         for id in external_ids {

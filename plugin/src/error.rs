@@ -11,6 +11,9 @@ pub enum Kind {
     Throttled,
     Protocol,
     Host,
+    /// a sync state or delta link the directory no longer accepts (never
+    /// leaves the plugin: the folder is resynced)
+    StaleState,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,17 +2,13 @@
 //! FindFolder), and the public folders from `publicfoldersroot`, which
 //! Exchange only lets us walk one level (Shallow) at a time.
 
-use crate::address_books::{AddressBook, address_books};
+use crate::address_books::address_books;
 use crate::error::{Kind, Result};
 use crate::ews::Ews;
 use crate::ews::envelope::FolderRef;
 use crate::ews::find_folder::{FolderInfo, Traversal};
+use crate::sync::Listing;
 
-pub struct Listing {
-    pub books: Vec<AddressBook>,
-    /// folders that could not be read; the rest is still listed
-    pub warnings: Vec<String>,
-}
 
 /// Public folder trees can be deep and wide; this bounds the walk.
 const MAX_PUBLIC_FOLDERS: usize = 10_000;

@@ -9,8 +9,11 @@ pub mod catalogue;
 pub mod config;
 pub mod error;
 pub mod ews;
+pub mod ews_source;
 pub mod flatten;
 pub mod folders;
+pub mod graph;
+pub mod graph_source;
 pub mod http;
 pub mod mapping;
 pub mod report;
@@ -43,17 +46,21 @@ impl From<error::Error> for ConnectorError {
             K::NotExchange => ErrorKind::NotExchange,
             K::AccessDenied => ErrorKind::AccessDenied,
             K::Throttled => ErrorKind::Throttled,
-            K::Protocol => ErrorKind::Protocol,
+            K::Protocol | K::StaleState => ErrorKind::Protocol,
             K::Host => ErrorKind::Host,
         };
         ConnectorError { kind, message: e.message }
     }
 }
 
-fn client(config: &Config) -> error::Result<(config::Config, ews::Ews)> {
-    let config = config::parse(config)?;
-    let client = ews::Ews::new(&config.endpoint, &config.username, &config.password);
-    Ok((config, client))
+/// The protocol the configuration asks for.
+fn source(config: &config::Config) -> Box<dyn sync::Source> {
+    match &config.protocol {
+        config::Protocol::Ews { endpoint, username, password } => {
+            Box::new(ews_source::EwsSource { ews: ews::Ews::new(endpoint, username, password) })
+        }
+        config::Protocol::Graph(graph) => Box::new(graph_source::GraphSource::new(graph::Graph::new(graph.clone()))),
+    }
 }
 
 impl configure::Guest for Connector {
@@ -62,14 +69,25 @@ impl configure::Guest for Connector {
     }
 
     fn check(config: Config) -> Result<ServerInfo, ConnectorError> {
-        let (config, mut ews) = client(&config)?;
-        let version = ews.server_version()?;
-        Ok(ServerInfo { product: version.product().into(), version: version.display(), endpoint: config.endpoint })
+        let config = config::parse(&config)?;
+        match config.protocol {
+            config::Protocol::Ews { endpoint, username, password } => {
+                let version = ews::Ews::new(&endpoint, &username, &password).server_version()?;
+                Ok(ServerInfo { product: version.product().into(), version: version.display(), endpoint })
+            }
+            config::Protocol::Graph(graph) => {
+                let mut client = graph::Graph::new(graph);
+                let url = client.url("users?$select=id&$top=1");
+                client.get(&url)?;
+                let endpoint = client.url("");
+                Ok(ServerInfo { product: "Microsoft 365 (Microsoft Graph)".into(), version: "v1.0".into(), endpoint })
+            }
+        }
     }
 
     fn folders(config: Config) -> Result<Vec<Folder>, ConnectorError> {
-        let (_, mut ews) = client(&config)?;
-        let listing = folders::list(&mut ews)?;
+        let config = config::parse(&config)?;
+        let listing = source(&config).address_books()?;
         for warning in &listing.warnings {
             report::warn(warning);
         }
@@ -77,14 +95,15 @@ impl configure::Guest for Connector {
     }
 
     fn attributes(config: Config, sample_size: u32) -> Result<Vec<AttributeSample>, ConnectorError> {
-        Ok(attributes::sample(&config::parse(&config)?, sample_size)?)
+        let config = config::parse(&config)?;
+        Ok(attributes::sample(source(&config).as_mut(), &config.folders, sample_size)?)
     }
 }
 
 impl sync_api::Guest for Connector {
     fn run(config: Config, request: SyncRequest) -> Result<SyncReport, ConnectorError> {
         let config = config::parse(&config)?;
-        Ok(sync::run(&config, &request)?)
+        Ok(sync::run(source(&config).as_mut(), &config.folders, &request)?)
     }
 }
 

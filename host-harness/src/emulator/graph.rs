@@ -25,14 +25,24 @@ const SKIP: &[u8; 8] = b"EMUSKIP1";
 
 pub struct GraphState {
     pub token_lifetime: Duration,
+    /// every n-th request finds its token expired, as if it ran out mid-sync
+    pub expire_every: Option<u64>,
+    requests: Mutex<u64>,
     access: Mutex<HashMap<String, Instant>>,
     refresh: Mutex<HashSet<String>>,
     issued: Mutex<u64>,
 }
 
 impl GraphState {
-    pub fn new(token_lifetime: Duration) -> Self {
-        GraphState { token_lifetime, access: Default::default(), refresh: Default::default(), issued: Default::default() }
+    pub fn new(token_lifetime: Duration, expire_every: Option<u64>) -> Self {
+        GraphState {
+            token_lifetime,
+            expire_every,
+            requests: Default::default(),
+            access: Default::default(),
+            refresh: Default::default(),
+            issued: Default::default(),
+        }
     }
 
     /// A refresh token for the delegated flow, as an admin would paste it.
@@ -49,7 +59,13 @@ impl GraphState {
     }
 
     fn valid(&self, token: &str) -> bool {
-        self.access.lock().unwrap().get(token).is_some_and(|expiry| Instant::now() < *expiry)
+        let mut requests = self.requests.lock().unwrap();
+        *requests += 1;
+        let mut access = self.access.lock().unwrap();
+        if self.expire_every.is_some_and(|n| *requests % n == 0) {
+            access.remove(token);
+        }
+        access.get(token).is_some_and(|expiry| Instant::now() < *expiry)
     }
 }
 
@@ -204,7 +220,9 @@ fn folders(mailbox: &Mailbox, parent: &str) -> Answer {
         .subfolders(parent, false)
         .into_iter()
         .filter(|f| f.class == "IPF.Contact" && f.element != "SearchFolder")
-        .map(|f| json!({ "id": f.id, "parentFolderId": parent, "displayName": f.name }))
+        // JSON carries any character; the EWS side's stand-in for a byte
+        // that is not UTF-8 arrives as the replacement character.
+        .map(|f| json!({ "id": f.id, "parentFolderId": parent, "displayName": f.name.replace('\u{E000}', "\u{FFFD}") }))
         .collect();
     answer(200, json!({ "value": value }))
 }

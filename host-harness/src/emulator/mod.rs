@@ -33,6 +33,8 @@ pub struct EmulatorOptions {
     pub token_lifetime: std::time::Duration,
     /// answer every n-th Graph request with 429 and `Retry-After`
     pub throttle_every: Option<u64>,
+    /// expire the token of every n-th Graph request
+    pub expire_every: Option<u64>,
 }
 
 impl Default for EmulatorOptions {
@@ -46,6 +48,7 @@ impl Default for EmulatorOptions {
             tls: false,
             token_lifetime: std::time::Duration::from_secs(3600),
             throttle_every: None,
+            expire_every: None,
         }
     }
 }
@@ -95,7 +98,7 @@ impl Emulator {
             user: options.user,
             password: options.password,
             stats: Stats::default(),
-            graph: graph::GraphState::new(options.token_lifetime),
+            graph: graph::GraphState::new(options.token_lifetime, options.expire_every),
             https: options.tls,
             throttle_every: options.throttle_every,
         });

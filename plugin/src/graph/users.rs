@@ -1,0 +1,30 @@
+//! `/users`: the mailboxes to read, when the configuration names none.
+
+use super::{Graph, segment};
+use crate::error::Result;
+
+pub struct Mailbox {
+    pub id: String,
+    pub mail: String,
+}
+
+/// Every enabled user with a mailbox, all pages; or the configured ones.
+pub fn mailboxes(graph: &mut Graph) -> Result<Vec<Mailbox>> {
+    if !graph.config.mailboxes.is_empty() {
+        let configured = graph.config.mailboxes.clone();
+        return Ok(configured.into_iter().map(|mail| Mailbox { id: segment(&mail), mail }).collect());
+    }
+    let mut url = Some(graph.url("users?$select=id,mail,userPrincipalName,accountEnabled&$top=999"));
+    let mut found = Vec::new();
+    while let Some(page_url) = url {
+        let page = graph.get(&page_url)?;
+        for user in page["value"].as_array().into_iter().flatten() {
+            let (Some(id), Some(mail)) = (user["id"].as_str(), user["mail"].as_str()) else { continue };
+            if user["accountEnabled"].as_bool() != Some(false) {
+                found.push(Mailbox { id: segment(id), mail: mail.to_string() });
+            }
+        }
+        url = page["@odata.nextLink"].as_str().map(str::to_string);
+    }
+    Ok(found)
+}
