@@ -132,27 +132,54 @@ async fn serve_syncs_on_schedule_and_keeps_every_run() {
 #[test]
 fn no_secret_in_any_output_log_or_database_of_a_demo_run() {
     use base64::Engine as _;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("secrets.db");
-    let output = Command::new(env!("CARGO_BIN_EXE_helpdesk-host"))
-        .args(["demo", "--contacts", "150", "--db", db.to_str().unwrap(), "--json"])
-        .env("RUST_LOG", "trace")
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let password = helpdesk_host::emulator::DEFAULT_PASSWORD;
-    let basic = base64::engine::general_purpose::STANDARD
-        .encode(format!("{}:{password}", helpdesk_host::emulator::DEFAULT_USER));
+    for mode in ["ews", "graph"] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("secrets.db");
+        let output = Command::new(env!("CARGO_BIN_EXE_helpdesk-host"))
+            .args(["demo", "--mode", mode, "--contacts", "150", "--db", db.to_str().unwrap(), "--json"])
+            .env("RUST_LOG", "trace")
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        let password = helpdesk_host::emulator::DEFAULT_PASSWORD;
+        let basic = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{password}", helpdesk_host::emulator::DEFAULT_USER));
+        let client_secret = helpdesk_host::emulator::graph::CLIENT_SECRET;
+        // The emulator's access tokens all start so.
+        let secrets = [password, basic.as_str(), client_secret, "emu-access-"];
+        assert_no_secret(&output, dir.path(), &secrets);
+    }
+}
+
+fn assert_no_secret(output: &std::process::Output, dir: &std::path::Path, secrets: &[&str]) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("authorization=<redacted>"), "the request log is there, redacted");
-    for secret in [password, basic.as_str()] {
+    for &secret in secrets {
         assert!(!String::from_utf8_lossy(&output.stdout).contains(secret), "{secret} in standard output");
         assert!(!stderr.contains(secret), "{secret} in the log");
-        for file in std::fs::read_dir(dir.path()).unwrap() {
+        for file in std::fs::read_dir(dir).unwrap() {
             let bytes = std::fs::read(file.unwrap().path()).unwrap();
             assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} in the database");
         }
     }
+}
+
+#[test]
+fn demo_over_graph_counts_what_demo_over_ews_counts() {
+    let run = |mode: &str| {
+        let (ok, document, stderr) = host(&["demo", "--mode", mode, "--contacts", "600", "--seed", "9", "--json"]);
+        assert!(ok, "{stderr}");
+        document
+    };
+    let (ews, graph) = (run("ews"), run("graph"));
+    assert_eq!(graph["mode"], "graph");
+    assert!(graph["check"]["product"].as_str().unwrap().contains("Microsoft 365"));
+    for phase in ["dry_run", "full", "incremental"] {
+        for count in ["created", "updated", "unchanged", "skipped", "failed", "deactivated"] {
+            assert_eq!(ews[phase][count], graph[phase][count], "{phase}.{count}");
+        }
+    }
+    assert_eq!(graph["incremental"]["created"], 10);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

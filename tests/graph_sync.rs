@@ -168,3 +168,23 @@ async fn a_delegated_refresh_token_is_rotated_and_kept_for_the_next_run() {
     let bytes = std::fs::read(&db).unwrap();
     assert!(!bytes.windows(original.len()).any(|w| w == original.as_bytes()), "no token in the database");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_mailboxes_only() {
+    let emulator = emulator(EmulatorOptions { contacts: 200, seed: 46, ..Default::default() }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("one.db");
+    let mut config = emulator_config_for(&emulator, &db, Mode::Graph);
+    config.exchange.mailboxes = vec![helpdesk_host::emulator::DEFAULT_USER.to_string()];
+    let connection = Connection::from_config(&config).unwrap();
+    let runtime = Runtime::shared().unwrap();
+    let folders = connection.folders(&runtime).await.unwrap();
+    assert!(!folders.is_empty());
+    assert!(folders.iter().all(|f| f.path.starts_with("svc-helpdesk@example.com -> Contacts")), "{:?}", folders.iter().map(|f| &f.path).collect::<Vec<_>>());
+    let store = Store::open(&db).unwrap();
+    let summary = connection.sync(&runtime, &store, SyncMode::Full, false).await.unwrap();
+    let mailbox = emulator.mailbox();
+    let public: Vec<String> = mailbox.folders.iter().filter(|f| f.public).map(|f| f.id.clone()).collect();
+    let in_mailbox = mailbox.contacts.iter().filter(|c| c.kind == "Contact" && !public.contains(&c.folder_id)).count() as u64;
+    assert_eq!(summary.counts.created + summary.counts.skipped, in_mailbox);
+}
