@@ -20,11 +20,19 @@ pub enum Kind {
 pub struct Error {
     pub kind: Kind,
     pub message: String,
+    /// worth trying again after this many milliseconds (a dropped
+    /// connection, a busy server); None: trying again will not help
+    pub retry_after_ms: Option<u64>,
 }
 
 impl Error {
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into() }
+        Error { kind, message: message.into(), retry_after_ms: None }
+    }
+
+    /// A failure that may pass: retry, after the server's hint if any.
+    pub fn transient(kind: Kind, message: impl Into<String>, hint_ms: Option<u64>) -> Self {
+        Error { kind, message: message.into(), retry_after_ms: Some(hint_ms.unwrap_or(0)) }
     }
 
     pub fn config(message: impl Into<String>) -> Self {

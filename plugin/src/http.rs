@@ -29,7 +29,7 @@ impl Response {
     pub fn text(mut self) -> Result<String> {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut self.body, &mut text)
-            .map_err(|e| Error::new(Kind::Unreachable, format!("reading the response failed: {e}")))?;
+            .map_err(|e| Error::transient(Kind::Unreachable, format!("reading the response failed: {e}"), None))?;
         Ok(text)
     }
 }
@@ -51,7 +51,7 @@ impl std::io::Read for Body {
             }
             Err(StreamError::Closed) => Ok(0),
             Err(StreamError::LastOperationFailed(e)) => {
-                Err(std::io::Error::other(e.to_debug_string()))
+                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, e.to_debug_string()))
             }
         }
     }
@@ -150,7 +150,7 @@ fn send(method: Method, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Res
     let response = match (response, write_error, finished) {
         (Ok(response), _, _) => response,
         (Err(_), Some(write_error), _) => {
-            return Err(Error::new(Kind::Unreachable, format!("{url}: sending the request failed: {write_error}")));
+            return Err(Error::transient(Kind::Unreachable, format!("{url}: sending the request failed: {write_error}"), None));
         }
         (Err(e), None, _) => return Err(transport_error(url, &e)),
     };
@@ -202,12 +202,60 @@ fn transport_error(url: &str, code: &ErrorCode) -> Error {
             (Kind::AccessDenied, "the host does not allow the plugin to connect there".to_string())
         }
         E::InternalError(Some(message)) => (Kind::Unreachable, message.clone()),
+        E::HttpResponseBodySize(limit) => {
+            (Kind::Protocol, format!("the response was larger than the host allows ({} bytes)", limit.unwrap_or(0)))
+        }
         other => (Kind::Unreachable, format!("{other:?}")),
     };
-    Error::new(kind, format!("{url}: {what}"))
+    // A dropped or stalled connection may pass; a refused one, a name that
+    // does not resolve, a certificate or a policy will not.
+    let transient = matches!(
+        code,
+        E::ConnectionTerminated
+            | E::ConnectionReadTimeout
+            | E::ConnectionWriteTimeout
+            | E::HttpResponseTimeout
+            | E::HttpResponseIncomplete
+            | E::HttpProtocolError
+            | E::HttpResponseBodySize(_)
+    );
+    if transient {
+        Error::transient(kind, format!("{url}: {what}"), None)
+    } else {
+        Error::new(kind, format!("{url}: {what}"))
+    }
 }
 
 /// Wait, without spinning: the host's clock wakes us.
-pub fn sleep(seconds: u64) {
-    crate::bindings::wasi::clocks::monotonic_clock::subscribe_duration(seconds.saturating_mul(SECOND_NS)).block();
+pub fn sleep_ms(milliseconds: u64) {
+    crate::bindings::wasi::clocks::monotonic_clock::subscribe_duration(milliseconds.saturating_mul(1_000_000)).block();
+}
+
+/// How long to wait before attempt `attempt` (0-based) of a retry: the
+/// server's hint when it gave one, else a capped exponential back-off.
+pub fn back_off_ms(attempt: u32, hint_ms: u64) -> u64 {
+    const BASE_MS: u64 = 250;
+    const CAP_MS: u64 = 30_000;
+    const HINT_CAP_MS: u64 = 300_000;
+    if hint_ms > 0 { hint_ms.min(HINT_CAP_MS) } else { (BASE_MS << attempt.min(16)).min(CAP_MS) }
+}
+
+/// Tries per request before a transient failure is given up on.
+pub const MAX_ATTEMPTS: u32 = 6;
+
+/// Run `attempt` until it succeeds, fails for good, or the tries run out,
+/// waiting between tries as the failure says.
+pub fn with_retries<T>(what: &str, mut attempt: impl FnMut(u32) -> Result<T>) -> Result<T> {
+    let mut tries = 0;
+    loop {
+        match attempt(tries) {
+            Err(e) if e.retry_after_ms.is_some() && tries + 1 < MAX_ATTEMPTS => {
+                let wait = back_off_ms(tries, e.retry_after_ms.unwrap_or(0));
+                crate::report::info(&format!("{what}: {} - trying again in {wait} ms", e.message));
+                sleep_ms(wait);
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
 }

@@ -31,6 +31,8 @@ pub struct Ews {
     authorization: String,
     /// requests sent so far
     pub requests: u32,
+    /// a request of this run has been accepted
+    authenticated: bool,
 }
 
 impl Ews {
@@ -41,13 +43,13 @@ impl Ews {
             username: username.to_string(),
             authorization: format!("Basic {token}"),
             requests: 0,
+            authenticated: false,
         }
     }
 
     /// Connect, authenticate and read the server's version.
     pub fn server_version(&mut self) -> Result<ServerVersion> {
-        let mut parser = get_folder::parser();
-        let version = self.call(&get_folder::request(&[FolderRef::Distinguished("msgfolderroot")]), &mut parser)?;
+        let (mut parser, version) = self.call(&get_folder::request(&[FolderRef::Distinguished("msgfolderroot")]), get_folder::parser)?;
         if let Some(Err(status)) = parser.results.pop() {
             return Err(self.message_error("reading the mailbox root", &status));
         }
@@ -61,8 +63,7 @@ impl Ews {
         let mut folders = Vec::new();
         let mut offset = 0;
         loop {
-            let mut parser = find_folder::Parser::new(offset);
-            self.call(&find_folder::request(root, traversal, offset, FOLDER_PAGE), &mut parser)?;
+            let (parser, _) = self.call(&find_folder::request(root, traversal, offset, FOLDER_PAGE), || find_folder::Parser::new(offset))?;
             let page = parser.page;
             if page.status.is_error() {
                 return Err(self.message_error("listing folders", &page.status));
@@ -77,9 +78,8 @@ impl Ews {
 
     /// One page of item ids of a folder.
     pub fn find_items(&mut self, folder_id: &str, offset: u32) -> Result<find_item::Page> {
-        let mut parser = find_item::Parser::new(offset);
         let folder = FolderRef::Id(folder_id.to_string());
-        self.call(&find_item::request(&folder, offset, find_item::MAX_PAGE), &mut parser)?;
+        let (parser, _) = self.call(&find_item::request(&folder, offset, find_item::MAX_PAGE), || find_item::Parser::new(offset))?;
         if parser.page.status.is_error() {
             return Err(self.message_error("listing the items of a folder", &parser.page.status));
         }
@@ -89,16 +89,35 @@ impl Ews {
     /// Changes to a folder since `state` (None: from the beginning). The
     /// page's status is the caller's to judge: a stale state is no failure.
     pub fn sync_items(&mut self, folder_id: &str, state: Option<&str>) -> Result<sync_folder_items::Page> {
-        let mut parser = sync_folder_items::Parser::default();
         let folder = FolderRef::Id(folder_id.to_string());
-        self.call(&sync_folder_items::request(&folder, state, sync_folder_items::MAX_CHANGES), &mut parser)?;
+        let (parser, _) =
+            self.call(&sync_folder_items::request(&folder, state, sync_folder_items::MAX_CHANGES), sync_folder_items::Parser::default)?;
         Ok(parser.page)
     }
 
-    /// Full items, one result per id, in order.
+    /// Full items, one result per id, in order. A batch whose answer
+    /// cannot be read even on retry is split in halves until the broken
+    /// item stands alone: it fails, the others are read.
     pub fn get_items(&mut self, ids: &[ItemRef]) -> Result<Vec<Result<FetchedItem, Status>>> {
-        let mut parser = get_item::parser();
-        self.call(&get_item::request(ids), &mut parser)?;
+        match self.get_items_once(ids) {
+            Err(e) if e.kind == Kind::Protocol && ids.len() > 1 => {
+                let (left, right) = ids.split_at(ids.len() / 2);
+                let mut results = self.get_items(left)?;
+                results.extend(self.get_items(right)?);
+                Ok(results)
+            }
+            Err(e) if e.kind == Kind::Protocol => Ok(vec![Err(Status {
+                class: "Error".into(),
+                code: "Unreadable".into(),
+                text: e.message,
+                back_off_ms: None,
+            })]),
+            other => other,
+        }
+    }
+
+    fn get_items_once(&mut self, ids: &[ItemRef]) -> Result<Vec<Result<FetchedItem, Status>>> {
+        let (parser, _) = self.call(&get_item::request(ids), get_item::parser)?;
         if parser.results.len() != ids.len() {
             return Err(Error::protocol(format!(
                 "{}: GetItem answered {} messages for {} ids",
@@ -128,8 +147,21 @@ impl Ews {
         Error::new(kind, format!("{} while {doing}: {}: {}", self.endpoint, status.code, status.text))
     }
 
-    fn call<H: MessageHandler<Input>>(&mut self, operation: &str, handler: &mut H) -> Result<Option<ServerVersion>> {
+    /// Send an operation, retrying what may pass (dropped connections,
+    /// busy servers in every form they say so, a truncated answer) with
+    /// capped exponential back-off; `handler` makes a fresh parser per try.
+    fn call<H: MessageHandler<Input>>(&mut self, operation: &str, mut handler: impl FnMut() -> H) -> Result<(H, Option<ServerVersion>)> {
         let body = envelope::envelope(operation);
+        let name = operation.get(3..).and_then(|op| op.split([' ', '>']).next()).unwrap_or("request").to_string();
+        http::with_retries(&format!("{} {name}", self.endpoint), |tries| {
+            let mut parser = handler();
+            let version = self.attempt(&body, &mut parser, tries)?;
+            self.authenticated = true;
+            Ok((parser, version))
+        })
+    }
+
+    fn attempt<H: MessageHandler<Input>>(&mut self, body: &str, handler: &mut H, tries: u32) -> Result<Option<ServerVersion>> {
         self.requests += 1;
         let response = http::post(
             &self.endpoint,
@@ -138,6 +170,11 @@ impl Ews {
         )?;
         let is_xml = response.content_type.contains("xml");
         match response.status {
+            // Credentials that worked a moment ago: a passing glitch
+            // (a restarting front end); try once more.
+            401 if self.authenticated && tries == 0 => {
+                return Err(Error::transient(Kind::Authentication, format!("{} answered HTTP 401 in the middle of a run", self.endpoint), None));
+            }
             401 => {
                 let offered = response.www_authenticate.unwrap_or_else(|| "nothing".into());
                 return Err(Error::new(
@@ -154,7 +191,13 @@ impl Ews {
                     format!("{} denies '{}' access to EWS (HTTP 403)", self.endpoint, self.username),
                 ));
             }
-            200 | 500 if is_xml => {}
+            // IIS queueing (503), throttling (429), the generic error page
+            // redirect (302), an ASP.NET error page (500 without XML).
+            status @ (302 | 429 | 503) | status @ 500 if status != 500 || !is_xml => {
+                let hint = response.retry_after.map(|s| s * 1000);
+                return Err(Error::transient(Kind::Throttled, format!("{} answered HTTP {status}", self.endpoint), hint));
+            }
+            200 | 500 => {}
             status => {
                 return Err(Error::new(
                     Kind::NotExchange,
@@ -166,21 +209,35 @@ impl Ews {
                 ));
             }
         }
+        if !is_xml {
+            return Err(Error::new(
+                Kind::NotExchange,
+                format!("{} answered HTTP {} with {}: not an EWS endpoint?", self.endpoint, response.status, response.content_type),
+            ));
+        }
         read_response(BufReader::with_capacity(64 * 1024, response.body), handler).map_err(|e| match e {
             ResponseError::NotSoap(why) => Error::new(
                 Kind::NotExchange,
                 format!("{} did not answer with a SOAP envelope ({why}): not an EWS endpoint?", self.endpoint),
             ),
-            ResponseError::Fault { code, message, .. } => {
-                let kind = match code.as_str() {
-                    "ErrorServerBusy" => Kind::Throttled,
-                    "ErrorAccessDenied" => Kind::AccessDenied,
-                    _ => Kind::Protocol,
-                };
-                Error::new(kind, format!("{} refused the request: {code}: {message}", self.endpoint))
+            ResponseError::Busy { back_off_ms } => {
+                Error::transient(Kind::Throttled, format!("{} is busy (ErrorServerBusy)", self.endpoint), back_off_ms)
             }
+            ResponseError::Fault { code, message, back_off_ms } => {
+                let text = format!("{} refused the request: {code}: {message}", self.endpoint);
+                match code.as_str() {
+                    "ErrorServerBusy" => Error::transient(Kind::Throttled, text, back_off_ms),
+                    "ErrorTimeoutExpired" | "ErrorInternalServerTransientError" | "ErrorMailboxStoreUnavailable" => {
+                        Error::transient(Kind::Protocol, text, back_off_ms)
+                    }
+                    "ErrorAccessDenied" => Error::new(Kind::AccessDenied, text),
+                    _ => Error::new(Kind::Protocol, text),
+                }
+            }
+            // A body cut short reads as malformed: worth another try; a
+            // response that is broken every time is judged by the caller.
             ResponseError::Malformed(why) => {
-                Error::protocol(format!("{} sent a response we cannot read: {why}", self.endpoint))
+                Error::transient(Kind::Protocol, format!("{} sent a response we cannot read: {why}", self.endpoint), None)
             }
         })
     }

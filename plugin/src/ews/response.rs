@@ -74,6 +74,9 @@ pub enum ResponseError {
     /// not a SOAP envelope at all
     NotSoap(String),
     Malformed(String),
+    /// a response message said `ErrorServerBusy`: the whole request is to
+    /// be tried again
+    Busy { back_off_ms: Option<u64> },
 }
 
 impl From<XmlError> for ResponseError {
@@ -120,6 +123,9 @@ pub fn read_response<R: BufRead>(
             (Ns::Messages, "ResponseMessages") => {}
             (Ns::Messages, name) if name.ends_with("ResponseMessage") => {
                 let status = read_message(&mut stream, tag, handler)?;
+                if status.code == "ErrorServerBusy" {
+                    return Err(ResponseError::Busy { back_off_ms: status.back_off_ms });
+                }
                 handler.message(status)?;
             }
             // The operation's response element, such as `GetItemResponse`.

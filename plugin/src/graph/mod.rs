@@ -13,8 +13,6 @@ use crate::error::{Error, Kind, Result};
 use crate::http;
 use serde_json::Value;
 
-/// Throttled requests are retried this many times before giving up.
-const MAX_RETRIES: u32 = 6;
 /// Entries per page we ask for (`Prefer: odata.maxpagesize`).
 pub const PAGE_SIZE: u32 = 500;
 
@@ -43,36 +41,35 @@ impl Graph {
         Ok(bearer)
     }
 
-    /// GET a JSON document.
+    /// GET a JSON document. A 401 gets one new token; throttling (429,
+    /// 503) is waited out as `Retry-After` says; dropped connections and
+    /// unreadable answers are tried again with back-off.
     pub fn get(&mut self, url: &str) -> Result<Value> {
         let mut refreshed = false;
-        let mut attempt = 0;
-        loop {
+        http::with_retries(url, |_| {
             let authorization = self.bearer()?;
             let prefer = format!("odata.maxpagesize={PAGE_SIZE}, IdType=\"ImmutableId\"");
             let response = http::get(url, &[("authorization", &authorization), ("accept", "application/json"), ("prefer", &prefer)])?;
-            let status = response.status;
-            let retry_after = response.retry_after;
+            let (status, retry_after) = (response.status, response.retry_after);
             let text = response.text()?;
             match status {
-                200..=299 => {
-                    return serde_json::from_str(&text)
-                        .map_err(|e| Error::protocol(format!("{url} answered with JSON we cannot read: {e}")));
-                }
+                200..=299 => serde_json::from_str(&text).map_err(|e| {
+                    Error::transient(Kind::Protocol, format!("{url} answered with JSON we cannot read: {e}"), None)
+                }),
                 // A token can expire in the middle of a sync: one new one.
                 401 if !refreshed => {
                     self.token = None;
                     refreshed = true;
+                    Err(Error::transient(Kind::Authentication, format!("{url}: the access token expired"), Some(1)))
                 }
-                429 | 503 if attempt < MAX_RETRIES => {
-                    let wait = retry_after.unwrap_or(1 << attempt).min(120);
-                    crate::report::info(&format!("Graph asks us to wait {wait} s (HTTP {status})"));
-                    http::sleep(wait);
-                    attempt += 1;
-                }
-                _ => return Err(error(url, status, &text)),
+                429 | 503 => Err(Error::transient(
+                    Kind::Throttled,
+                    format!("{url}: Graph asks us to wait (HTTP {status})"),
+                    retry_after.map(|seconds| seconds * 1000),
+                )),
+                _ => Err(error(url, status, &text)),
             }
-        }
+        })
     }
 }
 
