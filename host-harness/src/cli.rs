@@ -47,6 +47,12 @@ enum Command {
         /// ews: Exchange Server over EWS; graph: Microsoft 365 over Graph
         #[arg(long, value_enum, default_value_t = Mode::Ews)]
         mode: Mode,
+        /// faults the emulator injects: all, or a comma-separated list
+        /// (busy-fault, busy-message, http-503, http-429, reset, slow,
+        /// unauthorized, invalid-sync-state, vanished-item, broken-item,
+        /// bad-chars, truncated, oversized), planned from the seed
+        #[arg(long)]
+        faults: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -68,6 +74,9 @@ enum Command {
         /// with --tls: write the CA certificate (PEM) here, for ca_file
         #[arg(long, requires = "tls")]
         cert_out: Option<PathBuf>,
+        /// faults to inject: all, or a comma-separated list (see demo)
+        #[arg(long)]
+        faults: Option<String>,
     },
     /// Connect and authenticate; print the server's version
     Check {
@@ -180,9 +189,10 @@ pub fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<()> {
     match command {
-        Command::Demo { contacts, seed, db, mode, json } => demo(contacts, seed, db, mode, json).await,
-        Command::Emulator { listen, contacts, seed, user, password, tls, cert_out } => {
-            let emulator = Emulator::start(EmulatorOptions { listen, contacts, seed, user, password, tls, ..Default::default() }).await?;
+        Command::Demo { contacts, seed, db, mode, faults, json } => demo(contacts, seed, db, mode, faults, json).await,
+        Command::Emulator { listen, contacts, seed, user, password, tls, cert_out, faults } => {
+            let options = EmulatorOptions { listen, contacts, seed, user, password, tls, faults, ..Default::default() };
+            let emulator = Emulator::start(options).await?;
             if let (Some(path), Some(pem)) = (&cert_out, &emulator.ca_pem) {
                 std::fs::write(path, pem).with_context(|| format!("writing {}", path.display()))?;
                 eprintln!("CA certificate written to {}", path.display());
@@ -335,8 +345,9 @@ fn open_store(config: &HostConfig) -> Result<Store> {
 /// Contacts the demo adds, changes and removes before its incremental run.
 const DEMO_CHANGES: usize = 10;
 
-async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, json: bool) -> Result<()> {
-    let emulator = Emulator::start(EmulatorOptions { contacts, seed, ..Default::default() }).await?;
+async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, faults: Option<String>, json: bool) -> Result<()> {
+    let with_faults = faults.is_some();
+    let emulator = Emulator::start(EmulatorOptions { contacts, seed, faults, ..Default::default() }).await?;
     let db = match db {
         Some(db) => db,
         None => {
@@ -347,7 +358,11 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, json:
     };
     let config = emulator_config_for(&emulator, &db, mode);
     let runtime = Runtime::shared()?;
-    let connection = Connection::from_config(&config)?;
+    let mut connection = Connection::from_config(&config)?;
+    if with_faults {
+        // The slow fault answers after three seconds: wait less than that.
+        connection.set_first_byte_timeout(std::time::Duration::from_secs(2));
+    }
     let check = connection.check(&runtime).await?;
     let folders = connection.folders(&runtime).await?;
     let store = Store::open(&db)?;
@@ -366,6 +381,7 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, json:
         "database": db,
         "emulator": { "endpoint": emulator.endpoint(), "graph": emulator.graph_base(), "contacts": contacts, "seed": seed },
         "mode": format!("{mode:?}").to_lowercase(),
+        "faults_not_fired": emulator.pending_faults().iter().map(|f| format!("{f:?}")).collect::<Vec<_>>(),
     });
     print(json, &document, || {
         let mut text = format!("Connected to {} {} at {}\n\nAddress books:\n", check.product, check.version, check.endpoint);

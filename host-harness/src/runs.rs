@@ -101,6 +101,12 @@ impl Connection {
         Ok(crate::secrets::save(&self.database, &state.session.saved_secrets)?)
     }
 
+    /// Wait at most this long for an answer to begin (the default is the
+    /// host's cap of five minutes).
+    pub fn set_first_byte_timeout(&mut self, timeout: Duration) {
+        self.policy.max_first_byte = timeout;
+    }
+
     /// Give the plugin a setting its configuration file does not have.
     pub fn set(&mut self, key: &str, value: &str) {
         self.settings.retain(|s| s.key != key);

@@ -51,8 +51,15 @@ impl EwsSource {
     /// while we list is seen again next time rather than lost.
     fn full(&mut self, book: &AddressBook, sink: &mut Sink) -> Result<()> {
         let mut state: Option<String> = None;
+        let mut restarts = 0;
         let state = loop {
             let page = self.ews.sync_items(&book.id, state.as_deref())?;
+            // A state refused while we are still catching up: start over.
+            if state.is_some() && STALE_STATE.contains(&page.status.code.as_str()) && restarts < 3 {
+                restarts += 1;
+                state = None;
+                continue;
+            }
             if page.status.is_error() {
                 return Err(self.ews.message_error("starting a sync state", &page.status));
             }

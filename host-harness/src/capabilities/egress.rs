@@ -59,6 +59,8 @@ pub struct EgressPolicy {
     pub allowed: Vec<Origin>,
     pub tls: Arc<ClientConfig>,
     pub max_body: u64,
+    /// the longest the host waits for an answer to begin
+    pub max_first_byte: Duration,
     /// requests that left the host, for the run summary
     pub requests: Arc<AtomicU32>,
     /// requests refused by the policy
@@ -76,6 +78,7 @@ impl EgressPolicy {
             allowed,
             tls,
             max_body: MAX_RESPONSE_BODY,
+            max_first_byte: MAX_FIRST_BYTE,
             requests: Default::default(),
             denied: Default::default(),
             notes: Default::default(),
@@ -151,7 +154,7 @@ impl WasiHttpHooks for EgressPolicy {
         // The request log never shows credentials.
         tracing::debug!(target: "plugin-http", "{} {} authorization={}", request.method(), request.uri(),
             if request.headers().contains_key(http::header::AUTHORIZATION) { "<redacted>" } else { "none" });
-        let options = capped(options);
+        let options = capped(options, self.max_first_byte);
         let (pins, notes, tls, max_body) = (self.pins.clone(), self.notes.clone(), self.tls.clone(), self.max_body);
         let denied = self.denied.clone();
         Box::new(async move {
@@ -171,12 +174,12 @@ impl WasiHttpHooks for EgressPolicy {
 }
 
 /// The guest's timeouts, never above the host's bounds.
-fn capped(options: Option<RequestOptions>) -> RequestOptions {
+fn capped(options: Option<RequestOptions>, max_first_byte: Duration) -> RequestOptions {
     let options = options.unwrap_or_default();
     let cap = |asked: Option<Duration>, max: Duration| Some(asked.map_or(max, |d| d.min(max)));
     RequestOptions {
         connect_timeout: cap(options.connect_timeout, MAX_CONNECT),
-        first_byte_timeout: cap(options.first_byte_timeout, MAX_FIRST_BYTE),
+        first_byte_timeout: cap(options.first_byte_timeout, max_first_byte),
         between_bytes_timeout: cap(options.between_bytes_timeout, MAX_BETWEEN_BYTES),
     }
 }

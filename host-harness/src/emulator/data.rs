@@ -287,6 +287,23 @@ impl Mailbox {
         id
     }
 
+    /// A contact beside the seeded ones, for a fault to act on (so that
+    /// the seeded people are the same with and without faults).
+    pub fn add_fault_item(&mut self, id: &str, name: &str) {
+        let main = self.distinguished("contacts").expect("a contacts folder").id.clone();
+        self.add(Contact {
+            id: id.into(),
+            change_key: "EQAAABYAAAB1".into(),
+            kind: "Contact",
+            given_name: name.into(),
+            surname: "Item".into(),
+            display_name: format!("{name} Item"),
+            emails: vec![format!("{}.item@example.org", name.to_lowercase())],
+            folder_id: main,
+            ..Default::default()
+        });
+    }
+
     /// Add an item (a new one, or one that comes back with its old id).
     pub fn add(&mut self, mut contact: Contact) {
         self.seq += 1;
@@ -364,9 +381,9 @@ impl Mailbox {
         for _ in 0..n {
             let id = self.generate();
             // New people, new addresses: never a duplicate.
-            let seq = self.seq;
+            let number = self.generated;
             self.change(&id, |c| {
-                c.emails = vec![format!("new.contact.{seq}@example.org")];
+                c.emails = vec![format!("new.contact.{number}@example.org")];
             });
             script.added.push(id);
         }
@@ -436,6 +453,12 @@ impl Mailbox {
         self.index.get(id).map(|&i| &self.contacts[i])
     }
 }
+
+/// The contact the broken-item fault adds, and breaks every time.
+pub const BROKEN_ITEM_ID: &str = "AAMkAGI2BrokenItemXmlIsNotWellFormed0000000000000000000000000000000000=";
+/// The contact the vanished-item fault adds, and deletes between FindItem
+/// and GetItem.
+pub const VANISHING_ITEM_ID: &str = "AAMkAGI2VanishingItemGoneBeforeGetItem000000000000000000000000000000=";
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ScriptedChange {

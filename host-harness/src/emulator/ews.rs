@@ -2,7 +2,8 @@
 //! Server 2016 does, with real envelopes, one response message per
 //! requested object in request order, and Exchange's limits.
 
-use super::data::{Change, Contact, Folder, Mailbox};
+use super::data::{BROKEN_ITEM_ID, Change, Contact, Folder, Mailbox, VANISHING_ITEM_ID};
+use super::faults::{Fault, Faults};
 use super::state_token;
 use exchange_connector::ews::xml::{Element, Item, MESSAGES, Ns, SOAP, TYPES, XmlStream};
 use quick_xml::escape::escape;
@@ -19,34 +20,90 @@ pub const SYNC_LIMIT: usize = 512;
 pub struct Answer {
     pub status: u16,
     pub body: Vec<u8>,
+    /// an item the vanished-item fault answered as not found: it is to go
+    pub vanished: Option<String>,
     /// the operation, for the emulator's request counters
     pub operation: String,
 }
 
-pub fn handle(mailbox: &Mailbox, request: &[u8]) -> Answer {
+/// The operation a request asks for, if it reads as one.
+pub fn operation_name(request: &[u8]) -> Option<String> {
+    read_operation(request).ok().map(|op| op.name)
+}
+
+/// Whether a SyncFolderItems request carries a sync state.
+pub fn has_sync_state(request: &[u8]) -> bool {
+    read_operation(request).is_ok_and(|op| op.child_text("SyncState").is_some_and(|s| !s.trim().is_empty()))
+}
+
+/// ErrorServerBusy as a SOAP fault, with the back-off in the detail.
+pub fn busy_fault() -> String {
+    fault("ErrorServerBusy", "The server cannot service this request right now. Try again later.").replace(
+        "</detail>",
+        &format!(r#"<t:MessageXml xmlns:t="{TYPES}"><t:Value Name="BackOffMilliseconds">{BUSY_BACK_OFF_MS}</t:Value></t:MessageXml></detail>"#),
+    )
+}
+
+/// The back-off the busy faults suggest: short, so that tests stay quick.
+const BUSY_BACK_OFF_MS: u64 = 200;
+
+pub fn handle(mailbox: &Mailbox, request: &[u8], faults: &Faults, injected: Option<Fault>) -> Answer {
     let operation = match read_operation(request) {
         Ok(op) => op,
         Err(why) => {
-            return Answer { status: 500, body: fault("ErrorSchemaValidation", &why).into_bytes(), operation: "Invalid".into() };
+            let body = fault("ErrorSchemaValidation", &why).into_bytes();
+            return Answer { status: 500, body, vanished: None, operation: "Invalid".into() };
         }
     };
     let name = operation.name.clone();
-    let body = match name.as_str() {
-        "GetFolder" => get_folder(mailbox, &operation),
-        "FindFolder" => find_folder(mailbox, &operation),
-        "FindItem" => find_item(mailbox, &operation),
-        "GetItem" => get_item(mailbox, &operation),
-        "SyncFolderItems" => match sync_folder_items(mailbox, &operation) {
+    let mut vanished = None;
+    let body = match (name.as_str(), injected) {
+        (op, Some(Fault::BusyMessage)) => response(
+            op,
+            &error(
+                op,
+                "ErrorServerBusy",
+                "The server cannot service this request right now. Try again later.",
+                &format!(r#"<m:MessageXml><t:Value Name="BackOffMilliseconds">{BUSY_BACK_OFF_MS}</t:Value></m:MessageXml>"#),
+            ),
+        ),
+        ("SyncFolderItems", Some(Fault::InvalidSyncState)) => response(
+            "SyncFolderItems",
+            &error(
+                "SyncFolderItems",
+                "ErrorInvalidSyncStateData",
+                "Synchronization state data is corrupt or otherwise invalid.",
+                "<m:SyncState/><m:IncludesLastItemInRange>true</m:IncludesLastItemInRange>",
+            ),
+        ),
+        ("GetFolder", _) => get_folder(mailbox, &operation),
+        ("FindFolder", _) => find_folder(mailbox, &operation),
+        ("FindItem", _) => find_item(mailbox, &operation),
+        ("GetItem", fault) => {
+            let spoil = Spoil { faults, vanish: (fault == Some(Fault::VanishedItem)).then_some(&mut vanished) };
+            get_item(mailbox, &operation, spoil)
+        }
+        ("SyncFolderItems", _) => match sync_folder_items(mailbox, &operation) {
             Ok(body) => body,
-            Err(why) => return Answer { status: 500, body: fault("ErrorSchemaValidation", &why).into_bytes(), operation: name },
+            Err(why) => {
+                let body = fault("ErrorSchemaValidation", &why).into_bytes();
+                return Answer { status: 500, body, vanished, operation: name };
+            }
         },
-        "ConvertId" => convert_id(&operation),
-        other => {
+        ("ConvertId", _) => convert_id(&operation),
+        (other, _) => {
             let text = format!("The request is invalid: {other} is not supported by this server.");
-            return Answer { status: 500, body: fault("ErrorInvalidRequest", &text).into_bytes(), operation: name };
+            return Answer { status: 500, body: fault("ErrorInvalidRequest", &text).into_bytes(), vanished, operation: name };
         }
     };
-    Answer { status: 200, body: wire(envelope(&body)), operation: name }
+    Answer { status: 200, body: wire(envelope(&body)), vanished, operation: name }
+}
+
+/// What the persistent faults do to GetItem answers, and the vanished-item
+/// fault's choice.
+struct Spoil<'a> {
+    faults: &'a Faults,
+    vanish: Option<&'a mut Option<String>>,
 }
 
 /// The bytes on the wire. Folder names in the data may hold U+0001, which
@@ -273,7 +330,7 @@ fn ids_only(op: &Element) -> bool {
     shape.and_then(|s| s.child_text("BaseShape")) == Some("IdOnly") && shape.and_then(|s| s.child("AdditionalProperties")).is_none()
 }
 
-fn get_item(mailbox: &Mailbox, op: &Element) -> String {
+fn get_item(mailbox: &Mailbox, op: &Element, mut spoil: Spoil) -> String {
     let ids = op.child("ItemIds").map(|c| c.children.as_slice()).unwrap_or_default();
     let extended = wants_customer_id(op);
     let messages: String = ids
@@ -282,7 +339,24 @@ fn get_item(mailbox: &Mailbox, op: &Element) -> String {
             Some(contact) if mailbox.folder(&contact.folder_id).is_some_and(|f| f.denied) => {
                 error("GetItem", "ErrorAccessDenied", ACCESS_DENIED, "<m:Items/>")
             }
-            Some(contact) => success("GetItem", &format!("<m:Items>{}</m:Items>", contact_xml(contact, extended))),
+            // Deleted after FindItem listed it: not found now, and gone.
+            Some(contact) if spoil.vanish.is_some() && contact.id == VANISHING_ITEM_ID => {
+                if let Some(vanished) = spoil.vanish.as_mut() {
+                    **vanished = Some(contact.id.clone());
+                }
+                error("GetItem", "ErrorItemNotFound", "The specified object was not found in the store.", "<m:Items/>")
+            }
+            Some(contact) => {
+                let mut xml = contact_xml(contact, extended);
+                if spoil.faults.broken_item && contact.id == BROKEN_ITEM_ID {
+                    xml = xml.replace("<t:Surname>Item</t:Surname>", "<t:Surname>Item <unclosed</t:Surname>");
+                }
+                if spoil.faults.bad_chars_id.as_deref() == Some(contact.id.as_str()) {
+                    let given = format!("<t:GivenName>{}</t:GivenName>", escape(&contact.given_name));
+                    xml = xml.replace(&given, &format!("<t:GivenName>{}&#x1;&#x1F;&#xFFFE;</t:GivenName>", escape(&contact.given_name)));
+                }
+                success("GetItem", &format!("<m:Items>{xml}</m:Items>"))
+            }
             None => error("GetItem", "ErrorItemNotFound", "The specified object was not found in the store.", "<m:Items/>"),
         })
         .collect();

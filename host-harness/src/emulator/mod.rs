@@ -2,6 +2,7 @@
 //! server: EWS over HTTP on loopback, seeded deterministic data.
 
 pub mod data;
+pub mod faults;
 pub mod ews;
 pub mod graph;
 pub mod server;
@@ -35,6 +36,8 @@ pub struct EmulatorOptions {
     pub throttle_every: Option<u64>,
     /// expire the token of every n-th Graph request
     pub expire_every: Option<u64>,
+    /// faults to inject (`all` or a list), planned from `seed`
+    pub faults: Option<String>,
 }
 
 impl Default for EmulatorOptions {
@@ -49,6 +52,7 @@ impl Default for EmulatorOptions {
             token_lifetime: std::time::Duration::from_secs(3600),
             throttle_every: None,
             expire_every: None,
+            faults: None,
         }
     }
 }
@@ -57,6 +61,8 @@ impl Default for EmulatorOptions {
 #[derive(Default)]
 pub struct Stats {
     pub http_requests: AtomicU64,
+    /// EWS and Graph API requests (not token requests), counted from 1
+    pub api_requests: AtomicU64,
     pub unauthorized: AtomicU64,
     operations: Mutex<BTreeMap<String, u64>>,
 }
@@ -79,6 +85,7 @@ pub struct EmulatorState {
     pub graph: graph::GraphState,
     pub https: bool,
     pub throttle_every: Option<u64>,
+    pub faults: faults::Faults,
 }
 
 pub struct Emulator {
@@ -93,14 +100,29 @@ impl Emulator {
     pub async fn start(options: EmulatorOptions) -> Result<Emulator> {
         let listener = TcpListener::bind(options.listen).await.with_context(|| format!("binding {}", options.listen))?;
         let addr = listener.local_addr()?;
+        let mut faults = match &options.faults {
+            Some(spec) => faults::Faults::parse(spec, options.seed)?,
+            None => faults::Faults::default(),
+        };
+        let mut mailbox = Mailbox::seeded(options.contacts, options.seed);
+        if faults.broken_item {
+            mailbox.add_fault_item(data::BROKEN_ITEM_ID, "Broken");
+        }
+        if faults.vanishing_item {
+            mailbox.add_fault_item(data::VANISHING_ITEM_ID, "Vanishing");
+        }
+        if faults.bad_chars {
+            faults.bad_chars_id = mailbox.contacts.iter().find(|c| c.kind == "Contact" && !c.emails.is_empty()).map(|c| c.id.clone());
+        }
         let state = Arc::new(EmulatorState {
-            mailbox: RwLock::new(Mailbox::seeded(options.contacts, options.seed)),
+            mailbox: RwLock::new(mailbox),
             user: options.user,
             password: options.password,
             stats: Stats::default(),
             graph: graph::GraphState::new(options.token_lifetime, options.expire_every),
             https: options.tls,
             throttle_every: options.throttle_every,
+            faults,
         });
         let tls = if options.tls { Some(tls::generate()?) } else { None };
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
@@ -166,6 +188,11 @@ impl Emulator {
 
     pub fn stats(&self) -> &Stats {
         &self.state.stats
+    }
+
+    /// Faults planned that have not fired yet.
+    pub fn pending_faults(&self) -> Vec<faults::Fault> {
+        self.state.faults.pending()
     }
 
     pub fn requests(&self) -> u64 {

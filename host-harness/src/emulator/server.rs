@@ -1,6 +1,8 @@
 //! The emulator's HTTP side: `/EWS/Exchange.asmx` over HTTP/1.1 with
 //! keep-alive, Basic auth enforced as IIS does it.
 
+use super::data::VANISHING_ITEM_ID as VANISHING;
+use super::faults::Fault;
 use super::{ews, graph};
 use super::EmulatorState;
 use base64::Engine as _;
@@ -10,6 +12,13 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+
+/// Response bodies: whole, or (for the reset fault) one that fails midway.
+pub type Body = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+}
 
 pub const EWS_PATH: &str = "/EWS/Exchange.asmx";
 /// Not EWS: scripts change the mailbox between runs with
@@ -22,7 +31,7 @@ const MAX_REQUEST: usize = 16 << 20;
 const UNAUTHORIZED_PAGE: &str = "<!DOCTYPE html><html><head><title>401 - Unauthorized: Access is denied due to invalid credentials.</title></head><body><h2>401 - Unauthorized: Access is denied due to invalid credentials.</h2><h3>You do not have permission to view this directory or page using the credentials that you supplied.</h3></body></html>";
 const NOT_FOUND_PAGE: &str = "<!DOCTYPE html><html><head><title>404 - File or directory not found.</title></head><body><h2>404 - File or directory not found.</h2></body></html>";
 
-pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Result<Response<Body>, std::convert::Infallible> {
     state.stats.http_requests.fetch_add(1, Ordering::Relaxed);
     let (parts, body) = request.into_parts();
     // Read the request whole first, as IIS does, so that an early answer
@@ -39,7 +48,27 @@ pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Res
         return Ok(json(graph::token(&state.graph, tenant, &String::from_utf8_lossy(&body))));
     }
     if parts.uri.path().starts_with("/v1.0/") {
-        return Ok(json(graph_get(&state, &parts)));
+        let request_no = state.stats.api_requests.fetch_add(1, Ordering::Relaxed) + 1;
+        let stale_token = parts.uri.query().is_some_and(|q| q.contains("deltatoken"));
+        let delta = parts.uri.path().ends_with("/delta");
+        let fault = state.faults.take(request_no, |f| match f {
+            Fault::InvalidSyncState => stale_token,
+            Fault::Unauthorized => delta,
+            Fault::BusyFault => false,
+            _ => TRANSPORT.contains(&f),
+        });
+        if let Some(response) = before_answer(&state, fault, false).await {
+            return Ok(response);
+        }
+        let answer = match fault {
+            Some(Fault::InvalidSyncState) => graph::Answer {
+                status: 400,
+                body: r#"{"error":{"code":"BadRequest","message":"Badly formed token."}}"#.into(),
+                retry_after: None,
+            },
+            _ => graph_get(&state, &parts),
+        };
+        return Ok(after_answer(fault, json(answer)).await);
     }
     if !parts.uri.path().eq_ignore_ascii_case(EWS_PATH) {
         return Ok(page(StatusCode::NOT_FOUND, NOT_FOUND_PAGE));
@@ -54,18 +83,117 @@ pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Res
         // EWS answers GET with its service description; clients only POST.
         return Ok(page(StatusCode::METHOD_NOT_ALLOWED, "<html><body>Use POST.</body></html>"));
     }
+    let request_no = state.stats.api_requests.fetch_add(1, Ordering::Relaxed) + 1;
+    let operation = ews::operation_name(&body);
+    let fault = state.faults.take(request_no, |f| match f {
+        Fault::InvalidSyncState => operation.as_deref() == Some("SyncFolderItems") && ews::has_sync_state(&body),
+        Fault::VanishedItem => {
+            operation.as_deref() == Some("GetItem") && body.windows(VANISHING.len()).any(|w| w == VANISHING.as_bytes())
+        }
+        // In the middle of a run: never the folder listing that starts one.
+        Fault::Unauthorized => matches!(operation.as_deref(), Some("FindItem" | "GetItem" | "SyncFolderItems")),
+        _ => TRANSPORT.contains(&f) || f == Fault::BusyMessage,
+    });
+    if let Some(response) = before_answer(&state, fault, true).await {
+        return Ok(response);
+    }
     let answer = {
         let mailbox = state.mailbox.read().unwrap_or_else(|p| p.into_inner());
-        ews::handle(&mailbox, &body)
+        ews::handle(&mailbox, &body, &state.faults, fault)
     };
+    if let Some(id) = &answer.vanished {
+        state.mailbox.write().unwrap_or_else(|p| p.into_inner()).remove(id);
+    }
     state.stats.count(&answer.operation);
-    let mut response = Response::new(Full::new(Bytes::from(answer.body)));
+    let mut response = Response::new(full(answer.body));
     *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
     headers.insert("content-type", "text/xml; charset=utf-8".parse().unwrap());
     headers.insert("x-feserver", "EXEMU01".parse().unwrap());
     headers.insert("x-aspnet-version", "4.0.30319".parse().unwrap());
-    Ok(response)
+    Ok(after_answer(fault, response).await)
+}
+
+/// Faults of the transport, the same for EWS and Graph.
+const TRANSPORT: &[Fault] =
+    &[Fault::Http503, Fault::Http429, Fault::Unauthorized, Fault::Slow, Fault::Reset, Fault::Truncated, Fault::Oversized, Fault::BusyFault];
+
+/// Faults that replace the answer, or delay it.
+async fn before_answer(state: &EmulatorState, fault: Option<Fault>, ews: bool) -> Option<Response<Body>> {
+    let mut response = match fault? {
+        Fault::Http503 | Fault::Http429 => {
+            let status = if fault == Some(Fault::Http503) { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::TOO_MANY_REQUESTS };
+            let mut response = page(status, "<html><body>The service is busy. Try again later.</body></html>");
+            response.headers_mut().insert("retry-after", "1".parse().unwrap());
+            response
+        }
+        Fault::Unauthorized if ews => {
+            let mut response = page(StatusCode::UNAUTHORIZED, UNAUTHORIZED_PAGE);
+            response.headers_mut().insert("www-authenticate", r#"Basic realm="mail.example.com""#.parse().unwrap());
+            response
+        }
+        Fault::Unauthorized => json(graph::Answer {
+            status: 401,
+            body: r#"{"error":{"code":"InvalidAuthenticationToken","message":"Access token has expired or is not yet valid."}}"#.into(),
+            retry_after: None,
+        }),
+        Fault::BusyFault if ews => {
+            let mut response = Response::new(full(ews::busy_fault()));
+            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            response.headers_mut().insert("content-type", "text/xml; charset=utf-8".parse().unwrap());
+            response
+        }
+        Fault::Slow => {
+            tokio::time::sleep(std::time::Duration::from_millis(state.faults.slow_ms)).await;
+            return None;
+        }
+        _ => return None,
+    };
+    response.headers_mut().insert("x-emulator-fault", "injected".parse().unwrap());
+    Some(response)
+}
+
+/// Faults that spoil an answer on its way out.
+async fn after_answer(fault: Option<Fault>, response: Response<Body>) -> Response<Body> {
+    let (parts, body) = response.into_parts();
+    let bytes = match fault {
+        Some(Fault::Reset | Fault::Truncated | Fault::Oversized) => body.collect().await.map(|b| b.to_bytes()).unwrap_or_default(),
+        _ => return Response::from_parts(parts, body),
+    };
+    let half = bytes.slice(..bytes.len() / 2);
+    let body = match fault {
+        Some(Fault::Reset) => Failing { first: Some(half) }.boxed(),
+        Some(Fault::Truncated) => full(half),
+        // Past any sane client's cap: 65 MiB of nothing after the answer.
+        _ => {
+            let mut padded = bytes.to_vec();
+            padded.resize(padded.len() + (65 << 20), b' ');
+            full(padded)
+        }
+    };
+    let mut parts = parts;
+    parts.headers.remove("content-length");
+    Response::from_parts(parts, body)
+}
+
+/// A body that sends its first part, then fails: the connection drops.
+struct Failing {
+    first: Option<Bytes>,
+}
+
+impl http_body::Body for Failing {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        std::task::Poll::Ready(Some(match self.first.take() {
+            Some(bytes) => Ok(http_body::Frame::data(bytes)),
+            None => Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset")),
+        }))
+    }
 }
 
 fn authorized(headers: &hyper::HeaderMap, state: &EmulatorState) -> bool {
@@ -76,21 +204,21 @@ fn authorized(headers: &hyper::HeaderMap, state: &EmulatorState) -> bool {
     decoded == expected.as_bytes()
 }
 
-fn page(status: StatusCode, html: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(html.as_bytes())));
+fn page(status: StatusCode, html: &'static str) -> Response<Body> {
+    let mut response = Response::new(full(Bytes::from_static(html.as_bytes())));
     *response.status_mut() = status;
     response.headers_mut().insert("content-type", "text/html".parse().unwrap());
     response
 }
 
-fn scripted_change(state: &EmulatorState, query: Option<&str>) -> Response<Full<Bytes>> {
+fn scripted_change(state: &EmulatorState, query: Option<&str>) -> Response<Body> {
     let n = query
         .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("n=")))
         .and_then(|n| n.parse().ok())
         .unwrap_or(10);
     let script = state.mailbox.write().unwrap_or_else(|p| p.into_inner()).scripted_change(n);
     let body = serde_json::json!({ "added": script.added, "changed": script.changed, "removed": script.removed });
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    let mut response = Response::new(full(body.to_string()));
     response.headers_mut().insert("content-type", "application/json".parse().unwrap());
     response
 }
@@ -114,8 +242,8 @@ fn graph_get(state: &EmulatorState, parts: &hyper::http::request::Parts) -> grap
     graph::get(&state.graph, &mailbox, &state.user, &base, path, header("authorization"), header("prefer"))
 }
 
-fn json(answer: graph::Answer) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(answer.body)));
+fn json(answer: graph::Answer) -> Response<Body> {
+    let mut response = Response::new(full(answer.body));
     *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     response.headers_mut().insert("content-type", "application/json; odata.metadata=minimal".parse().unwrap());
     if let Some(seconds) = answer.retry_after {

@@ -33,6 +33,8 @@ pub struct Ews {
     pub requests: u32,
     /// a request of this run has been accepted
     authenticated: bool,
+    /// a 401 since the last accepted request was already retried
+    retried_401: bool,
 }
 
 impl Ews {
@@ -44,6 +46,7 @@ impl Ews {
             authorization: format!("Basic {token}"),
             requests: 0,
             authenticated: false,
+            retried_401: false,
         }
     }
 
@@ -157,6 +160,7 @@ impl Ews {
             let mut parser = handler();
             let version = self.attempt(&body, &mut parser, tries)?;
             self.authenticated = true;
+            self.retried_401 = false;
             Ok((parser, version))
         })
     }
@@ -172,7 +176,8 @@ impl Ews {
         match response.status {
             // Credentials that worked a moment ago: a passing glitch
             // (a restarting front end); try once more.
-            401 if self.authenticated && tries == 0 => {
+            401 if self.authenticated && !self.retried_401 => {
+                self.retried_401 = true;
                 return Err(Error::transient(Kind::Authentication, format!("{} answered HTTP 401 in the middle of a run", self.endpoint), None));
             }
             401 => {
@@ -220,6 +225,7 @@ impl Ews {
                 Kind::NotExchange,
                 format!("{} did not answer with a SOAP envelope ({why}): not an EWS endpoint?", self.endpoint),
             ),
+            ResponseError::Transport(why) => Error::transient(Kind::Unreachable, format!("{}: {why}", self.endpoint), None),
             ResponseError::Busy { back_off_ms } => {
                 Error::transient(Kind::Throttled, format!("{} is busy (ErrorServerBusy)", self.endpoint), back_off_ms)
             }
@@ -234,10 +240,11 @@ impl Ews {
                     _ => Error::new(Kind::Protocol, text),
                 }
             }
-            // A body cut short reads as malformed: worth another try; a
+            // A body cut short reads as malformed: worth one more try; a
             // response that is broken every time is judged by the caller.
             ResponseError::Malformed(why) => {
-                Error::transient(Kind::Protocol, format!("{} sent a response we cannot read: {why}", self.endpoint), None)
+                let text = format!("{} sent a response we cannot read: {why}", self.endpoint);
+                if tries == 0 { Error::transient(Kind::Protocol, text, None) } else { Error::protocol(text) }
             }
         })
     }

@@ -74,6 +74,9 @@ pub enum ResponseError {
     /// not a SOAP envelope at all
     NotSoap(String),
     Malformed(String),
+    /// the bytes stopped coming (a dropped connection, a body over the
+    /// host's limit)
+    Transport(String),
     /// a response message said `ErrorServerBusy`: the whole request is to
     /// be tried again
     Busy { back_off_ms: Option<u64> },
@@ -81,7 +84,7 @@ pub enum ResponseError {
 
 impl From<XmlError> for ResponseError {
     fn from(e: XmlError) -> Self {
-        ResponseError::Malformed(e.0)
+        if e.is_transport() { ResponseError::Transport(e.0) } else { ResponseError::Malformed(e.0) }
     }
 }
 
@@ -109,7 +112,7 @@ pub fn read_response<R: BufRead>(
             Ok(Item::Start(tag)) => tag,
             Ok(Item::End | Item::Text(_)) => continue,
             Ok(Item::Eof) => break,
-            Err(e) if !saw_envelope => return Err(ResponseError::NotSoap(e.0)),
+            Err(e) if !saw_envelope && !e.is_transport() => return Err(ResponseError::NotSoap(e.0)),
             Err(e) => return Err(e.into()),
         };
         match (tag.ns, tag.name.as_str()) {

@@ -44,6 +44,16 @@ impl Ns {
 #[derive(Debug)]
 pub struct XmlError(pub String);
 
+impl XmlError {
+    /// Reading the bytes failed (a dropped connection, a body over the
+    /// host's limit), as opposed to bytes that are no XML.
+    pub fn is_transport(&self) -> bool {
+        self.0.starts_with(TRANSPORT_PREFIX)
+    }
+}
+
+const TRANSPORT_PREFIX: &str = "reading the response failed: ";
+
 impl std::fmt::Display for XmlError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -52,7 +62,10 @@ impl std::fmt::Display for XmlError {
 
 impl From<quick_xml::Error> for XmlError {
     fn from(e: quick_xml::Error) -> Self {
-        XmlError(format!("malformed XML: {e}"))
+        match e {
+            quick_xml::Error::Io(io) => XmlError(format!("{TRANSPORT_PREFIX}{io}")),
+            other => XmlError(format!("malformed XML: {other}")),
+        }
     }
 }
 

@@ -1,0 +1,128 @@
+//! Fault injection: what real Exchange servers and networks do now and
+//! then, each planned once at a request number drawn from the seed, so a
+//! run can be repeated. `--faults all` or a comma-separated list.
+
+use anyhow::{Result, bail};
+use std::sync::Mutex;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// ErrorServerBusy as a SOAP fault, HTTP 500, back-off in the detail
+    BusyFault,
+    /// ErrorServerBusy in a response message of an HTTP 200
+    BusyMessage,
+    /// IIS queueing: HTTP 503 with Retry-After
+    Http503,
+    /// HTTP 429 with Retry-After
+    Http429,
+    /// the connection drops in the middle of the body
+    Reset,
+    /// the answer comes later than the client waits
+    Slow,
+    /// HTTP 401 once, in the middle of a run
+    Unauthorized,
+    /// a sync state the server no longer accepts (EWS), a delta token (Graph)
+    InvalidSyncState,
+    /// an item deleted between FindItem and GetItem
+    VanishedItem,
+    /// one item whose XML is broken, every time
+    BrokenItem,
+    /// character references XML 1.0 forbids, in one contact's name
+    BadChars,
+    /// a body cut short, with a matching Content-Length
+    Truncated,
+    /// a body larger than any client should accept
+    Oversized,
+}
+
+pub const ALL: &[(Fault, &str)] = &[
+    (Fault::BusyFault, "busy-fault"),
+    (Fault::BusyMessage, "busy-message"),
+    (Fault::Http503, "http-503"),
+    (Fault::Http429, "http-429"),
+    (Fault::Reset, "reset"),
+    (Fault::Slow, "slow"),
+    (Fault::Unauthorized, "unauthorized"),
+    (Fault::InvalidSyncState, "invalid-sync-state"),
+    (Fault::VanishedItem, "vanished-item"),
+    (Fault::BrokenItem, "broken-item"),
+    (Fault::BadChars, "bad-chars"),
+    (Fault::Truncated, "truncated"),
+    (Fault::Oversized, "oversized"),
+];
+
+/// Faults that happen to one request and pass.
+const ONCE: &[Fault] = &[
+    Fault::BusyFault,
+    Fault::BusyMessage,
+    Fault::Http503,
+    Fault::Http429,
+    Fault::Reset,
+    Fault::Slow,
+    Fault::Unauthorized,
+    Fault::Truncated,
+    Fault::Oversized,
+    Fault::InvalidSyncState,
+    Fault::VanishedItem,
+];
+
+#[derive(Default)]
+pub struct Faults {
+    /// (fault, the request from which on it may fire, fired)
+    planned: Mutex<Vec<(Fault, u64, bool)>>,
+    /// persistent faults
+    pub broken_item: bool,
+    pub vanishing_item: bool,
+    pub bad_chars: bool,
+    /// the contact whose name carries the forbidden characters
+    pub bad_chars_id: Option<String>,
+    /// how long a slow answer takes
+    pub slow_ms: u64,
+}
+
+impl Faults {
+    pub fn parse(spec: &str, seed: u64) -> Result<Faults> {
+        let mut chosen = Vec::new();
+        for name in spec.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if name == "all" {
+                chosen.extend(ALL.iter().map(|(f, _)| *f));
+                continue;
+            }
+            match ALL.iter().find(|(_, n)| *n == name) {
+                Some((fault, _)) => chosen.push(*fault),
+                None => bail!(
+                    "unknown fault '{name}'; the faults are: all, {}",
+                    ALL.iter().map(|(_, n)| *n).collect::<Vec<_>>().join(", ")
+                ),
+            }
+        }
+        let mut state = seed ^ 0xFA17_5EED;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state >> 33
+        };
+        let planned = chosen.iter().filter(|f| ONCE.contains(f)).map(|f| (*f, 2 + next() % 24, false)).collect();
+        Ok(Faults {
+            planned: Mutex::new(planned),
+            broken_item: chosen.contains(&Fault::BrokenItem),
+            vanishing_item: chosen.contains(&Fault::VanishedItem),
+            bad_chars: chosen.contains(&Fault::BadChars),
+            bad_chars_id: None,
+            slow_ms: 3000,
+        })
+    }
+
+    /// The fault to inject into request number `request` (counted from 1)
+    /// if one is due and `applies` to this request; each fires once.
+    pub fn take(&self, request: u64, applies: impl Fn(Fault) -> bool) -> Option<Fault> {
+        let mut planned = self.planned.lock().unwrap();
+        let due = planned.iter_mut().find(|(fault, at, fired)| !*fired && request >= *at && applies(*fault))?;
+        due.2 = true;
+        Some(due.0)
+    }
+
+    /// Faults planned but not yet fired.
+    pub fn pending(&self) -> Vec<Fault> {
+        self.planned.lock().unwrap().iter().filter(|(_, _, fired)| !fired).map(|(f, _, _)| *f).collect()
+    }
+}
