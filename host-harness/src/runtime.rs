@@ -76,6 +76,12 @@ impl Runtime {
     /// The process-wide runtime with the built-in connector.
     pub fn shared() -> Result<Arc<Runtime>> {
         static SHARED: OnceLock<Arc<Runtime>> = OnceLock::new();
+        static LOADING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        if let Some(runtime) = SHARED.get() {
+            return Ok(runtime.clone());
+        }
+        // One thread compiles; the others wait for it.
+        let _loading = LOADING.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(runtime) = SHARED.get() {
             return Ok(runtime.clone());
         }
@@ -162,7 +168,10 @@ fn compile(engine: &Engine, wasm: &[u8], cache: Option<&Path>) -> Result<Compone
     }
     let compiled = engine.precompile_component(wasm)?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let temp = path.with_extension(format!("tmp{}", std::process::id()));
+    // Unique per process and call: other processes may be writing too.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let temp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
     std::fs::write(&temp, &compiled)?;
     std::fs::rename(&temp, &path)?;
     // SAFETY: just written by this process from `precompile_component`.

@@ -59,6 +59,9 @@ impl Source for GraphSource {
                 Err(e) => return Err(e),
             };
             let mut changes: Vec<Change> = page.removed.into_iter().map(Change::Remove).collect();
+            for (what, why) in page.broken {
+                changes.push(sink.failed(what, why));
+            }
             done += page.contacts.len() as u64;
             for (id, change_key, attributes) in page.contacts {
                 changes.push(sink.contact(id, change_key, &attributes));

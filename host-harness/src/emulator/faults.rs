@@ -101,7 +101,12 @@ impl Faults {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             state >> 33
         };
-        let planned = chosen.iter().filter(|f| ONCE.contains(f)).map(|f| (*f, 2 + next() % 24, false)).collect();
+        // The vanished item fires at the first GetItem that asks for it.
+        let planned = chosen
+            .iter()
+            .filter(|f| ONCE.contains(f))
+            .map(|f| (*f, if *f == Fault::VanishedItem { 0 } else { 2 + next() % 24 }, false))
+            .collect();
         Ok(Faults {
             planned: Mutex::new(planned),
             broken_item: chosen.contains(&Fault::BrokenItem),

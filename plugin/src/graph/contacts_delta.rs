@@ -11,6 +11,8 @@ pub struct Page {
     pub contacts: Vec<(String, String, Attributes)>,
     /// ids of `@removed` entries
     pub removed: Vec<String>,
+    /// entries that cannot be read, as (what we know of it, why)
+    pub broken: Vec<(String, String)>,
     pub next_link: Option<String>,
     /// on the last page: where the next sync starts
     pub delta_link: Option<String>,
@@ -25,11 +27,16 @@ pub fn page(graph: &mut Graph, url: &str) -> Result<Page> {
     let mut page = Page {
         contacts: Vec::new(),
         removed: Vec::new(),
+        broken: Vec::new(),
         next_link: document["@odata.nextLink"].as_str().map(str::to_string),
         delta_link: document["@odata.deltaLink"].as_str().map(str::to_string),
     };
     for entry in document["value"].as_array().into_iter().flatten() {
-        let Some(id) = entry["id"].as_str() else { continue };
+        let Some(id) = entry["id"].as_str() else {
+            let name = entry["displayName"].as_str().unwrap_or("(no name)").to_string();
+            page.broken.push((name, "Graph sent a contact without an id".into()));
+            continue;
+        };
         if entry.get("@removed").is_some() {
             page.removed.push(id.to_string());
         } else {
