@@ -213,3 +213,39 @@ async fn a_password_from_the_environment_is_used_and_never_shown() {
         }
     }
 }
+
+/// The users as `users --json` shows them, without timestamps.
+fn user_table(db: &str) -> Vec<Value> {
+    let (ok, users, stderr) = host(&["users", "--db", db, "--json"]);
+    assert!(ok, "{stderr}");
+    let mut rows: Vec<Value> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            let mut u = u.clone();
+            let object = u.as_object_mut().unwrap();
+            object.remove("created_at");
+            object.remove("updated_at");
+            u
+        })
+        .collect();
+    rows.sort_by_key(|u| u["login"].as_str().unwrap().to_string());
+    rows
+}
+
+#[test]
+fn demo_with_all_faults_ends_with_the_same_users_as_without() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.db");
+    let faulty = dir.path().join("faulty.db");
+    let (ok, _, stderr) = host(&["demo", "--contacts", "1500", "--seed", "23", "--db", clean.to_str().unwrap(), "--json"]);
+    assert!(ok, "{stderr}");
+    let (ok, document, stderr) =
+        host(&["demo", "--contacts", "1500", "--seed", "23", "--faults", "all", "--db", faulty.to_str().unwrap(), "--json"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(document["faults_not_fired"], serde_json::json!([]), "every fault fired");
+    assert_eq!(document["full"]["failed"], 1, "the one broken item");
+    assert!(stderr.contains("trying again"), "transient faults were retried");
+    assert_eq!(user_table(clean.to_str().unwrap()), user_table(faulty.to_str().unwrap()));
+}

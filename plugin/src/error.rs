@@ -14,6 +14,8 @@ pub enum Kind {
     /// a sync state or delta link the directory no longer accepts (never
     /// leaves the plugin: the folder is resynced)
     StaleState,
+    /// an answer that is no XML we can read (leaves the plugin as Protocol)
+    Unreadable,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

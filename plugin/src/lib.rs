@@ -46,7 +46,7 @@ impl From<error::Error> for ConnectorError {
             K::NotExchange => ErrorKind::NotExchange,
             K::AccessDenied => ErrorKind::AccessDenied,
             K::Throttled => ErrorKind::Throttled,
-            K::Protocol | K::StaleState => ErrorKind::Protocol,
+            K::Protocol | K::StaleState | K::Unreadable => ErrorKind::Protocol,
             K::Host => ErrorKind::Host,
         };
         ConnectorError { kind, message: e.message }

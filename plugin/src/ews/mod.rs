@@ -103,13 +103,13 @@ impl Ews {
     /// item stands alone: it fails, the others are read.
     pub fn get_items(&mut self, ids: &[ItemRef]) -> Result<Vec<Result<FetchedItem, Status>>> {
         match self.get_items_once(ids) {
-            Err(e) if e.kind == Kind::Protocol && ids.len() > 1 => {
+            Err(e) if matches!(e.kind, Kind::Protocol | Kind::Unreadable) && ids.len() > 1 => {
                 let (left, right) = ids.split_at(ids.len() / 2);
                 let mut results = self.get_items(left)?;
                 results.extend(self.get_items(right)?);
                 Ok(results)
             }
-            Err(e) if e.kind == Kind::Protocol => Ok(vec![Err(Status {
+            Err(e) if matches!(e.kind, Kind::Protocol | Kind::Unreadable) => Ok(vec![Err(Status {
                 class: "Error".into(),
                 code: "Unreadable".into(),
                 text: e.message,
@@ -156,16 +156,26 @@ impl Ews {
     fn call<H: MessageHandler<Input>>(&mut self, operation: &str, mut handler: impl FnMut() -> H) -> Result<(H, Option<ServerVersion>)> {
         let body = envelope::envelope(operation);
         let name = operation.get(3..).and_then(|op| op.split([' ', '>']).next()).unwrap_or("request").to_string();
-        http::with_retries(&format!("{} {name}", self.endpoint), |tries| {
+        // An unreadable answer is tried once more (a body cut short); an
+        // answer unreadable twice is broken, and the caller decides.
+        let mut unreadable_before = false;
+        http::with_retries(&format!("{} {name}", self.endpoint), |_| {
             let mut parser = handler();
-            let version = self.attempt(&body, &mut parser, tries)?;
+            let version = match self.attempt(&body, &mut parser) {
+                Err(e) if e.kind == Kind::Unreadable && unreadable_before => return Err(Error::new(Kind::Unreadable, e.message)),
+                Err(e) => {
+                    unreadable_before |= e.kind == Kind::Unreadable;
+                    return Err(e);
+                }
+                Ok(version) => version,
+            };
             self.authenticated = true;
             self.retried_401 = false;
             Ok((parser, version))
         })
     }
 
-    fn attempt<H: MessageHandler<Input>>(&mut self, body: &str, handler: &mut H, tries: u32) -> Result<Option<ServerVersion>> {
+    fn attempt<H: MessageHandler<Input>>(&mut self, body: &str, handler: &mut H) -> Result<Option<ServerVersion>> {
         self.requests += 1;
         let response = http::post(
             &self.endpoint,
@@ -240,11 +250,8 @@ impl Ews {
                     _ => Error::new(Kind::Protocol, text),
                 }
             }
-            // A body cut short reads as malformed: worth one more try; a
-            // response that is broken every time is judged by the caller.
             ResponseError::Malformed(why) => {
-                let text = format!("{} sent a response we cannot read: {why}", self.endpoint);
-                if tries == 0 { Error::transient(Kind::Protocol, text, None) } else { Error::protocol(text) }
+                Error::transient(Kind::Unreadable, format!("{} sent a response we cannot read: {why}", self.endpoint), None)
             }
         })
     }
