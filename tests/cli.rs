@@ -249,3 +249,64 @@ fn demo_with_all_faults_ends_with_the_same_users_as_without() {
     assert!(stderr.contains("trying again"), "transient faults were retried");
     assert_eq!(user_table(clean.to_str().unwrap()), user_table(faulty.to_str().unwrap()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_killed_at_any_moment_converges_on_the_next_run() {
+    use helpdesk_host::emulator::{Emulator, EmulatorOptions};
+    let emulator = Emulator::start(EmulatorOptions { contacts: 12_000, seed: 29, ..Default::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(dir.path(), &emulator.endpoint(), emulator.password(), "1h");
+    let config = config.to_str().unwrap().to_string();
+    let db = dir.path().join("helpdesk.db");
+    // Kill points from the seed, spread over a full sync of this size.
+    let mut state: u64 = 29;
+    let mut kills = Vec::new();
+    for _ in 0..4 {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        kills.push(150 + (state >> 33) % 1200);
+    }
+    for (round, delay) in kills.iter().enumerate() {
+        if round == 2 {
+            // A change between two killed runs, as an hourly schedule would see.
+            emulator.mailbox_mut().scripted_change(5);
+        }
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_helpdesk-host"))
+            .args(["sync", "--config", &config, "--json"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(*delay)).await;
+        let _ = child.kill().await; // SIGKILL; the run may have finished already
+    }
+    let (ok, _, stderr) = host(&["sync", "--config", &config, "--json"]);
+    assert!(ok, "the run after the kills: {stderr}");
+
+    // The truth: a clean sync of the same mailbox into a fresh database.
+    let clean_db = dir.path().join("clean.db");
+    let clean = helpdesk_host::store::Store::open(&clean_db).unwrap();
+    let connection = helpdesk_host::runs::Connection::from_config(&helpdesk_host::cli::emulator_config(&emulator, &clean_db)).unwrap();
+    let runtime = helpdesk_host::runtime::Runtime::shared().unwrap();
+    connection.sync(&runtime, &clean, helpdesk_host::runtime::types::SyncMode::Full, false).await.unwrap();
+
+    let rows = |store: &helpdesk_host::store::Store| {
+        let mut rows: Vec<_> = store
+            .users()
+            .unwrap()
+            .into_iter()
+            .filter(|u| u.active)
+            .map(|u| (u.external_id, u.login, u.email, u.firstname, u.lastname, u.phone))
+            .collect();
+        rows.sort();
+        rows
+    };
+    let survived = helpdesk_host::store::Store::open(&db).unwrap();
+    let active = rows(&survived);
+    let logins: std::collections::HashSet<&String> = active.iter().map(|r| &r.1).collect();
+    assert_eq!(logins.len(), active.len(), "no duplicates");
+    assert_eq!(active, rows(&clean), "the killed runs converged to the truth");
+    let (ok, runs, _) = host(&["runs", "--db", db.to_str().unwrap(), "--json"]);
+    assert!(ok);
+    assert_eq!(runs[0]["status"], "succeeded");
+    assert!(runs.as_array().unwrap().iter().all(|r| r["status"] != "running"), "killed runs are marked interrupted");
+}

@@ -233,8 +233,14 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Record a run's start. Called with the run lock held, so a run still
+    /// marked running was ended by a crash: it is marked interrupted.
     pub fn start_run(&self, source: &str, mode: &str, dry_run: bool) -> Result<i64> {
         let conn = self.lock();
+        conn.execute(
+            "UPDATE sync_runs SET status = 'interrupted', finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE status = 'running'",
+            [],
+        )?;
         conn.execute("INSERT INTO sync_runs (source, mode, dry_run) VALUES (?1, ?2, ?3)", params![source, mode, dry_run])?;
         Ok(conn.last_insert_rowid())
     }
