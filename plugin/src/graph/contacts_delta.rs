@@ -5,6 +5,7 @@ use super::Graph;
 use super::contact::flatten;
 use crate::error::Result;
 use crate::flatten::Attributes;
+use serde_json::Value;
 
 pub struct Page {
     /// (id, change key, attributes)
@@ -23,7 +24,11 @@ pub fn start_url(graph: &Graph, mailbox_id: &str, folder_id: &str) -> String {
 }
 
 pub fn page(graph: &mut Graph, url: &str) -> Result<Page> {
-    let document = graph.get(url)?;
+    Ok(parse(&graph.get(url)?))
+}
+
+/// A delta page from its JSON document.
+pub fn parse(document: &Value) -> Page {
     let mut page = Page {
         contacts: Vec::new(),
         removed: Vec::new(),
@@ -44,5 +49,5 @@ pub fn page(graph: &mut Graph, url: &str) -> Result<Page> {
             page.contacts.push((id.to_string(), change_key, flatten(entry)));
         }
     }
-    Ok(page)
+    page
 }
