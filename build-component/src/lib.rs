@@ -16,6 +16,10 @@ pub fn build(dir: &Path, package: &str) -> PathBuf {
     for path in ["src", "Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", dir.join(path).display());
     }
+    // Files the crate includes from beside it (the test components' stubs).
+    if let Some(stubs) = dir.parent().map(|p| p.join("stubs.rs")).filter(|p| p.exists()) {
+        println!("cargo:rerun-if-changed={}", stubs.display());
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
     command

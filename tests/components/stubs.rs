@@ -1,0 +1,46 @@
+// Shared by the test components (included, not a crate): the exports a
+// test component does not care about, around its own `check`.
+macro_rules! connector_with_check {
+    ($component:ident, $check:expr) => {
+        use exports::helpdesk::connector::{configure, r#map, sync};
+        use helpdesk::connector::types::*;
+
+        struct $component;
+
+        impl configure::Guest for $component {
+            fn settings() -> Vec<Setting> {
+                Vec::new()
+            }
+
+            fn check(config: Config) -> Result<ServerInfo, ConnectorError> {
+                $check(config)
+            }
+
+            fn folders(_: Config) -> Result<Vec<Folder>, ConnectorError> {
+                Ok(Vec::new())
+            }
+
+            fn attributes(_: Config, _: u32) -> Result<Vec<AttributeSample>, ConnectorError> {
+                Ok(Vec::new())
+            }
+        }
+
+        impl sync::Guest for $component {
+            fn run(_: Config, _: SyncRequest) -> Result<SyncReport, ConnectorError> {
+                Ok(SyncReport { folders: 0, contacts: 0, batches: 0 })
+            }
+        }
+
+        impl r#map::Guest for $component {
+            fn default_mapping() -> Vec<FieldMapping> {
+                Vec::new()
+            }
+
+            fn map_contact(_: Contact, _: Vec<FieldMapping>) -> Result<User, String> {
+                Err("no mapping".into())
+            }
+        }
+
+        export!($component);
+    };
+}
