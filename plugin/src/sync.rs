@@ -88,11 +88,19 @@ pub fn run(source: &mut dyn Source, folders: &[String], request: &SyncRequest) -
         let checkpoint = if incremental { states.get(book.id.as_str()).copied() } else { None };
         match source.sync_book(book, checkpoint, incremental, &mut sink) {
             Ok(()) => sink.report.folders += 1,
-            Err(e) if e.kind == Kind::AccessDenied => {
+            // A failure of this folder alone: the others go on, and this
+            // one keeps its last good checkpoint for the next run.
+            Err(e) if folder_local(e.kind) => {
                 report::warn(&format!("the address book '{}' was skipped: {}", book.path, e.message));
             }
             Err(e) => return Err(e),
         }
     }
     Ok(sink.report)
+}
+
+/// Failures that concern one folder (it may not be read, or the server
+/// answers nonsense about it) rather than the connection or the account.
+fn folder_local(kind: Kind) -> bool {
+    matches!(kind, Kind::AccessDenied | Kind::Protocol | Kind::Unreadable | Kind::StaleState)
 }
