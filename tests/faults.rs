@@ -84,11 +84,9 @@ async fn forbidden_characters_are_dropped_from_names() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_faults_at_once_over_graph_end_right_too() {
     let mut s = setup_with(EmulatorOptions { contacts: 300, seed: 19, faults: Some("all".into()), ..Default::default() }).await;
-    let db = s.store.clone();
     let config = helpdesk_host::cli::emulator_config_for(&s.emulator, "graph.db".as_ref(), helpdesk_host::cli::Mode::Graph);
     s.connection = helpdesk_host::runs::Connection::from_config(&config).unwrap();
     s.connection.set_first_byte_timeout(Duration::from_secs(2));
-    let _ = db;
     sync(&s, SyncMode::Full).await;
     s.emulator.mailbox_mut().scripted_change(4);
     let incremental = sync(&s, SyncMode::Incremental).await;

@@ -2,9 +2,9 @@
 //! of the chosen address books, each with an example value.
 
 use crate::bindings::helpdesk::connector::types::AttributeSample;
-use crate::error::{Kind, Result};
+use crate::error::Result;
 use crate::report;
-use crate::sync::{Source, chosen_books};
+use crate::sync::{Source, chosen_books, folder_local};
 
 pub fn sample(source: &mut dyn Source, folders: &[String], sample_size: u32) -> Result<Vec<AttributeSample>> {
     let books = chosen_books(source, folders)?;
@@ -13,7 +13,7 @@ pub fn sample(source: &mut dyn Source, folders: &[String], sample_size: u32) -> 
     for book in &books {
         let contacts = match source.sample(book, per_book) {
             Ok(contacts) => contacts,
-            Err(e) if e.kind == Kind::AccessDenied => {
+            Err(e) if folder_local(e.kind) => {
                 report::warn(&format!("the address book '{}' was skipped: {}", book.path, e.message));
                 continue;
             }

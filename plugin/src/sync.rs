@@ -101,6 +101,6 @@ pub fn run(source: &mut dyn Source, folders: &[String], request: &SyncRequest) -
 
 /// Failures that concern one folder (it may not be read, or the server
 /// answers nonsense about it) rather than the connection or the account.
-fn folder_local(kind: Kind) -> bool {
+pub fn folder_local(kind: Kind) -> bool {
     matches!(kind, Kind::AccessDenied | Kind::Protocol | Kind::Unreadable | Kind::StaleState)
 }

@@ -29,8 +29,6 @@ pub struct Ews {
     endpoint: String,
     username: String,
     authorization: String,
-    /// requests sent so far
-    pub requests: u32,
     /// a request of this run has been accepted
     authenticated: bool,
     /// a 401 since the last accepted request was already retried
@@ -44,7 +42,6 @@ impl Ews {
             endpoint: endpoint.to_string(),
             username: username.to_string(),
             authorization: format!("Basic {token}"),
-            requests: 0,
             authenticated: false,
             retried_401: false,
         }
@@ -176,7 +173,6 @@ impl Ews {
     }
 
     fn attempt<H: MessageHandler<Input>>(&mut self, body: &str, handler: &mut H) -> Result<Option<ServerVersion>> {
-        self.requests += 1;
         let response = http::post(
             &self.endpoint,
             &[("content-type", "text/xml; charset=utf-8"), ("authorization", &self.authorization)],

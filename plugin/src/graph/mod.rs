@@ -89,7 +89,8 @@ fn error(url: &str, status: u16, body: &str) -> Error {
     Error::new(kind, format!("{url}: HTTP {status} {code}: {message}"))
 }
 
-/// Escape an id for a URL path: Graph ids may hold `/`, `+` and `=`.
+/// Percent-encode everything but unreserved characters: ids in URL paths
+/// (Graph ids may hold `/`, `+` and `=`) and form values alike.
 pub fn segment(id: &str) -> String {
     id.bytes()
         .map(|b| match b {

@@ -1,6 +1,7 @@
 //! OAuth2 tokens from the Microsoft identity platform: client credentials,
 //! or a refresh token (delegated), which is rotated.
 
+use super::segment as escape;
 use crate::config::GraphConfig;
 use crate::error::{Error, Kind, Result};
 use crate::http;
@@ -26,17 +27,8 @@ fn now() -> u64 {
     crate::bindings::wasi::clocks::monotonic_clock::now()
 }
 
-fn form_escape(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 pub fn acquire(config: &mut GraphConfig) -> Result<Token> {
-    let url = format!("{}/{}/oauth2/v2.0/token", config.token_endpoint, form_escape(&config.tenant_id));
+    let url = format!("{}/{}/oauth2/v2.0/token", config.token_endpoint, escape(&config.tenant_id));
     let scope = format!("{}/.default", crate::config::DEFAULT_GRAPH_ENDPOINT);
     let mut form = vec![("client_id", config.client_id.clone()), ("scope", scope)];
     match (&config.refresh_token, &config.client_secret) {
@@ -53,7 +45,7 @@ pub fn acquire(config: &mut GraphConfig) -> Result<Token> {
         }
         (None, None) => return Err(Error::config("no client secret and no refresh token")),
     }
-    let body: String = form.iter().map(|(k, v)| format!("{k}={}", form_escape(v))).collect::<Vec<_>>().join("&");
+    let body: String = form.iter().map(|(k, v)| format!("{k}={}", escape(v))).collect::<Vec<_>>().join("&");
     let response = http::post(&url, &[("content-type", "application/x-www-form-urlencoded")], body.as_bytes())?;
     let status = response.status;
     let text = response.text()?;
