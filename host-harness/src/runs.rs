@@ -3,7 +3,9 @@
 use crate::capabilities::EgressPolicy;
 use crate::capabilities::tls::{INSECURE_WARNING, client_config};
 use crate::config::HostConfig;
-use crate::runtime::Runtime;
+use crate::capabilities::RunState;
+use crate::runtime::{Connector, Runtime};
+use std::pin::Pin;
 use crate::runtime::types::{
     AttributeSample, ConnectorError, FieldMapping, Folder, ServerInfo, SettingValue, SyncMode, SyncRequest,
 };
@@ -139,31 +141,43 @@ impl Connection {
     }
 
     pub async fn check(&self, runtime: &Runtime) -> Result<ServerInfo, RunError> {
-        self.warn_if_insecure();
-        let policy = self.policy.for_run();
-        let (mut store, connector) = runtime.instantiate(policy.clone(), Session::read_only()).await?;
-        let call = connector.helpdesk_connector_configure().call_check(&mut store, &self.settings);
-        let result = flatten(bounded(CHECK_TIMEOUT, call).await);
-        self.keep_secrets(store.into_data())?;
-        result.map_err(|e| Self::explain(&policy, e))
+        self.read_only(runtime, CHECK_TIMEOUT, |store, connector, settings| {
+            Box::pin(connector.helpdesk_connector_configure().call_check(store, settings))
+        })
+        .await
     }
 
     pub async fn attributes(&self, runtime: &Runtime, sample: u32) -> Result<Vec<AttributeSample>, RunError> {
-        self.warn_if_insecure();
-        let policy = self.policy.for_run();
-        let (mut store, connector) = runtime.instantiate(policy.clone(), Session::read_only()).await?;
-        let call = connector.helpdesk_connector_configure().call_attributes(&mut store, &self.settings, sample);
-        let result = flatten(bounded(SYNC_TIMEOUT, call).await);
-        self.keep_secrets(store.into_data())?;
-        result.map_err(|e| Self::explain(&policy, e))
+        self.read_only(runtime, SYNC_TIMEOUT, move |store, connector, settings| {
+            Box::pin(connector.helpdesk_connector_configure().call_attributes(store, settings, sample))
+        })
+        .await
     }
 
     pub async fn folders(&self, runtime: &Runtime) -> Result<Vec<Folder>, RunError> {
+        self.read_only(runtime, CHECK_TIMEOUT, |store, connector, settings| {
+            Box::pin(connector.helpdesk_connector_configure().call_folders(store, settings))
+        })
+        .await
+    }
+
+    /// One call that writes no users, in a fresh instance: the warning for
+    /// verification off, the wall-clock bound, the secrets the plugin
+    /// saved, and the host's notes on the error.
+    async fn read_only<T>(
+        &self,
+        runtime: &Runtime,
+        limit: Duration,
+        call: impl for<'a> FnOnce(
+            &'a mut wasmtime::Store<RunState>,
+            &'a Connector,
+            &'a Vec<SettingValue>,
+        ) -> Pin<Box<dyn Future<Output = wasmtime::Result<Result<T, ConnectorError>>> + Send + 'a>>,
+    ) -> Result<T, RunError> {
         self.warn_if_insecure();
         let policy = self.policy.for_run();
         let (mut store, connector) = runtime.instantiate(policy.clone(), Session::read_only()).await?;
-        let call = connector.helpdesk_connector_configure().call_folders(&mut store, &self.settings);
-        let result = flatten(bounded(CHECK_TIMEOUT, call).await);
+        let result = flatten(bounded(limit, call(&mut store, &connector, &self.settings)).await);
         self.keep_secrets(store.into_data())?;
         result.map_err(|e| Self::explain(&policy, e))
     }
