@@ -3,33 +3,23 @@
 //! contacts, and finds exactly what the plugin synced.
 
 use helpdesk_e2e::{full_sync, setup};
+use helpdesk_host::bench::peer::python_with_exchangelib;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-const EXCHANGELIB: &str = "exchangelib==5.6.0";
 
 /// A virtual environment with exchangelib, made once per target directory.
 /// Without Python or PyPI the test is skipped, except in CI.
 fn python() -> Option<PathBuf> {
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("exchangelib-venv");
-    let python = venv.join("bin/python");
-    let ready = venv.join(".installed-5.6.0");
-    if ready.exists() {
-        return Some(python);
+    match python_with_exchangelib(&venv) {
+        Ok(python) => Some(python),
+        Err(e) => {
+            assert!(std::env::var_os("CI").is_none(), "{e:#}");
+            eprintln!("skipped: {e:#}");
+            None
+        }
     }
-    let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().is_ok_and(|s| s.success())
-        && Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", EXCHANGELIB])
-            .status()
-            .is_ok_and(|s| s.success());
-    if made {
-        std::fs::write(&ready, EXCHANGELIB).unwrap();
-        return Some(python);
-    }
-    assert!(std::env::var_os("CI").is_none(), "could not install {EXCHANGELIB} into {}", venv.display());
-    eprintln!("skipped: could not install {EXCHANGELIB}");
-    None
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,6 +20,7 @@ pub fn build(dir: &Path, package: &str) -> PathBuf {
     if let Some(stubs) = dir.parent().map(|p| p.join("stubs.rs")).filter(|p| p.exists()) {
         println!("cargo:rerun-if-changed={}", stubs.display());
     }
+    ensure_target();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -42,4 +43,20 @@ pub fn build(dir: &Path, package: &str) -> PathBuf {
     let wasm = target_dir.join("wasm32-wasip2/release").join(format!("{}.wasm", package.replace('-', "_")));
     assert!(wasm.exists(), "{} is missing", wasm.display());
     wasm
+}
+
+/// rustup installs the targets rust-toolchain.toml lists only when it
+/// installs the toolchain; a machine that already had the toolchain lacks
+/// the wasm target, so add it here rather than fail on a missing `core`.
+fn ensure_target() {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(rustc).args(["--print", "sysroot"]).output().ok().filter(|o| o.status.success());
+    let Some(sysroot) = sysroot.map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())) else { return };
+    if sysroot.join("lib/rustlib/wasm32-wasip2").exists() {
+        return;
+    }
+    let added = Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).status();
+    if !added.is_ok_and(|s| s.success()) {
+        println!("cargo:warning=the wasm32-wasip2 target is missing and `rustup target add wasm32-wasip2` failed");
+    }
 }

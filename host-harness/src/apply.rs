@@ -36,7 +36,7 @@ pub fn apply_batch(conn: &mut Connection, run: &RunContext, batch: &Batch, summa
                 Some((upsert.external_id.clone(), outcome))
             }
             Change::Remove(external_id) => {
-                tx.execute("DELETE FROM skipped_contacts WHERE source = ?1 AND external_id = ?2", params![run.source, external_id])?;
+                execute(&tx, "DELETE FROM skipped_contacts WHERE source = ?1 AND external_id = ?2", params![run.source, external_id])?;
                 deactivate(&tx, run, external_id)?.then(|| (external_id.clone(), Outcome::Deactivated))
             }
             Change::Unchanged(external_id) => confirm(&tx, run, external_id)?.map(|o| (external_id.clone(), o)),
@@ -51,7 +51,7 @@ pub fn apply_batch(conn: &mut Connection, run: &RunContext, batch: &Batch, summa
         }
     }
     if let Some(state) = &batch.checkpoint {
-        tx.execute(
+        execute(&tx, 
             &format!(
                 "INSERT INTO checkpoints (source, folder_id, state) VALUES (?1, ?2, ?3)
                  ON CONFLICT (source, folder_id) DO UPDATE SET state = excluded.state, updated_at = {NOW}"
@@ -83,8 +83,8 @@ fn apply_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Ups
     let user = &upsert.user;
     let extra: BTreeMap<&str, &str> = user.extra.iter().map(|a| (a.key.as_str(), a.value.as_str())).collect();
     let extra = serde_json::to_string(&extra).expect("a map of strings serialises");
-    let existing = tx
-        .query_row(
+    let existing = query_row(
+            tx,
             "SELECT id, email, firstname, lastname, phone, extra, active, folder_id FROM users
              WHERE source = ?1 AND external_id = ?2",
             params![run.source, upsert.external_id],
@@ -104,8 +104,8 @@ fn apply_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Ups
         .optional()?;
 
     // Login and email columns compare without case (COLLATE NOCASE).
-    let conflict = tx
-        .query_row(
+    let conflict = query_row(
+            tx,
             "SELECT id, source, external_id FROM users
              WHERE (login = ?1 OR (?2 IS NOT NULL AND email = ?2)) AND id IS NOT ?3 LIMIT 1",
             params![user.login, user.email, existing.as_ref().map(|e| e.id)],
@@ -139,7 +139,7 @@ fn apply_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Ups
     ];
     match (existing, adopt) {
         (None, None) => {
-            tx.execute(
+            execute(tx, 
                 "INSERT INTO users (login, email, firstname, lastname, phone, extra, source, external_id, folder_id, last_seen_run, version)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 values,
@@ -160,13 +160,13 @@ fn apply_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Ups
             if unchanged {
                 // A new change key with the same mapped fields is no change
                 // to the user; remember it so the next listing can skip it.
-                tx.execute(
+                execute(tx, 
                     "UPDATE users SET last_seen_run = ?2, version = ?3 WHERE id = ?1",
                     params![id, run.run_id, upsert.version],
                 )?;
                 return Ok(Outcome::Unchanged);
             }
-            tx.execute(
+            execute(tx, 
                 &format!(
                     "UPDATE users SET login = ?1, email = ?2, firstname = ?3, lastname = ?4, phone = ?5, extra = ?6,
                      source = ?7, external_id = ?8, folder_id = ?9, last_seen_run = ?10, version = ?11, active = 1,
@@ -180,17 +180,26 @@ fn apply_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Ups
     }
 }
 
+/// Statements run once per contact are prepared once per connection.
+fn execute(tx: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    tx.prepare_cached(sql)?.execute(params)
+}
+
+fn query_row<T>(tx: &Connection, sql: &str, params: impl rusqlite::Params, f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    tx.prepare_cached(sql)?.query_row(params, f)
+}
+
 /// Keep the version of a contact skipped on purpose; forget it once the
 /// contact makes a user.
 fn remember_skip(tx: &Connection, run: &RunContext, folder_id: &str, external_id: &str, version: &str, outcome: &Outcome) -> rusqlite::Result<()> {
     match outcome {
-        Outcome::Skipped(reason) => tx.execute(
+        Outcome::Skipped(reason) => execute(tx, 
             "INSERT INTO skipped_contacts (source, external_id, folder_id, version, reason) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (source, external_id) DO UPDATE SET folder_id = excluded.folder_id, version = excluded.version,
              reason = excluded.reason",
             params![run.source, external_id, folder_id, version, reason],
         )?,
-        _ => tx.execute("DELETE FROM skipped_contacts WHERE source = ?1 AND external_id = ?2", params![run.source, external_id])?,
+        _ => execute(tx, "DELETE FROM skipped_contacts WHERE source = ?1 AND external_id = ?2", params![run.source, external_id])?,
     };
     Ok(())
 }
@@ -198,11 +207,11 @@ fn remember_skip(tx: &Connection, run: &RunContext, folder_id: &str, external_id
 /// A contact listed with its stored version: nothing changed, so nothing
 /// is counted (as with a change-based sync); its user is marked seen.
 fn confirm(tx: &Connection, run: &RunContext, external_id: &str) -> rusqlite::Result<Option<Outcome>> {
-    let seen = tx.execute(
+    let seen = execute(tx, 
         "UPDATE users SET last_seen_run = ?3 WHERE source = ?1 AND external_id = ?2 AND active = 1",
         params![run.source, external_id, run.run_id],
     )?;
-    let skipped: bool = tx.query_row(
+    let skipped: bool = query_row(tx, 
         "SELECT EXISTS (SELECT 1 FROM skipped_contacts WHERE source = ?1 AND external_id = ?2)",
         params![run.source, external_id],
         |row| row.get(0),
@@ -212,7 +221,7 @@ fn confirm(tx: &Connection, run: &RunContext, external_id: &str) -> rusqlite::Re
 
 /// Deactivate the user of a removed contact; true if it was active.
 fn deactivate(tx: &Connection, run: &RunContext, external_id: &str) -> rusqlite::Result<bool> {
-    let changed = tx.execute(
+    let changed = execute(tx, 
         &format!("UPDATE users SET active = 0, updated_at = {NOW} WHERE source = ?1 AND external_id = ?2 AND active = 1"),
         params![run.source, external_id],
     )?;

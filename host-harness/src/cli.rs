@@ -2,6 +2,7 @@
 //! tests (see DESIGN.md); keep them stable.
 
 use crate::config::{ExchangeConfig, HostConfig, ScheduleConfig, StoreConfig, TlsConfig};
+use crate::emulator::data::Layout;
 use crate::emulator::{Emulator, EmulatorOptions};
 use crate::runs::{Connection, RunError};
 use crate::runtime::Runtime;
@@ -77,6 +78,10 @@ enum Command {
         /// faults to inject: all, or a comma-separated list (see demo)
         #[arg(long)]
         faults: Option<String>,
+        /// spread the contacts evenly over this many contact folders
+        /// instead of the demo's awkward folder tree
+        #[arg(long)]
+        folders: Option<usize>,
     },
     /// Connect and authenticate; print the server's version
     Check {
@@ -124,6 +129,31 @@ enum Command {
         #[arg(long)]
         runs: Option<u32>,
     },
+    /// Measure a full sync of a large mailbox on the built-in emulator, the
+    /// incremental syncs after it, the same read by exchangelib (the peer,
+    /// installed from PyPI on first use), and loading the component
+    Bench {
+        /// contacts in the emulated mailbox
+        #[arg(long, default_value_t = 100_000)]
+        contacts: usize,
+        /// contact folders they are spread over
+        #[arg(long, default_value_t = 10)]
+        folders: usize,
+        /// runs of each measurement; medians are reported
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// contacts exchangelib reads (whole folders); 0 leaves the peer out
+        #[arg(long, default_value_t = 10_000)]
+        peer_contacts: usize,
+        /// the Python virtual environment for exchangelib
+        #[arg(long, default_value = "target/bench/exchangelib-venv")]
+        venv: PathBuf,
+        /// where the benchmark's databases go
+        #[arg(long, default_value = "target/bench")]
+        work_dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// The history of sync runs, newest first
     Runs {
         #[arg(long, conflicts_with = "db", required_unless_present = "db")]
@@ -170,6 +200,7 @@ pub fn main() -> ExitCode {
             | Command::Sync { json: true, .. }
             | Command::Runs { json: true, .. }
             | Command::Users { json: true, .. }
+            | Command::Bench { json: true, .. }
     );
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -190,8 +221,9 @@ pub fn main() -> ExitCode {
 async fn run(command: Command) -> Result<()> {
     match command {
         Command::Demo { contacts, seed, db, mode, faults, json } => demo(contacts, seed, db, mode, faults, json).await,
-        Command::Emulator { listen, contacts, seed, user, password, tls, cert_out, faults } => {
-            let options = EmulatorOptions { listen, contacts, seed, user, password, tls, faults, ..Default::default() };
+        Command::Emulator { listen, contacts, seed, user, password, tls, cert_out, faults, folders } => {
+            let layout = folders.map_or(Layout::Demo, Layout::Flat);
+            let options = EmulatorOptions { listen, contacts, seed, user, password, tls, faults, layout, ..Default::default() };
             let emulator = Emulator::start(options).await?;
             if let (Some(path), Some(pem)) = (&cert_out, &emulator.ca_pem) {
                 std::fs::write(path, pem).with_context(|| format!("writing {}", path.display()))?;
@@ -222,6 +254,12 @@ async fn run(command: Command) -> Result<()> {
             let found = Connection::from_config(&config)?.attributes(&*Runtime::shared()?, sample).await?;
             let document: Value = found.iter().map(|a| json!({ "key": a.key, "example": a.example })).collect();
             print(json, &document, || found.iter().map(|a| format!("{:<40} {}\n", a.key, a.example)).collect::<String>());
+            Ok(())
+        }
+        Command::Bench { contacts, folders, runs, peer_contacts, venv, work_dir, json } => {
+            let options = crate::bench::BenchOptions { contacts, folders, runs, peer_contacts, venv, work_dir };
+            let figures = crate::bench::run(&options).await?;
+            print(json, &serde_json::to_value(&figures)?, || crate::bench::text(&figures));
             Ok(())
         }
         Command::Serve { config, runs } => serve(&HostConfig::load(&config)?, runs).await,

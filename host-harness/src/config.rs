@@ -1,12 +1,12 @@
 //! The harness's configuration file (TOML), and what it hands the plugin.
 
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostConfig {
     pub exchange: ExchangeConfig,
@@ -25,7 +25,7 @@ pub struct HostConfig {
     pub base_dir: PathBuf,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExchangeConfig {
     #[serde(default = "default_mode")]
@@ -55,7 +55,7 @@ pub struct ExchangeConfig {
     pub tls: TlsConfig,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
     #[serde(default = "yes")]
@@ -69,7 +69,7 @@ impl Default for TlsConfig {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     #[serde(default = "default_database")]
@@ -82,7 +82,7 @@ impl Default for StoreConfig {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleConfig {
     #[serde(default = "default_interval")]
@@ -114,6 +114,12 @@ impl HostConfig {
         let mut config: HostConfig = toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
         config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(config)
+    }
+
+    /// Write the configuration as a file `load` reads back.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = toml::to_string(self).context("writing the configuration as TOML")?;
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
     }
 
     pub fn database(&self) -> PathBuf {

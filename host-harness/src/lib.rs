@@ -3,6 +3,7 @@
 //! keeps users in SQLite, schedules syncs, and carries an Exchange emulator.
 
 pub mod apply;
+pub mod bench;
 pub mod capabilities;
 pub mod cli;
 pub mod config;

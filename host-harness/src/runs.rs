@@ -228,6 +228,7 @@ impl Connection {
         };
         let mut summary = session.summary;
         summary.requests = u64::from(policy.requests.load(Ordering::Relaxed));
+        summary.bytes_received = policy.bytes_received.load(Ordering::Relaxed);
         summary.elapsed_ms = started.elapsed().as_millis() as u64;
         summary.dry_run = dry_run;
         summary.warnings.extend(insecure);

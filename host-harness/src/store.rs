@@ -148,6 +148,10 @@ impl Store {
     fn with(conn: Connection, path: Option<PathBuf>) -> Result<Store> {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        // With WAL, NORMAL cannot corrupt the database; a power cut may
+        // lose the last batches, and their checkpoint with them, so the
+        // next run reads them again.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA).context("creating the schema")?;
         Ok(Store { conn: Arc::new(Mutex::new(conn)), path })

@@ -57,6 +57,9 @@ pub struct Summary {
     #[serde(flatten)]
     pub counts: Counts,
     pub requests: u64,
+    /// response bytes (bodies) the plugin received
+    #[serde(default)]
+    pub bytes_received: u64,
     pub elapsed_ms: u64,
     pub dry_run: bool,
     pub folders: Vec<FolderSummary>,

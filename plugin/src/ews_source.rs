@@ -7,7 +7,8 @@ use crate::bindings::helpdesk::connector::types::Change;
 use crate::error::Result;
 use crate::ews::Ews;
 use crate::ews::find_item::ItemRef;
-use crate::ews::get_item;
+use crate::ews::get_item::{self, FetchedItem};
+use crate::ews::response::Status;
 use crate::ews::sync_folder_items::ItemChange;
 use crate::flatten::Attributes;
 use crate::report;
@@ -99,12 +100,11 @@ impl EwsSource {
             if !unchanged.is_empty() {
                 sink.apply(book, unchanged, None, false)?;
             }
-            for chunk in to_read.chunks(get_item::MAX_BATCH) {
-                let changes = self.read(chunk, sink)?;
-                sink.apply(book, changes, None, false)?;
-                done += chunk.len() as u64;
-                host::progress(&book.id, done, page.paging.total.unwrap_or(book.count).max(done));
-            }
+            let total = page.paging.total.unwrap_or(book.count);
+            self.read_into(book, &to_read, None, sink, &mut |read| {
+                done += read;
+                host::progress(&book.id, done, total.max(done));
+            })?;
             if page.paging.last {
                 break;
             }
@@ -138,17 +138,11 @@ impl EwsSource {
                     ItemChange::Delete(id) => removed.push(Change::Remove(id)),
                 }
             }
-            let mut batches = vec![removed];
-            for chunk in to_read.chunks(get_item::MAX_BATCH) {
-                batches.push(self.read(chunk, sink)?);
+            if !removed.is_empty() || to_read.is_empty() {
+                let checkpoint = to_read.is_empty().then(|| page.state.clone());
+                sink.apply(book, removed, checkpoint, false)?;
             }
-            let last = batches.len() - 1;
-            for (i, changes) in batches.into_iter().enumerate() {
-                if i == last || !changes.is_empty() {
-                    let checkpoint = (i == last).then(|| page.state.clone());
-                    sink.apply(book, changes, checkpoint, false)?;
-                }
-            }
+            self.read_into(book, &to_read, Some(page.state.clone()), sink, &mut |_| {})?;
             if page.last {
                 return Ok(());
             }
@@ -156,9 +150,29 @@ impl EwsSource {
         }
     }
 
-    /// Read contacts with GetItem and map them.
-    fn read(&mut self, items: &[ItemRef], sink: &mut Sink) -> Result<Vec<Change>> {
-        let fetched = self.ews.get_items(items)?;
+    /// Read contacts with GetItem, several batches at once, and hand each
+    /// batch to the host mapped as it arrives; the last carries
+    /// `checkpoint`. `progress` hears how many were read.
+    fn read_into(
+        &mut self,
+        book: &AddressBook,
+        items: &[ItemRef],
+        mut checkpoint: Option<String>,
+        sink: &mut Sink,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        let batches: Vec<&[ItemRef]> = items.chunks(get_item::MAX_BATCH).collect();
+        let last = batches.len().saturating_sub(1);
+        self.ews.get_items_each(&batches, |i, fetched| {
+            let changes = Self::mapped(batches[i], fetched, sink);
+            sink.apply(book, changes, if i == last { checkpoint.take() } else { None }, false)?;
+            progress(batches[i].len() as u64);
+            Ok(())
+        })
+    }
+
+    /// GetItem's results as changes for the host.
+    fn mapped(items: &[ItemRef], fetched: Vec<std::result::Result<FetchedItem, Status>>, sink: &mut Sink) -> Vec<Change> {
         let mut changes = Vec::with_capacity(items.len());
         for (item, result) in items.iter().zip(fetched) {
             match result {
@@ -171,6 +185,6 @@ impl EwsSource {
                 )),
             }
         }
-        Ok(changes)
+        changes
     }
 }

@@ -5,8 +5,8 @@
 
 use crate::bindings::wasi::http::outgoing_handler;
 use crate::bindings::wasi::http::types::{
-    ErrorCode, Fields, IncomingBody, IncomingResponse, Method, OutgoingBody, OutgoingRequest,
-    RequestOptions, Scheme,
+    ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingResponse, Method, OutgoingBody,
+    OutgoingRequest, RequestOptions, Scheme,
 };
 use crate::bindings::wasi::io::streams::{InputStream, StreamError};
 use crate::error::{Error, Kind, Result};
@@ -84,15 +84,28 @@ pub fn parse_url(url: &str) -> Result<Url<'_>> {
 
 /// POST `body` to `url` and return the response once its headers arrived.
 pub fn post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response> {
-    send(Method::Post, url, headers, body)
+    start(Method::Post, url, headers, body)?.response()
 }
 
 /// GET `url`.
 pub fn get(url: &str, headers: &[(&str, &str)]) -> Result<Response> {
-    send(Method::Get, url, headers, &[])
+    start(Method::Get, url, headers, &[])?.response()
 }
 
-fn send(method: Method, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response> {
+/// POST `body` to `url` without waiting for the answer: several requests
+/// can be on the wire at once.
+pub fn post_later(url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Pending> {
+    start(Method::Post, url, headers, body)
+}
+
+/// A request sent whose answer has not been read yet.
+pub struct Pending {
+    url: String,
+    future: FutureIncomingResponse,
+    write_error: Option<String>,
+}
+
+fn start(method: Method, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Pending> {
     let target = parse_url(url)?;
     let fields = Fields::new();
     for (name, value) in headers {
@@ -139,43 +152,50 @@ fn send(method: Method, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Res
             }
         }
     }
-    let finished = OutgoingBody::finish(outgoing, None);
+    let _ = OutgoingBody::finish(outgoing, None);
+    Ok(Pending { url: url.to_string(), future, write_error })
+}
 
-    let response = loop {
-        match future.get() {
-            Some(result) => break result.map_err(|_| Error::protocol("response already taken"))?,
-            None => future.subscribe().block(),
-        }
-    };
-    let response = match (response, write_error, finished) {
-        (Ok(response), _, _) => response,
-        (Err(_), Some(write_error), _) => {
-            return Err(Error::transient(Kind::Unreachable, format!("{url}: sending the request failed: {write_error}"), None));
-        }
-        (Err(e), None, _) => return Err(transport_error(url, &e)),
-    };
+impl Pending {
+    /// Wait for the answer's status and headers.
+    pub fn response(self) -> Result<Response> {
+        let Pending { url, future, write_error } = self;
+        let response = loop {
+            match future.get() {
+                Some(result) => break result.map_err(|_| Error::protocol("response already taken"))?,
+                None => future.subscribe().block(),
+            }
+        };
+        let response = match (response, write_error) {
+            (Ok(response), _) => response,
+            (Err(_), Some(write_error)) => {
+                return Err(Error::transient(Kind::Unreachable, format!("{url}: sending the request failed: {write_error}"), None));
+            }
+            (Err(e), None) => return Err(transport_error(&url, &e)),
+        };
 
-    let status = response.status();
-    let headers = response.headers();
-    let header = |name: &str| {
-        headers
-            .get(&name.to_string())
-            .first()
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-    };
-    let content_type = header("content-type").unwrap_or_default();
-    let www_authenticate = header("www-authenticate");
-    let retry_after = header("retry-after").and_then(|v| v.trim().parse().ok());
-    drop(headers);
-    let body = response.consume().map_err(|_| Error::protocol("response body unavailable"))?;
-    let stream = body.stream().map_err(|_| Error::protocol("response stream unavailable"))?;
-    Ok(Response {
-        status,
-        content_type,
-        www_authenticate,
-        retry_after,
-        body: Body { stream, _body: body, _response: response },
-    })
+        let status = response.status();
+        let headers = response.headers();
+        let header = |name: &str| {
+            headers
+                .get(&name.to_string())
+                .first()
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        };
+        let content_type = header("content-type").unwrap_or_default();
+        let www_authenticate = header("www-authenticate");
+        let retry_after = header("retry-after").and_then(|v| v.trim().parse().ok());
+        drop(headers);
+        let body = response.consume().map_err(|_| Error::protocol("response body unavailable"))?;
+        let stream = body.stream().map_err(|_| Error::protocol("response stream unavailable"))?;
+        Ok(Response {
+            status,
+            content_type,
+            www_authenticate,
+            retry_after,
+            body: Body { stream, _body: body, _response: response },
+        })
+    }
 }
 
 /// Turn a wasi:http transport error into a message an admin can act on.

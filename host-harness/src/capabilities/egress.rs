@@ -3,12 +3,12 @@
 //! addresses their names resolved to when the run first used them, and
 //! loopback only where the configuration says so.
 
-use super::sender::{self, IoFuture, Notes, Target, note};
+use super::sender::{self, IoFuture, Notes, Pool, Shared, Target, note};
 use http::uri::Scheme;
 use rustls::ClientConfig;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
@@ -65,8 +65,12 @@ pub struct EgressPolicy {
     pub requests: Arc<AtomicU32>,
     /// requests refused by the policy
     pub denied: Arc<AtomicU32>,
+    /// response bytes received, for the run summary
+    pub bytes_received: Arc<AtomicU64>,
     /// what went wrong on the way, in words for the admin
     pub notes: Notes,
+    /// keep-alive connections of the run
+    pool: Arc<Pool>,
     /// addresses each name resolved to first in this run
     pins: Arc<Mutex<HashMap<(String, u16), Vec<SocketAddr>>>>,
 }
@@ -81,17 +85,22 @@ impl EgressPolicy {
             max_first_byte: MAX_FIRST_BYTE,
             requests: Default::default(),
             denied: Default::default(),
+            bytes_received: Default::default(),
             notes: Default::default(),
+            pool: Default::default(),
             pins: Default::default(),
         })
     }
 
-    /// The same policy with fresh counters, notes and pins, for a new run.
+    /// The same policy with fresh counters, notes, connections and pins,
+    /// for a new run.
     pub fn for_run(&self) -> EgressPolicy {
         EgressPolicy {
             requests: Default::default(),
             denied: Default::default(),
+            bytes_received: Default::default(),
             notes: Default::default(),
+            pool: Default::default(),
             pins: Default::default(),
             ..self.clone()
         }
@@ -156,6 +165,7 @@ impl WasiHttpHooks for EgressPolicy {
             if request.headers().contains_key(http::header::AUTHORIZATION) { "<redacted>" } else { "none" });
         let options = capped(options, self.max_first_byte);
         let (pins, notes, tls, max_body) = (self.pins.clone(), self.notes.clone(), self.tls.clone(), self.max_body);
+        let shared = Shared { pool: self.pool.clone(), notes: notes.clone(), bytes_received: self.bytes_received.clone() };
         let denied = self.denied.clone();
         Box::new(async move {
             let connect = options.connect_timeout.unwrap_or(MAX_CONNECT);
@@ -168,7 +178,7 @@ impl WasiHttpHooks for EgressPolicy {
                 Err(e) => return Err(e),
             };
             let target = Target { host: origin.host, port: origin.port, https: origin.https, addrs };
-            sender::send(request, target, tls, options, max_body, notes).await
+            sender::send(request, target, tls, options, max_body, shared).await
         })
     }
 }

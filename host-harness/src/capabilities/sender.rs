@@ -10,6 +10,9 @@ use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use hyper::client::conn::http1::SendRequest;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -39,14 +42,90 @@ pub fn note(notes: &Notes, message: String) {
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
+/// Idle keep-alive connections of one run, by origin: a sync sends
+/// thousands of requests to one server, and a TCP (and TLS) handshake for
+/// each would cost both sides.
+#[derive(Default)]
+pub struct Pool {
+    idle: Mutex<HashMap<PoolKey, Vec<SendRequest<WasiBody>>>>,
+}
+
+type PoolKey = (String, u16, bool);
+
+impl Pool {
+    /// A connection that can take a request now, if one is idle.
+    async fn take(&self, key: &PoolKey) -> Option<SendRequest<WasiBody>> {
+        loop {
+            let mut sender = self.idle.lock().unwrap_or_else(|p| p.into_inner()).get_mut(key)?.pop()?;
+            // Closed by the server while idle: drop it and look further.
+            if let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(1), sender.ready()).await {
+                return Some(sender);
+            }
+        }
+    }
+
+    fn put(&self, key: PoolKey, sender: SendRequest<WasiBody>) {
+        if !sender.is_closed() {
+            self.idle.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_default().push(sender);
+        }
+    }
+}
+
+/// What one run shares between its requests: the pool, the notes for the
+/// admin, and the count of response bytes.
+#[derive(Clone, Default)]
+pub struct Shared {
+    pub pool: Arc<Pool>,
+    pub notes: Notes,
+    pub bytes_received: Arc<AtomicU64>,
+}
+
 pub async fn send(
     mut request: http::Request<WasiBody>,
     target: Target,
     tls: Arc<ClientConfig>,
     options: RequestOptions,
     max_body: u64,
-    notes: Notes,
+    shared: Shared,
 ) -> Result<(http::Response<WasiBody>, IoFuture), HttpError> {
+    let key: PoolKey = (target.host.clone(), target.port, target.https);
+    let mut sender = match shared.pool.take(&key).await {
+        Some(sender) => sender,
+        None => connect(&target, tls, &options, &shared.notes).await?,
+    };
+
+    // The request carries scheme and authority; on the wire only the path.
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
+    *request.uri_mut() = http::Uri::builder().path_and_query(path).build().map_err(|_| HttpError::HttpRequestUriInvalid)?;
+
+    let first_byte = options.first_byte_timeout.unwrap_or(Duration::from_secs(120));
+    let response = match tokio::time::timeout(first_byte, sender.send_request(request)).await {
+        Err(_) => return Err(HttpError::ConnectionReadTimeout),
+        Ok(result) => result.map_err(HttpError::from)?,
+    };
+    let between = options.between_bytes_timeout.unwrap_or(Duration::from_secs(60));
+    let response = response.map(|incoming| {
+        let guarded = GuardedBody {
+            incoming,
+            idle: Box::pin(tokio::time::sleep(between)),
+            between,
+            remaining: max_body,
+            limit: max_body,
+            bytes_received: shared.bytes_received.clone(),
+            // Back to the pool once the whole answer is read; a body left
+            // unread takes its connection with it.
+            release: Some((sender, shared.pool.clone(), key)),
+        };
+        http_body_util::BodyExt::boxed_unsync(guarded)
+    });
+    // The connection outlives the request; its driver task ends with it.
+    let io: IoFuture = Box::new(async { Ok(()) });
+    Ok((response, io))
+}
+
+/// A new connection to `target`: TCP to the pinned addresses, TLS with
+/// the configured trust, HTTP/1.1.
+async fn connect(target: &Target, tls: Arc<ClientConfig>, options: &RequestOptions, notes: &Notes) -> Result<SendRequest<WasiBody>, HttpError> {
     let connect_timeout = options.connect_timeout.unwrap_or(Duration::from_secs(30));
     let tcp = match tokio::time::timeout(connect_timeout, TcpStream::connect(target.addrs.as_slice())).await {
         Err(_) => return Err(HttpError::ConnectionTimeout),
@@ -60,39 +139,21 @@ pub async fn send(
         let handshake = tokio_rustls::TlsConnector::from(tls).connect(name, tcp);
         match tokio::time::timeout(connect_timeout, handshake).await {
             Err(_) => return Err(HttpError::ConnectionTimeout),
-            Ok(Err(e)) => return Err(tls_error(&target, e, &notes)),
+            Ok(Err(e)) => return Err(tls_error(target, e, notes)),
             Ok(Ok(stream)) => Box::new(stream),
         }
     } else {
         Box::new(tcp)
     };
-    let (mut sender, connection) = hyper::client::conn::http1::handshake::<_, WasiBody>(TokioIo::new(stream))
+    let (sender, connection) = hyper::client::conn::http1::handshake::<_, WasiBody>(TokioIo::new(stream))
         .await
         .map_err(HttpError::from)?;
-    let driver = tokio::spawn(connection);
-
-    // The request carries scheme and authority; on the wire only the path.
-    let path = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
-    *request.uri_mut() = http::Uri::builder().path_and_query(path).build().map_err(|_| HttpError::HttpRequestUriInvalid)?;
-
-    let first_byte = options.first_byte_timeout.unwrap_or(Duration::from_secs(120));
-    let response = match tokio::time::timeout(first_byte, sender.send_request(request)).await {
-        Err(_) => return Err(HttpError::ConnectionReadTimeout),
-        Ok(result) => result.map_err(HttpError::from)?,
-    };
-    drop(sender);
-    let between = options.between_bytes_timeout.unwrap_or(Duration::from_secs(60));
-    let response = response.map(|incoming| {
-        let guarded = GuardedBody { incoming, idle: Box::pin(tokio::time::sleep(between)), between, remaining: max_body, limit: max_body };
-        http_body_util::BodyExt::boxed_unsync(guarded)
-    });
-    let io: IoFuture = Box::new(async move {
-        match driver.await {
-            Ok(Err(e)) => Err(HttpError::from(e)),
-            _ => Ok(()),
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!("connection ended: {e}");
         }
     });
-    Ok((response, io))
+    Ok(sender)
 }
 
 /// A certificate failure is reported as one, with the host and the reason.
@@ -121,6 +182,8 @@ struct GuardedBody {
     between: Duration,
     remaining: u64,
     limit: u64,
+    bytes_received: Arc<AtomicU64>,
+    release: Option<(SendRequest<WasiBody>, Arc<Pool>, PoolKey)>,
 }
 
 impl Body for GuardedBody {
@@ -137,13 +200,19 @@ impl Body for GuardedBody {
                         return Poll::Ready(Some(Err(HttpError::HttpResponseBodySize(Some(this.limit)))));
                     }
                     this.remaining -= size;
+                    this.bytes_received.fetch_add(size, Ordering::Relaxed);
                 }
                 let deadline = tokio::time::Instant::now() + this.between;
                 this.idle.as_mut().reset(deadline);
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(HttpError::from(e)))),
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(None) => {
+                if let Some((sender, pool, key)) = this.release.take() {
+                    pool.put(key, sender);
+                }
+                Poll::Ready(None)
+            }
             Poll::Pending => match this.idle.as_mut().poll(cx) {
                 Poll::Ready(()) => Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout))),
                 Poll::Pending => Poll::Pending,

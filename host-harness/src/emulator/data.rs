@@ -156,34 +156,41 @@ const PLACES: &[(&str, &str, &str)] = &[
     ("Москва", "101000", "Russia"),
 ];
 
+/// The shape of a seeded mailbox's folders.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// The awkward mailbox: nested folders, names XML forbids, a search
+    /// folder, public folders, one of them denied.
+    #[default]
+    Demo,
+    /// `n` contact folders (Contacts and n - 1 below it) sharing the
+    /// contacts evenly, and nothing else: what benchmarks want.
+    Flat(usize),
+}
+
 impl Mailbox {
     pub fn seeded(contacts: usize, seed: u64) -> Mailbox {
+        Mailbox::seeded_with(contacts, seed, Layout::Demo)
+    }
+
+    pub fn seeded_with(contacts: usize, seed: u64, layout: Layout) -> Mailbox {
         let mut mailbox = Mailbox { rng: Rng(seed ^ 0x5EED_0F_E1C5), ..Default::default() };
         let root = mailbox.new_folder(None, "Root", "", "Folder", Some("root"));
         let top = mailbox.new_folder(Some(&root), "Top of Information Store", "IPF.Note", "Folder", Some("msgfolderroot"));
         mailbox.new_folder(Some(&top), "Inbox", "IPF.Note", "Folder", Some("inbox"));
         mailbox.new_folder(Some(&top), "Calendar", "IPF.Appointment", "CalendarFolder", Some("calendar"));
         let main = mailbox.new_folder(Some(&top), "Contacts", "IPF.Contact", "ContactsFolder", Some("contacts"));
-        let suppliers = mailbox.new_folder(Some(&main), "Suppliers", "IPF.Contact", "ContactsFolder", None);
-        let europe = mailbox.new_folder(Some(&suppliers), "Europe", "IPF.Contact", "ContactsFolder", None);
-        let customers = mailbox.new_folder(Some(&main), "Customers", "IPF.Contact", "ContactsFolder", None);
-        // Names as real mailboxes have them: a control character that XML
-        // 1.0 forbids, and a byte that is not UTF-8.
-        mailbox.new_folder(Some(&main), "Alte\u{1} Kontakte", "IPF.Contact", "ContactsFolder", None);
-        mailbox.new_folder(Some(&main), "Archiv \u{E000}2019", "IPF.Contact", "ContactsFolder", None);
-        let search = mailbox.new_folder(Some(&top), "AllContacts", "IPF.Contact", "SearchFolder", None);
-        mailbox.folder_mut(&search).search_source = Some(main.clone());
-
-        let public_root = mailbox.new_folder(None, "IPM_SUBTREE", "", "Folder", Some("publicfoldersroot"));
-        let company = mailbox.new_folder(Some(&public_root), "Company Contacts", "IPF.Contact", "ContactsFolder", None);
-        let board = mailbox.new_folder(Some(&public_root), "Board", "IPF.Contact", "ContactsFolder", None);
-        let hidden = mailbox.new_folder(Some(&board), "Minutes", "IPF.Note", "Folder", None);
-        for id in [&public_root, &company, &board, &hidden] {
-            mailbox.folder_mut(id).public = true;
-        }
-        mailbox.folder_mut(&board).denied = true;
-
-        mailbox.homes = vec![(main.clone(), 50), (suppliers, 20), (europe, 10), (customers, 15), (company, 5)];
+        let board = match layout {
+            Layout::Demo => Some(mailbox.demo_folders(&top, &main)),
+            Layout::Flat(folders) => {
+                mailbox.homes = vec![(main.clone(), 1)];
+                for n in 2..=folders.max(1) {
+                    let id = mailbox.new_folder(Some(&main), &format!("Address book {n}"), "IPF.Contact", "ContactsFolder", None);
+                    mailbox.homes.push((id, 1));
+                }
+                None
+            }
+        };
         for _ in 0..contacts {
             mailbox.generate();
         }
@@ -194,11 +201,36 @@ impl Mailbox {
             mailbox.add(group);
         }
         // The board's contacts: there, but the account may not read them.
-        for _ in 0..3 {
+        for board in board.iter().flat_map(|board| [board; 3]) {
             let id = mailbox.rng.id("AAMkAGI2");
             mailbox.add(Contact { id, kind: "Contact", given_name: "Board".into(), folder_id: board.clone(), ..Default::default() });
         }
         mailbox
+    }
+
+    /// The demo's folders beside and below Contacts, and the contacts'
+    /// homes among them; returns the denied public folder.
+    fn demo_folders(&mut self, top: &str, main: &str) -> String {
+        let suppliers = self.new_folder(Some(main), "Suppliers", "IPF.Contact", "ContactsFolder", None);
+        let europe = self.new_folder(Some(&suppliers), "Europe", "IPF.Contact", "ContactsFolder", None);
+        let customers = self.new_folder(Some(main), "Customers", "IPF.Contact", "ContactsFolder", None);
+        // Names as real mailboxes have them: a control character that XML
+        // 1.0 forbids, and a byte that is not UTF-8.
+        self.new_folder(Some(main), "Alte\u{1} Kontakte", "IPF.Contact", "ContactsFolder", None);
+        self.new_folder(Some(main), "Archiv \u{E000}2019", "IPF.Contact", "ContactsFolder", None);
+        let search = self.new_folder(Some(top), "AllContacts", "IPF.Contact", "SearchFolder", None);
+        self.folder_mut(&search).search_source = Some(main.to_string());
+
+        let public_root = self.new_folder(None, "IPM_SUBTREE", "", "Folder", Some("publicfoldersroot"));
+        let company = self.new_folder(Some(&public_root), "Company Contacts", "IPF.Contact", "ContactsFolder", None);
+        let board = self.new_folder(Some(&public_root), "Board", "IPF.Contact", "ContactsFolder", None);
+        let hidden = self.new_folder(Some(&board), "Minutes", "IPF.Note", "Folder", None);
+        for id in [&public_root, &company, &board, &hidden] {
+            self.folder_mut(id).public = true;
+        }
+        self.folder_mut(&board).denied = true;
+        self.homes = vec![(main.to_string(), 50), (suppliers, 20), (europe, 10), (customers, 15), (company, 5)];
+        board
     }
 
     fn new_folder(&mut self, parent: Option<&str>, name: &str, class: &str, element: &'static str, distinguished: Option<&'static str>) -> String {
@@ -349,6 +381,12 @@ impl Mailbox {
     /// of the default folder whose email no other contact has, so that each
     /// change is one user created, updated or deactivated.
     pub fn scripted_change(&mut self, n: usize) -> ScriptedChange {
+        self.scripted_changes(n, n, n)
+    }
+
+    /// Add `added` contacts, change `changed` and remove `removed`, as
+    /// [`Mailbox::scripted_change`] does.
+    pub fn scripted_changes(&mut self, added: usize, changed: usize, removed: usize) -> ScriptedChange {
         let main = self.distinguished("contacts").expect("a contacts folder").id.clone();
         let mut counts: HashMap<String, usize> = HashMap::new();
         for email in self.contacts.iter().filter_map(|c| c.emails.first()) {
@@ -361,10 +399,11 @@ impl Mailbox {
             .filter(|c| c.emails.first().is_some_and(|e| counts[&e.to_lowercase()] == 1))
             .map(|c| c.id.clone())
             .collect();
-        assert!(candidates.len() >= 2 * n, "too few contacts to change {n} and remove {n}");
-        let step = candidates.len() / (2 * n);
-        let chosen: Vec<String> = candidates.into_iter().step_by(step.max(1)).take(2 * n).collect();
-        let (changed, removed) = chosen.split_at(n);
+        let touched = changed + removed;
+        assert!(candidates.len() >= touched, "too few contacts to change {changed} and remove {removed}");
+        let step = candidates.len() / touched.max(1);
+        let chosen: Vec<String> = candidates.into_iter().step_by(step.max(1)).take(touched).collect();
+        let (changed, removed) = chosen.split_at(changed);
         let mut script = ScriptedChange::default();
         for id in changed {
             self.change(id, |c| {
@@ -378,7 +417,7 @@ impl Mailbox {
             script.removed.push(id.clone());
         }
         let homes = std::mem::replace(&mut self.homes, vec![(main, 1)]);
-        for _ in 0..n {
+        for _ in 0..added {
             let id = self.generate();
             // New people, new addresses: never a duplicate.
             let number = self.generated;

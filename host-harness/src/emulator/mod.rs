@@ -38,6 +38,7 @@ pub struct EmulatorOptions {
     pub expire_every: Option<u64>,
     /// faults to inject (`all` or a list), planned from `seed`
     pub faults: Option<String>,
+    pub layout: data::Layout,
 }
 
 impl Default for EmulatorOptions {
@@ -53,6 +54,7 @@ impl Default for EmulatorOptions {
             throttle_every: None,
             expire_every: None,
             faults: None,
+            layout: data::Layout::Demo,
         }
     }
 }
@@ -104,7 +106,7 @@ impl Emulator {
             Some(spec) => faults::Faults::parse(spec, options.seed)?,
             None => faults::Faults::default(),
         };
-        let mut mailbox = Mailbox::seeded(options.contacts, options.seed);
+        let mut mailbox = Mailbox::seeded_with(options.contacts, options.seed, options.layout);
         if faults.broken_item {
             mailbox.add_fault_item(data::BROKEN_ITEM_ID, "Broken");
         }

@@ -24,6 +24,10 @@ type Input = xml::Utf8Lossy<BufReader<http::Body>>;
 
 /// Folders per FindFolder page.
 const FOLDER_PAGE: u32 = 500;
+/// GetItem requests on the wire at once. Exchange lets one account run 27
+/// EWS requests at a time (EWSMaxConcurrency); a few are enough to keep
+/// server and client busy, and leave the rest to Outlook and others.
+pub const IN_FLIGHT: usize = 4;
 
 pub struct Ews {
     endpoint: String,
@@ -33,6 +37,8 @@ pub struct Ews {
     authenticated: bool,
     /// a 401 since the last accepted request was already retried
     retried_401: bool,
+    /// GetItem requests sent at once
+    in_flight: usize,
 }
 
 impl Ews {
@@ -44,6 +50,7 @@ impl Ews {
             authorization: format!("Basic {token}"),
             authenticated: false,
             retried_401: false,
+            in_flight: IN_FLIGHT,
         }
     }
 
@@ -116,17 +123,61 @@ impl Ews {
         }
     }
 
+    /// GetItem for many batches, up to [`IN_FLIGHT`] on the wire at once,
+    /// so that the server works on the next batches while we map and store
+    /// this one; `each` gets every batch's results, in order. A batch that
+    /// fails this way is read again alone through [`Ews::get_items`] (with
+    /// its retries and splitting), and the rest of the run sends one
+    /// request at a time: a server that refused once is not pressed.
+    pub fn get_items_each(
+        &mut self,
+        batches: &[&[ItemRef]],
+        mut each: impl FnMut(usize, Vec<Result<FetchedItem, Status>>) -> Result<()>,
+    ) -> Result<()> {
+        let mut pending = std::collections::VecDeque::new();
+        let mut sent = 0;
+        for (i, batch) in batches.iter().enumerate() {
+            while sent < batches.len() && sent < i + self.in_flight {
+                let body = envelope::envelope(&get_item::request(batches[sent]));
+                pending.push_back(http::post_later(&self.endpoint, &self.headers(), body.as_bytes()).ok());
+                sent += 1;
+            }
+            let fast = match pending.pop_front().flatten() {
+                Some(request) => request.response().and_then(|response| self.read_items(response, batch)),
+                None => Err(Error::protocol("not sent")),
+            };
+            let results = match fast {
+                Ok(results) => {
+                    self.authenticated = true;
+                    self.retried_401 = false;
+                    results
+                }
+                Err(_) => {
+                    self.in_flight = 1;
+                    self.get_items(batch)?
+                }
+            };
+            each(i, results)?;
+        }
+        Ok(())
+    }
+
+    fn read_items(&mut self, response: http::Response, ids: &[ItemRef]) -> Result<Vec<Result<FetchedItem, Status>>> {
+        let mut parser = get_item::parser();
+        self.read(response, &mut parser)?;
+        self.check_count(parser.results, ids)
+    }
+
+    fn check_count(&self, results: Vec<Result<FetchedItem, Status>>, ids: &[ItemRef]) -> Result<Vec<Result<FetchedItem, Status>>> {
+        if results.len() != ids.len() {
+            return Err(Error::protocol(format!("{}: GetItem answered {} messages for {} ids", self.endpoint, results.len(), ids.len())));
+        }
+        Ok(results)
+    }
+
     fn get_items_once(&mut self, ids: &[ItemRef]) -> Result<Vec<Result<FetchedItem, Status>>> {
         let (parser, _) = self.call(&get_item::request(ids), get_item::parser)?;
-        if parser.results.len() != ids.len() {
-            return Err(Error::protocol(format!(
-                "{}: GetItem answered {} messages for {} ids",
-                self.endpoint,
-                parser.results.len(),
-                ids.len()
-            )));
-        }
-        Ok(parser.results)
+        self.check_count(parser.results, ids)
     }
 
     /// The offset of the next page; a server that does not advance would
@@ -173,11 +224,17 @@ impl Ews {
     }
 
     fn attempt<H: MessageHandler<Input>>(&mut self, body: &str, handler: &mut H) -> Result<Option<ServerVersion>> {
-        let response = http::post(
-            &self.endpoint,
-            &[("content-type", "text/xml; charset=utf-8"), ("authorization", &self.authorization)],
-            body.as_bytes(),
-        )?;
+        let response = http::post(&self.endpoint, &self.headers(), body.as_bytes())?;
+        self.read(response, handler)
+    }
+
+    fn headers(&self) -> [(&'static str, &str); 2] {
+        [("content-type", "text/xml; charset=utf-8"), ("authorization", &self.authorization)]
+    }
+
+    /// Judge an answer by its HTTP status, then stream its SOAP envelope
+    /// through `handler`.
+    fn read<H: MessageHandler<Input>>(&mut self, response: http::Response, handler: &mut H) -> Result<Option<ServerVersion>> {
         let is_xml = response.content_type.contains("xml");
         match response.status {
             // Credentials that worked a moment ago: a passing glitch
