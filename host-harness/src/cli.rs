@@ -154,6 +154,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A sync as `sync --json` runs it, printing the summary and this
+    /// process's peak resident memory: what `bench` runs in a child process
+    #[command(hide = true)]
+    BenchSync {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        full: bool,
+    },
     /// The history of sync runs, newest first
     Runs {
         #[arg(long, conflicts_with = "db", required_unless_present = "db")]
@@ -201,6 +210,7 @@ pub fn main() -> ExitCode {
             | Command::Runs { json: true, .. }
             | Command::Users { json: true, .. }
             | Command::Bench { json: true, .. }
+            | Command::BenchSync { .. }
     );
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -260,6 +270,15 @@ async fn run(command: Command) -> Result<()> {
             let options = crate::bench::BenchOptions { contacts, folders, runs, peer_contacts, venv, work_dir };
             let figures = crate::bench::run(&options).await?;
             print(json, &serde_json::to_value(&figures)?, || crate::bench::text(&figures));
+            Ok(())
+        }
+        Command::BenchSync { config, full } => {
+            let config = HostConfig::load(&config)?;
+            let store = open_store(&config)?;
+            let mode = if full { SyncMode::Full } else { SyncMode::Incremental };
+            let summary = Connection::from_config(&config)?.sync(&*Runtime::shared()?, &store, mode, false).await?;
+            let peak_rss_kib = crate::bench::child::own_peak_rss_kib()?;
+            print(true, &json!({ "summary": summary, "peak_rss_kib": peak_rss_kib }), String::new);
             Ok(())
         }
         Command::Serve { config, runs } => serve(&HostConfig::load(&config)?, runs).await,

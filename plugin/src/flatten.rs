@@ -109,17 +109,23 @@ fn generic_extended_key(uri: &Element) -> String {
 
 /// `GivenName` -> `given_name`, `IPPhone` -> `ip_phone`.
 pub fn snake_case(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
     let mut out = String::with_capacity(name.len() + 4);
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            let prev = chars[i - 1];
-            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+    let mut chars = name.chars().peekable();
+    let mut prev: Option<char> = None;
+    while let Some(c) = chars.next() {
+        if let (true, Some(prev)) = (c.is_uppercase(), prev) {
+            let next_lower = chars.peek().is_some_and(|n| n.is_lowercase());
             if prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower) {
                 out.push('_');
             }
         }
-        out.extend(c.to_lowercase());
+        // Element names are ASCII; spare them the Unicode case tables.
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+        prev = Some(c);
     }
     out
 }

@@ -15,7 +15,7 @@ pub struct ChildRun {
     pub peak_rss_mib: f64,
 }
 
-/// Run `helpdesk-host sync --config config --json` (with `--full` when
+/// Run `helpdesk-host bench-sync --config config` (with `--full` when
 /// asked) and wait for it.
 pub fn sync(config: &Path, full: bool, work: &Path) -> Result<ChildRun> {
     let exe = std::env::current_exe().context("locating this program")?;
@@ -23,33 +23,36 @@ pub fn sync(config: &Path, full: bool, work: &Path) -> Result<ChildRun> {
     let out_path = work.join("child-summary.json");
     let out = std::fs::File::create(&out_path).with_context(|| format!("creating {}", out_path.display()))?;
     let mut command = Command::new(exe);
-    command.args(["sync", "--json", "--config"]).arg(config).stdout(out).stderr(Stdio::inherit());
+    command.args(["bench-sync", "--config"]).arg(config).stdout(out).stderr(Stdio::inherit());
     if full {
         command.arg("--full");
     }
     command.env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
     let start = Instant::now();
-    let child = command.spawn().context("starting a sync process")?;
-    let (status, peak_kib) = wait_with_peak_rss(child.id())?;
+    let status = command.status().context("running a sync process")?;
     let wall = start.elapsed();
     let text = std::fs::read_to_string(&out_path)?;
     if !status.success() {
         bail!("the sync process failed ({status}): {}", text.trim());
     }
-    let summary: Summary = serde_json::from_str(&text).with_context(|| format!("reading the sync summary: {text}"))?;
-    Ok(ChildRun { summary, wall, peak_rss_mib: peak_kib as f64 / 1024.0 })
+    let output: Output = serde_json::from_str(&text).with_context(|| format!("reading the sync summary: {text}"))?;
+    Ok(ChildRun { summary: output.summary, wall, peak_rss_mib: output.peak_rss_kib as f64 / 1024.0 })
 }
 
-/// Wait for the child and read its peak resident set (KiB) from the
-/// kernel's accounting, which `std::process::Child::wait` does not show.
-fn wait_with_peak_rss(pid: u32) -> Result<(std::process::ExitStatus, i64)> {
-    use std::os::unix::process::ExitStatusExt;
-    let mut status = 0;
-    // SAFETY: rusage is plain data the kernel fills in; pid is our child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
-    if waited < 0 {
-        return Err(std::io::Error::last_os_error()).context("waiting for the sync process");
-    }
-    Ok((std::process::ExitStatus::from_raw(status), usage.ru_maxrss))
+#[derive(serde::Deserialize)]
+struct Output {
+    summary: Summary,
+    peak_rss_kib: u64,
+}
+
+/// This process's peak resident memory since it started (VmHWM). The
+/// kernel's rusage of a child would not do: it counts the parent's memory
+/// at the fork, and the parent here holds the emulator's mailbox.
+pub fn own_peak_rss_kib() -> Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("/proc/self/status has no VmHWM")
 }

@@ -92,6 +92,9 @@ pub struct Mailbox {
     /// the last change sequence number handed out
     pub seq: u64,
     index: HashMap<String, usize>,
+    /// positions in `contacts` by folder, made on first use after a change:
+    /// listing a folder of a large mailbox must not scan all of it
+    by_folder: std::sync::OnceLock<HashMap<String, Vec<usize>>>,
     rng: Rng,
     /// the folders new contacts go to, with their weights
     homes: Vec<(String, usize)>,
@@ -343,6 +346,7 @@ impl Mailbox {
         contact.modified = self.seq;
         self.index.insert(contact.id.clone(), self.contacts.len());
         self.contacts.push(contact);
+        self.by_folder = Default::default();
     }
 
     /// Delete an item, as a user deleting a contact in Outlook would.
@@ -352,6 +356,7 @@ impl Mailbox {
         for (i, c) in self.contacts.iter().enumerate().skip(position) {
             self.index.insert(c.id.clone(), i);
         }
+        self.by_folder = Default::default();
         self.seq += 1;
         self.tombstones.push(Tombstone {
             id: contact.id.clone(),
@@ -373,6 +378,8 @@ impl Mailbox {
         contact.modified = seq;
         contact.change_key = format!("EQAAABYAAAB1{seq:08}");
         contact.last_modified = format!("2026-11-02T08:{:02}:{:02}Z", (seq / 60) % 60, seq % 60);
+        // The edit may have moved it to another folder.
+        self.by_folder = Default::default();
         true
     }
 
@@ -480,12 +487,23 @@ impl Mailbox {
 
     /// The items a folder shows, in listing order.
     pub fn items_in<'a>(&'a self, folder: &'a Folder) -> impl Iterator<Item = &'a Contact> + 'a {
-        let source = folder.search_source.as_deref().unwrap_or(&folder.id);
-        self.contacts.iter().filter(move |c| c.folder_id == source)
+        self.positions(folder).iter().map(|&i| &self.contacts[i])
     }
 
     pub fn item_count(&self, folder: &Folder) -> usize {
-        self.items_in(folder).count()
+        self.positions(folder).len()
+    }
+
+    fn positions(&self, folder: &Folder) -> &[usize] {
+        let source = folder.search_source.as_deref().unwrap_or(&folder.id);
+        let by_folder = self.by_folder.get_or_init(|| {
+            let mut by_folder: HashMap<String, Vec<usize>> = HashMap::new();
+            for (i, contact) in self.contacts.iter().enumerate() {
+                by_folder.entry(contact.folder_id.clone()).or_default().push(i);
+            }
+            by_folder
+        });
+        by_folder.get(source).map_or(&[], Vec::as_slice)
     }
 
     pub fn contact(&self, id: &str) -> Option<&Contact> {
