@@ -14,3 +14,4 @@ pub mod secrets;
 pub mod session;
 pub mod store;
 pub mod summary;
+pub mod writer;

@@ -211,8 +211,10 @@ impl Connection {
             let call = connector.helpdesk_connector_sync().call_run(&mut wasm, &self.settings, &request);
             let result = bounded(SYNC_TIMEOUT, call).await;
             let state = wasm.into_data();
-            crate::secrets::save(&self.database, &state.session.saved_secrets)?;
-            Ok::<_, RunError>((result, state.session))
+            let mut session = state.session;
+            session.finish_writes();
+            crate::secrets::save(&self.database, &session.saved_secrets)?;
+            Ok::<_, RunError>((result, session))
         }
         .await;
         if dry_run {
@@ -233,6 +235,12 @@ impl Connection {
         summary.dry_run = dry_run;
         summary.warnings.extend(insecure);
         let error = match result {
+            // The store refused the last batch after the plugin had moved on.
+            Ok(Ok(_report)) if session.store_error.is_some() => Some(RunError {
+                kind: "host".into(),
+                message: "the plugin's changes could not all be stored".into(),
+                summary: None,
+            }),
             Ok(Ok(_report)) => None,
             Ok(Err(plugin_error)) => Some(Self::explain(&policy, RunError::from(plugin_error))),
             Err(host_error) => Some(host_error),

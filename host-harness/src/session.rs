@@ -1,14 +1,15 @@
 //! The host interface the plugin imports (`helpdesk:connector/host`): logs,
 //! progress, the user fields, and batches applied to the store.
 
-use crate::apply::{RunContext, apply_batch};
 use crate::capabilities::RunState;
 use crate::runtime::helpdesk::connector::host::{Host, LogLevel};
 use crate::runtime::types::{Batch, UserField};
 use crate::store::{STANDARD_FIELDS, Store};
 use crate::summary::Summary;
+use crate::writer::Writer;
 
 /// Where a sync run writes.
+#[derive(Clone)]
 pub struct SyncTarget {
     pub store: Store,
     pub source: String,
@@ -19,6 +20,8 @@ pub struct SyncTarget {
 pub struct Session {
     /// None for runs that must not write (check, folders)
     pub target: Option<SyncTarget>,
+    /// writes the batches of a sync run
+    writer: Option<Writer>,
     pub fields: Vec<UserField>,
     pub summary: Summary,
     /// the first error the store raised, kept for the run's report
@@ -40,7 +43,20 @@ impl Session {
         for (name, label) in target.store.custom_fields()? {
             fields.push(UserField { name, label, custom: true });
         }
-        Ok(Session { target: Some(target), fields, ..Default::default() })
+        let writer = Writer::start(target.clone())?;
+        Ok(Session { target: Some(target), writer: Some(writer), fields, ..Default::default() })
+    }
+
+    /// Wait for the writes of the run; the summary then holds what was
+    /// written, beside the warnings the plugin gave.
+    pub fn finish_writes(&mut self) {
+        let Some(writer) = self.writer.take() else { return };
+        let (written, error) = writer.finish();
+        let warnings = std::mem::take(&mut self.summary.warnings);
+        self.summary = Summary { warnings, ..written };
+        if let Some(error) = error {
+            self.store_error.get_or_insert(error);
+        }
     }
 }
 
@@ -72,6 +88,11 @@ impl Host for RunState {
 
     async fn stored_versions(&mut self, folder_id: String, external_ids: Vec<String>) -> wasmtime::Result<Vec<Option<String>>> {
         let Some(target) = &self.session.target else { return Ok(vec![None; external_ids.len()]) };
+        // What the plugin handed over before must be in the store first.
+        if let Some(writer) = &self.session.writer {
+            // A refusal is the plugin's news at its next batch.
+            let _ = writer.flush();
+        }
         target.store.stored_versions(&target.source, &folder_id, &external_ids).map_err(wasmtime::Error::from_anyhow)
     }
 
@@ -82,19 +103,9 @@ impl Host for RunState {
     }
 
     async fn apply_batch(&mut self, batch: Batch) -> wasmtime::Result<Result<(), String>> {
-        let session = &mut self.session;
-        let Some(target) = &session.target else {
+        let Some(writer) = &self.session.writer else {
             return Ok(Err("this run may not change users".into()));
         };
-        let run = RunContext { source: &target.source, run_id: target.run_id };
-        let mut conn = target.store.lock();
-        match apply_batch(&mut conn, &run, &batch, &mut session.summary) {
-            Ok(()) => Ok(Ok(())),
-            Err(e) => {
-                let message = format!("the user store refused a batch of {}: {e}", batch.folder_path);
-                session.store_error.get_or_insert(message.clone());
-                Ok(Err(message))
-            }
-        }
+        Ok(writer.apply(batch))
     }
 }

@@ -150,25 +150,29 @@ impl EwsSource {
         }
     }
 
-    /// Read contacts with GetItem, several batches at once, and hand each
-    /// batch to the host mapped as it arrives; the last carries
-    /// `checkpoint`. `progress` hears how many were read.
+    /// Read contacts with GetItem, several requests at once, and hand them
+    /// to the host mapped, in one batch (a page of the listing: one
+    /// transaction rather than one per request) that carries `checkpoint`.
+    /// `progress` hears how many were read.
     fn read_into(
         &mut self,
         book: &AddressBook,
         items: &[ItemRef],
-        mut checkpoint: Option<String>,
+        checkpoint: Option<String>,
         sink: &mut Sink,
         progress: &mut dyn FnMut(u64),
     ) -> Result<()> {
-        let batches: Vec<&[ItemRef]> = items.chunks(get_item::MAX_BATCH).collect();
-        let last = batches.len().saturating_sub(1);
-        self.ews.get_items_each(&batches, |i, fetched| {
-            let changes = Self::mapped(batches[i], fetched, sink);
-            sink.apply(book, changes, if i == last { checkpoint.take() } else { None }, false)?;
-            progress(batches[i].len() as u64);
+        if items.is_empty() {
+            return Ok(());
+        }
+        let requests: Vec<&[ItemRef]> = items.chunks(get_item::MAX_BATCH).collect();
+        let mut changes = Vec::with_capacity(items.len());
+        self.ews.get_items_each(&requests, |i, fetched| {
+            changes.extend(Self::mapped(requests[i], fetched, sink));
+            progress(requests[i].len() as u64);
             Ok(())
-        })
+        })?;
+        sink.apply(book, changes, checkpoint, false)
     }
 
     /// GetItem's results as changes for the host.

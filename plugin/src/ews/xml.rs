@@ -15,6 +15,8 @@ pub const MESSAGES: &str = "http://schemas.microsoft.com/exchange/services/2006/
 pub const TYPES: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
 pub const ERRORS: &str = "http://schemas.microsoft.com/exchange/services/2006/errors";
 
+const _: () = assert!(SOAP.len() != MESSAGES.len() && MESSAGES.len() != TYPES.len() && TYPES.len() != ERRORS.len() && SOAP.len() != TYPES.len() && SOAP.len() != ERRORS.len() && MESSAGES.len() != ERRORS.len());
+
 /// The namespaces an EWS response uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ns {
@@ -28,16 +30,17 @@ pub enum Ns {
 
 impl Ns {
     fn of(resolved: &ResolveResult) -> Ns {
-        match resolved {
-            ResolveResult::Bound(ns) => match ns.0 {
-                SOAP => Ns::Soap,
-                MESSAGES => Ns::Messages,
-                TYPES => Ns::Types,
-                ERRORS => Ns::Errors,
-                _ => Ns::Other,
-            },
-            _ => Ns::Other,
-        }
+        let ResolveResult::Bound(ns) = resolved else { return Ns::Other };
+        // The four URIs differ in length: one comparison per element, not
+        // four (this runs for every element of every contact).
+        let (candidate, uri) = match ns.0.len() {
+            n if n == SOAP.len() => (Ns::Soap, SOAP),
+            n if n == MESSAGES.len() => (Ns::Messages, MESSAGES),
+            n if n == TYPES.len() => (Ns::Types, TYPES),
+            n if n == ERRORS.len() => (Ns::Errors, ERRORS),
+            _ => return Ns::Other,
+        };
+        if ns.0 == uri { candidate } else { Ns::Other }
     }
 }
 
@@ -203,7 +206,9 @@ impl<R: BufRead> XmlStream<R> {
             self.pending_text.clear();
             return None;
         }
-        let text = sanitize(std::mem::take(&mut self.pending_text));
+        // Copy out rather than take: the buffer keeps its capacity.
+        let text = sanitize(self.pending_text.clone());
+        self.pending_text.clear();
         Some(text)
     }
 
