@@ -310,3 +310,45 @@ async fn a_sync_killed_at_any_moment_converges_on_the_next_run() {
     assert_eq!(runs[0]["status"], "succeeded");
     assert!(runs.as_array().unwrap().iter().all(|r| r["status"] != "running"), "killed runs are marked interrupted");
 }
+
+/// `bench` on a small mailbox: every figure is there and agrees with the
+/// emulator (speed is for the benchmark to report, not for a test to judge).
+#[test]
+fn bench_reports_every_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("exchangelib-venv");
+    // The peer comes from PyPI: outside CI, a machine without it skips it.
+    let peer = match helpdesk_host::bench::peer::python_with_exchangelib(&venv) {
+        Ok(_) => "150",
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("peer left out: {e:#}");
+            "0"
+        }
+        Err(e) => panic!("{e:#}"),
+    };
+    let work = dir.path().to_str().unwrap();
+    let (ok, f, stderr) = host(&[
+        "bench", "--contacts", "1500", "--folders", "10", "--runs", "1", "--peer-contacts", peer, "--venv", venv.to_str().unwrap(),
+        "--work-dir", work, "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    assert_eq!(f["contacts"], 1500);
+    assert_eq!(f["folders"], 10);
+    // Every seeded person became a user or was skipped as a duplicate.
+    assert_eq!(f["contacts_synced"], 1500);
+    for key in ["full_ms", "contacts_per_s", "peak_rss_mib", "peak_rss_mib_1k", "compile_ms", "load_cached_ms", "instantiate_ms"] {
+        assert!(f[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {f}");
+    }
+    assert!(f["bytes_received"].as_u64().unwrap() > 1500 * 500, "{f}");
+    // A full read: listing and GetItem batches of 100 for each folder.
+    assert!(f["requests"].as_u64().unwrap() >= 1500 / 100 + 10, "{f}");
+    // Nothing changed: one SyncFolderItems per folder, and the folder listing.
+    assert!(f["incremental_nochange_requests"].as_u64().unwrap() <= 10 + 2, "{f}");
+    assert!(f["incremental_100_requests"].as_u64().unwrap() > f["incremental_nochange_requests"].as_u64().unwrap(), "{f}");
+    assert!(f["compile_ms"].as_f64().unwrap() > f["load_cached_ms"].as_f64().unwrap());
+    assert_eq!(f["peer"], "exchangelib 5.6.0");
+    if peer != "0" {
+        assert!(f["peer_contacts"].as_u64().unwrap() >= 150, "{f}");
+        assert!(f["ratio"].as_f64().is_some_and(|r| r > 0.0), "{f}");
+    }
+}
