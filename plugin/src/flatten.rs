@@ -8,7 +8,8 @@
 //! comma-separated value. Extended properties become
 //! `extended.<property set>.<name, id or tag>`.
 
-use crate::ews::xml::Element;
+use crate::ews::xml::{Item, Tag, XmlError, XmlStream};
+use std::io::BufRead;
 
 pub type Attributes = Vec<(String, String)>;
 
@@ -26,38 +27,79 @@ pub const KNOWN_EXTENDED: &[(&str, &str)] = &[
 const NOT_ATTRIBUTES: &[&str] =
     &["ItemId", "ParentFolderId", "MimeContent", "Attachments", "EffectiveRights", "Body", "UniqueBody"];
 
-pub fn flatten(item: &Element) -> Attributes {
-    let mut out = Attributes::new();
-    for child in &item.children {
-        match child.name.as_str() {
-            name if NOT_ATTRIBUTES.contains(&name) => {}
-            "ExtendedProperty" => extended(child, &mut out),
-            name => walk(child, &snake_case(name), &mut out),
+/// An item read from the stream: its ids and its attributes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadItem {
+    pub id: String,
+    pub change_key: String,
+    pub attributes: Attributes,
+}
+
+/// Read the rest of an item whose start tag was just read, flattening it
+/// as it streams: no tree of the item is built (a sync reads 100,000).
+pub fn read_item<R: BufRead>(stream: &mut XmlStream<R>) -> Result<ReadItem, XmlError> {
+    let mut item = ReadItem::default();
+    let mut key = String::with_capacity(64);
+    loop {
+        match stream.next()? {
+            Item::Start(tag) => match tag.name.as_str() {
+                "ItemId" => {
+                    item.id = tag.attr("Id").unwrap_or_default().to_string();
+                    item.change_key = tag.attr("ChangeKey").unwrap_or_default().to_string();
+                    stream.skip_element()?;
+                }
+                name if NOT_ATTRIBUTES.contains(&name) => stream.skip_element()?,
+                "ExtendedProperty" => extended(stream, &mut item.attributes)?,
+                name => {
+                    key.clear();
+                    key.push_str(&snake_case(name));
+                    walk(stream, &mut key, &mut item.attributes)?;
+                }
+            },
+            Item::Text(_) => {}
+            Item::End => return Ok(item),
+            Item::Eof => return Err(truncated()),
         }
     }
-    out
 }
 
 pub fn get<'a>(attributes: &'a Attributes, key: &str) -> Option<&'a str> {
     attributes.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-fn walk(element: &Element, key: &str, out: &mut Attributes) {
-    if element.children.is_empty() {
-        push(out, key, element.text.trim());
-        return;
-    }
-    for child in &element.children {
-        // `ArrayOfStringsType` entries are list items of their parent.
-        if child.name == "String" {
-            walk(child, key, out);
-            continue;
+/// The rest of an element under `key`: its text when it has no children,
+/// else its children under longer keys.
+fn walk<R: BufRead>(stream: &mut XmlStream<R>, key: &mut String, out: &mut Attributes) -> Result<(), XmlError> {
+    let mut text = String::new();
+    let mut parent = false;
+    loop {
+        match stream.next()? {
+            Item::Start(child) => {
+                parent = true;
+                // `ArrayOfStringsType` entries are list items of their parent.
+                if child.name == "String" {
+                    walk(stream, key, out)?;
+                    continue;
+                }
+                let length = key.len();
+                key.push('.');
+                match child.attr("Key") {
+                    Some(k) => key.push_str(&k.to_ascii_lowercase()),
+                    None => key.push_str(&snake_case(&child.name)),
+                }
+                walk(stream, key, out)?;
+                key.truncate(length);
+            }
+            Item::Text(part) if !parent => text.push_str(&part),
+            Item::Text(_) => {}
+            Item::End => {
+                if !parent {
+                    push(out, key, text.trim());
+                }
+                return Ok(());
+            }
+            Item::Eof => return Err(truncated()),
         }
-        let segment = match child.attr("Key") {
-            Some(k) => k.to_ascii_lowercase(),
-            None => snake_case(&child.name),
-        };
-        walk(child, &format!("{key}.{segment}"), out);
     }
 }
 
@@ -74,25 +116,67 @@ fn push(out: &mut Attributes, key: &str, value: &str) {
     }
 }
 
-fn extended(property: &Element, out: &mut Attributes) {
-    let Some(uri) = property.child("ExtendedFieldURI") else { return };
+/// An `ExtendedProperty`: its key from `ExtendedFieldURI`, its text from
+/// `Value` or the `Value`s of `Values`.
+fn extended<R: BufRead>(stream: &mut XmlStream<R>, out: &mut Attributes) -> Result<(), XmlError> {
+    let mut key = None;
+    let mut values = Vec::new();
+    loop {
+        match stream.next()? {
+            Item::Start(tag) if tag.name == "ExtendedFieldURI" => {
+                key = Some(extended_key(&tag));
+                stream.skip_element()?;
+            }
+            Item::Start(tag) if tag.name == "Value" => values.push(text_of(stream)?),
+            Item::Start(tag) if tag.name == "Values" => loop {
+                match stream.next()? {
+                    Item::Start(tag) if tag.name == "Value" => values.push(text_of(stream)?),
+                    Item::Start(_) => stream.skip_element()?,
+                    Item::Text(_) => {}
+                    Item::End => break,
+                    Item::Eof => return Err(truncated()),
+                }
+            },
+            Item::Start(_) => stream.skip_element()?,
+            Item::Text(_) => {}
+            Item::End => break,
+            Item::Eof => return Err(truncated()),
+        }
+    }
+    if let Some(key) = key {
+        for value in values {
+            push(out, &key, value.trim());
+        }
+    }
+    Ok(())
+}
+
+fn extended_key(uri: &Tag) -> String {
     let tag = uri.attr("PropertyTag").map(str::to_ascii_lowercase);
-    let known = tag.as_deref().and_then(|t| KNOWN_EXTENDED.iter().find(|(k, _)| *k == t));
-    let key = match known {
+    match tag.as_deref().and_then(|t| KNOWN_EXTENDED.iter().find(|(k, _)| *k == t)) {
         Some((_, name)) => format!("extended.{name}"),
         None => generic_extended_key(uri),
-    };
-    if let Some(value) = property.child("Value") {
-        push(out, &key, value.text.trim());
     }
-    if let Some(values) = property.child("Values") {
-        for value in &values.children {
-            push(out, &key, value.text.trim());
+}
+
+/// The text of the element whose start tag was just read.
+fn text_of<R: BufRead>(stream: &mut XmlStream<R>) -> Result<String, XmlError> {
+    let mut text = String::new();
+    loop {
+        match stream.next()? {
+            Item::Text(part) => text.push_str(&part),
+            Item::Start(_) => stream.skip_element()?,
+            Item::End => return Ok(text),
+            Item::Eof => return Err(truncated()),
         }
     }
 }
 
-fn generic_extended_key(uri: &Element) -> String {
+fn truncated() -> XmlError {
+    XmlError("document ends inside an item".into())
+}
+
+fn generic_extended_key(uri: &Tag) -> String {
     let set = uri
         .attr("DistinguishedPropertySetId")
         .or(uri.attr("PropertySetId"))
@@ -133,12 +217,11 @@ pub fn snake_case(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ews::xml::{Item, XmlStream};
 
-    fn element(xml: &str) -> Element {
+    fn flatten(xml: &str) -> ReadItem {
         let mut stream = XmlStream::new(xml.as_bytes());
         match stream.next().unwrap() {
-            Item::Start(tag) => stream.read_element(tag).unwrap(),
+            Item::Start(_) => read_item(&mut stream).unwrap(),
             other => panic!("{other:?}"),
         }
     }
@@ -153,16 +236,17 @@ mod tests {
 
     #[test]
     fn flattens_dictionaries_lists_and_extended_properties() {
-        let contact = element(concat!(
-            r#"<Contact><ItemId Id="x"/><GivenName>Ana</GivenName>"#,
+        let contact = flatten(concat!(
+            r#"<Contact><ItemId Id="x" ChangeKey="k"/><GivenName>Ana</GivenName>"#,
             r#"<EmailAddresses><Entry Key="EmailAddress1">a@x.org</Entry><Entry Key="EmailAddress2"/></EmailAddresses>"#,
             r#"<PhysicalAddresses><Entry Key="Business"><City>Porto</City></Entry></PhysicalAddresses>"#,
             r#"<Categories><String>A</String><String>B</String></Categories>"#,
             r#"<ExtendedProperty><ExtendedFieldURI DistinguishedPropertySetId="Address" PropertyId="32899" PropertyType="String"/><Value>a@x.org</Value></ExtendedProperty>"#,
             r#"</Contact>"#
         ));
+        assert_eq!((contact.id.as_str(), contact.change_key.as_str()), ("x", "k"));
         assert_eq!(
-            flatten(&contact),
+            contact.attributes,
             vec![
                 ("given_name".to_string(), "Ana".to_string()),
                 ("email_addresses.emailaddress1".into(), "a@x.org".into()),

@@ -1,8 +1,8 @@
 //! FindFolder: the folder tree below a folder, one page at a time.
 
 use super::envelope::FolderRef;
-use super::response::{MessageHandler, Paging, ResponseError, Status, read_root_folder};
-use super::xml::{Element, Ns, Tag, XmlStream};
+use super::response::{MessageHandler, Object, Paging, ResponseError, Status, read_root_folder};
+use super::xml::{Element, Ns, Tag, XmlError, XmlStream};
 use std::io::BufRead;
 
 /// Folder properties every listing asks for.
@@ -47,6 +47,12 @@ pub struct FolderInfo {
     pub element: String,
     pub total_count: u64,
     pub child_count: u64,
+}
+
+impl Object for FolderInfo {
+    fn read<R: BufRead>(stream: &mut XmlStream<R>, tag: Tag) -> Result<Self, XmlError> {
+        Ok(FolderInfo::from_element(&stream.read_element(tag)?))
+    }
 }
 
 impl FolderInfo {

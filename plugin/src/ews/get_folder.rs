@@ -18,5 +18,5 @@ pub fn request(folders: &[FolderRef]) -> String {
 
 /// One result per requested folder, in request order.
 pub fn parser() -> PerObject<FolderInfo> {
-    PerObject::new("Folders", |element| FolderInfo::from_element(&element))
+    PerObject::new("Folders")
 }

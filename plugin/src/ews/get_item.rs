@@ -2,9 +2,10 @@
 
 use super::envelope::escape;
 use super::find_item::ItemRef;
-use super::response::PerObject;
-use super::xml::Element;
-use crate::flatten::{Attributes, KNOWN_EXTENDED, flatten};
+use super::response::{Object, PerObject};
+use super::xml::{Tag, XmlError, XmlStream};
+use crate::flatten::{Attributes, KNOWN_EXTENDED, read_item};
+use std::io::BufRead;
 
 /// Exchange checks its throttling budget after every item of a batch, and
 /// clients (exchangelib, Outlook) ask for about 100 at a time.
@@ -78,19 +79,14 @@ pub struct FetchedItem {
     pub attributes: Attributes,
 }
 
-impl FetchedItem {
-    fn from_element(element: Element) -> Self {
-        let id = element.child("ItemId");
-        FetchedItem {
-            id: id.and_then(|i| i.attr("Id")).unwrap_or_default().to_string(),
-            change_key: id.and_then(|i| i.attr("ChangeKey")).unwrap_or_default().to_string(),
-            attributes: flatten(&element),
-            kind: element.name,
-        }
+impl Object for FetchedItem {
+    fn read<R: BufRead>(stream: &mut XmlStream<R>, tag: Tag) -> Result<Self, XmlError> {
+        let item = read_item(stream)?;
+        Ok(FetchedItem { id: item.id, change_key: item.change_key, kind: tag.name, attributes: item.attributes })
     }
 }
 
 /// One result per requested id, in request order.
 pub fn parser() -> PerObject<FetchedItem> {
-    PerObject::new("Items", FetchedItem::from_element)
+    PerObject::new("Items")
 }

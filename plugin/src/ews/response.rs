@@ -247,25 +247,30 @@ pub fn read_root_folder<R: BufRead>(
 /// `container` element, or the message's error status.
 pub struct PerObject<T> {
     container: &'static str,
-    convert: fn(Element) -> T,
     current: Option<T>,
     pub results: Vec<Result<T, Status>>,
 }
 
+/// What a response message carries one of (an item, a folder), read from
+/// the stream after its start tag.
+pub trait Object: Sized {
+    fn read<R: BufRead>(stream: &mut XmlStream<R>, tag: Tag) -> Result<Self, XmlError>;
+}
+
 impl<T> PerObject<T> {
-    pub fn new(container: &'static str, convert: fn(Element) -> T) -> Self {
-        PerObject { container, convert, current: None, results: Vec::new() }
+    pub fn new(container: &'static str) -> Self {
+        PerObject { container, current: None, results: Vec::new() }
     }
 }
 
-impl<R: BufRead, T> MessageHandler<R> for PerObject<T> {
+impl<R: BufRead, T: Object> MessageHandler<R> for PerObject<T> {
     fn payload(&mut self, stream: &mut XmlStream<R>, tag: Tag) -> Result<(), ResponseError> {
         if !tag.is(Ns::Messages, self.container) {
             return Ok(stream.skip_element()?);
         }
         loop {
             match stream.next()? {
-                Item::Start(entry) => self.current = Some((self.convert)(stream.read_element(entry)?)),
+                Item::Start(entry) => self.current = Some(T::read(stream, entry)?),
                 Item::End => return Ok(()),
                 Item::Text(_) => {}
                 Item::Eof => return Err(ResponseError::Malformed(format!("truncated {}", self.container))),
