@@ -90,16 +90,27 @@ fn walk<R: BufRead>(stream: &mut XmlStream<R>, key: &mut String, out: &mut Attri
                 walk(stream, key, out)?;
                 key.truncate(length);
             }
+            // Usually one piece: kept, not copied.
+            Item::Text(part) if !parent && text.is_empty() => text = part,
             Item::Text(part) if !parent => text.push_str(&part),
             Item::Text(_) => {}
             Item::End => {
                 if !parent {
-                    push(out, key, text.trim());
+                    push_owned(out, key, text);
                 }
                 return Ok(());
             }
             Item::Eof => return Err(truncated()),
         }
+    }
+}
+
+/// [`push`] for a value we own: moved, not copied, when it needs no trim.
+fn push_owned(out: &mut Attributes, key: &str, value: String) {
+    if value.trim().len() == value.len() && !value.is_empty() && !out.iter().any(|(k, _)| k == key) {
+        out.push((key.to_string(), value));
+    } else {
+        push(out, key, value.trim());
     }
 }
 

@@ -348,7 +348,10 @@ fn allowed_char(c: char) -> bool {
 }
 
 fn sanitize(text: String) -> String {
-    if text.chars().all(allowed_char) {
+    // Forbidden characters are C0 controls and U+FFFE/U+FFFF, whose UTF-8
+    // starts with 0xEF: most texts are cleared by one pass over the bytes.
+    let suspect = text.bytes().any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0xEF);
+    if !suspect || text.chars().all(allowed_char) {
         text
     } else {
         text.chars().filter(|c| allowed_char(*c)).collect()
