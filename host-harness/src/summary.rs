@@ -24,6 +24,15 @@ pub enum Outcome {
 }
 
 impl Counts {
+    fn plus(&mut self, other: &Counts) {
+        self.created += other.created;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.skipped += other.skipped;
+        self.failed += other.failed;
+        self.deactivated += other.deactivated;
+    }
+
     fn add(&mut self, outcome: &Outcome) {
         match outcome {
             Outcome::Created => self.created += 1,
@@ -87,6 +96,20 @@ impl Summary {
             Outcome::Failed(why) => self.failed_reasons.push(reason(why)),
             _ => {}
         }
+    }
+
+    /// Add what `other` recorded (batches written after these).
+    pub fn absorb(&mut self, other: Summary) {
+        self.counts.plus(&other.counts);
+        for folder in other.folders {
+            match self.folders.iter_mut().find(|f| f.id == folder.id) {
+                Some(mine) => mine.counts.plus(&folder.counts),
+                None => self.folders.push(folder),
+            }
+        }
+        self.skipped_reasons.extend(other.skipped_reasons);
+        self.failed_reasons.extend(other.failed_reasons);
+        self.warnings.extend(other.warnings);
     }
 
     /// Make sure a folder appears even when it had nothing to report.

@@ -10,8 +10,8 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-/// Batches waiting besides the one being written.
-const QUEUE: usize = 2;
+/// Batches waiting besides the ones being written.
+const QUEUE: usize = 4;
 
 enum Job {
     Apply(Batch),
@@ -99,22 +99,60 @@ impl Drop for Writer {
 fn write(target: &SyncTarget, queue: &Receiver<Job>, failed: &Mutex<Option<String>>) -> Summary {
     let run = RunContext { source: &target.source, run_id: target.run_id };
     let mut summary = Summary::default();
-    for job in queue {
-        match job {
-            Job::Flush(done) => {
-                let _ = done.send(());
+    while let Ok(job) = queue.recv() {
+        // The batches waiting now are written in one transaction: fewer
+        // commits, and pages the batches share written once.
+        let mut batches = Vec::new();
+        let mut flushes = Vec::new();
+        let mut next = Some(job);
+        while let Some(job) = next {
+            match job {
+                Job::Apply(batch) => batches.push(batch),
+                // Everything before it is in this group: answer after it.
+                Job::Flush(done) => flushes.push(done),
             }
-            Job::Apply(batch) => {
-                let mut failed = failed.lock().unwrap_or_else(|p| p.into_inner());
-                if failed.is_some() {
-                    continue;
+            next = queue.try_recv().ok();
+        }
+        // The lock on `failed` is held only to read or set it: the plugin
+        // checks it at every batch and must not wait for our writes.
+        let ok = failed.lock().unwrap_or_else(|p| p.into_inner()).is_none();
+        if ok && !batches.is_empty() {
+            let mut conn = target.store.lock();
+            let refused = match write_group(&mut conn, &run, &batches) {
+                Ok((written, refused)) => {
+                    // What was committed before a refusal counts.
+                    summary.absorb(written);
+                    refused
                 }
-                let mut conn = target.store.lock();
-                if let Err(e) = apply_batch(&mut conn, &run, &batch, &mut summary) {
-                    *failed = Some(format!("the user store refused a batch of {}: {e}", batch.folder_path));
-                }
+                Err(message) => Some(message),
+            };
+            if refused.is_some() {
+                *failed.lock().unwrap_or_else(|p| p.into_inner()) = refused;
             }
+        }
+        for done in flushes {
+            let _ = done.send(());
         }
     }
     summary
+}
+
+/// Write `batches` in one transaction; each batch keeps its own savepoint,
+/// so a batch the store refuses leaves the ones before it written. Returns
+/// what was written, and the refusal; an error if nothing could be.
+fn write_group(conn: &mut rusqlite::Connection, run: &RunContext, batches: &[Batch]) -> Result<(Summary, Option<String>), String> {
+    let mut written = Summary::default();
+    let mut refused = None;
+    conn.execute_batch("SAVEPOINT batch_group").map_err(|e| format!("the user store refused to start a transaction: {e}"))?;
+    for batch in batches {
+        if let Err(e) = apply_batch(conn, run, batch, &mut written) {
+            refused = Some(format!("the user store refused a batch of {}: {e}", batch.folder_path));
+            break;
+        }
+    }
+    if let Err(e) = conn.execute_batch("RELEASE batch_group") {
+        let _ = conn.execute_batch("ROLLBACK TO batch_group; RELEASE batch_group");
+        return Err(format!("the user store could not commit: {e}"));
+    }
+    Ok((written, refused))
 }

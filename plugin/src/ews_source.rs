@@ -1,5 +1,7 @@
-//! EWS as a [`Source`]: FindItem listings, SyncFolderItems changes, GetItem
-//! reads; public folders listed and compared with stored change keys.
+//! EWS as a [`Source`]: mailbox folders read through SyncFolderItems (from
+//! the beginning for a full sync, from the stored state for an incremental
+//! one) and GetItem; public folders, which SyncFolderItems does not serve,
+//! listed with FindItem and compared with stored change keys.
 
 use crate::address_books::AddressBook;
 use crate::bindings::helpdesk::connector::host;
@@ -9,13 +11,24 @@ use crate::ews::Ews;
 use crate::ews::find_item::ItemRef;
 use crate::ews::get_item::{self, FetchedItem};
 use crate::ews::response::Status;
+use crate::ews::pipeline::Pipeline;
 use crate::ews::sync_folder_items::ItemChange;
 use crate::flatten::Attributes;
 use crate::report;
 use crate::sync::{Listing, Sink, Source};
+use std::collections::VecDeque;
 
 /// Sync states Exchange no longer accepts: start the folder over.
 const STALE_STATE: &[&str] = &["ErrorInvalidSyncStateData", "ErrorInvalidSyncStateDataSyncState"];
+
+/// A page of changes whose contacts are on the wire.
+struct Listed {
+    removed: Vec<Change>,
+    /// GetItem batches queued for it
+    batches: usize,
+    state: String,
+    last: bool,
+}
 
 pub struct EwsSource {
     pub ews: Ews,
@@ -29,9 +42,9 @@ impl Source for EwsSource {
     fn sync_book(&mut self, book: &AddressBook, checkpoint: Option<&str>, compare: bool, sink: &mut Sink) -> Result<()> {
         match checkpoint {
             // SyncFolderItems does not serve public folders.
-            _ if book.public => self.listing(book, None, compare, sink),
-            Some(state) => self.incremental(book, state, sink),
-            None => self.full(book, sink),
+            _ if book.public => self.listing(book, compare, sink),
+            Some(state) => self.changes(book, Some(state.to_string()), sink),
+            None => self.changes(book, None, sink),
         }
     }
 
@@ -47,35 +60,10 @@ impl Source for EwsSource {
 }
 
 impl EwsSource {
-    /// Every contact of the folder, and a sync state for the next
-    /// incremental run. The state is taken first, so that a change made
-    /// while we list is seen again next time rather than lost.
-    fn full(&mut self, book: &AddressBook, sink: &mut Sink) -> Result<()> {
-        let mut state: Option<String> = None;
-        let mut restarts = 0;
-        let state = loop {
-            let page = self.ews.sync_items(&book.id, state.as_deref())?;
-            // A state refused while we are still catching up: start over.
-            if state.is_some() && STALE_STATE.contains(&page.status.code.as_str()) && restarts < 3 {
-                restarts += 1;
-                state = None;
-                continue;
-            }
-            if page.status.is_error() {
-                return Err(self.ews.message_error("starting a sync state", &page.status));
-            }
-            if page.last {
-                break page.state;
-            }
-            state = Some(page.state);
-        };
-        self.listing(book, Some(state), false, sink)
-    }
-
     /// List the folder page by page. With `compare`, contacts whose change
     /// key is the stored one are not read again. Only one page of ids is
     /// held at a time.
-    fn listing(&mut self, book: &AddressBook, checkpoint: Option<String>, compare: bool, sink: &mut Sink) -> Result<()> {
+    fn listing(&mut self, book: &AddressBook, compare: bool, sink: &mut Sink) -> Result<()> {
         let mut offset = 0;
         let mut done = 0u64;
         loop {
@@ -110,44 +98,100 @@ impl EwsSource {
             }
             offset = self.ews.advance(offset, page.paging.next_offset)?;
         }
-        sink.apply(book, Vec::new(), checkpoint, true)
+        sink.apply(book, Vec::new(), None, true)
     }
 
-    /// The changes since `state`, 512 at a time; each page's new state is
-    /// stored with the last batch of that page.
-    fn incremental(&mut self, book: &AddressBook, state: &str, sink: &mut Sink) -> Result<()> {
-        let mut state = state.to_string();
-        loop {
-            let page = self.ews.sync_items(&book.id, Some(&state))?;
-            if page.status.is_error() {
-                if STALE_STATE.contains(&page.status.code.as_str()) {
-                    report::warn(&format!(
-                        "Exchange no longer accepts the sync state of '{}' ({}): resyncing that folder in full",
-                        book.path, page.status.code
-                    ));
-                    return self.full(book, sink);
+    /// The changes since `state`, a page at a time, each page's contacts
+    /// read with GetItem; each page's new state is stored with its batch.
+    /// Without a state this is a full read: the changes from the beginning
+    /// list the whole folder (a change made meanwhile comes in a later page,
+    /// so none falls between listing and state), and its state is stored
+    /// once, at the end, with the news that the listing is complete.
+    ///
+    /// The server is kept busy: the next page is asked for as soon as this
+    /// one arrives, and its contacts are queued on the wire before the
+    /// contacts of this page are read, mapped and stored.
+    fn changes(&mut self, book: &AddressBook, mut state: Option<String>, sink: &mut Sink) -> Result<()> {
+        let full = state.is_none();
+        let mut restarts = 0;
+        let mut done = 0u64;
+        let mut early = None;
+        let mut pipeline = Pipeline::default();
+        // Pages whose contacts are queued but not read yet, oldest first.
+        let mut listed: VecDeque<Listed> = VecDeque::new();
+        let mut more = true;
+        while more || !listed.is_empty() {
+            if more {
+                let page = match (early.take(), &state) {
+                    (Some(sent), Some(state)) => self.ews.sync_items_sent(sent, &book.id, state)?,
+                    _ => self.ews.sync_items(&book.id, state.as_deref())?,
+                };
+                if page.status.is_error() {
+                    if STALE_STATE.contains(&page.status.code.as_str()) {
+                        if !full {
+                            report::warn(&format!(
+                                "Exchange no longer accepts the sync state of '{}' ({}): resyncing that folder in full",
+                                book.path, page.status.code
+                            ));
+                            return self.changes(book, None, sink);
+                        }
+                        // A state refused while we are still catching up:
+                        // start over (what was stored is read again).
+                        if restarts < 3 {
+                            restarts += 1;
+                            state = None;
+                            listed.clear();
+                            pipeline = Pipeline::default();
+                            continue;
+                        }
+                    }
+                    let doing = if full { "listing the items of a folder" } else { "reading changes" };
+                    return Err(self.ews.message_error(doing, &page.status));
                 }
-                return Err(self.ews.message_error("reading changes", &page.status));
-            }
-            let mut removed = Vec::new();
-            let mut to_read = Vec::new();
-            for change in page.changes {
-                match change {
-                    ItemChange::Upsert(item) if item.kind == "Contact" => to_read.push(item),
-                    ItemChange::Upsert(_) => {}
-                    ItemChange::Delete(id) => removed.push(Change::Remove(id)),
+                if !page.last {
+                    early = Some(self.ews.sync_items_early(&book.id, &page.state));
+                }
+                let mut removed = Vec::new();
+                let mut batches = 0;
+                let mut to_read = Vec::new();
+                for change in page.changes {
+                    match change {
+                        ItemChange::Upsert(item) if item.kind == "Contact" => to_read.push(item),
+                        ItemChange::Upsert(_) => {}
+                        ItemChange::Delete(id) => removed.push(Change::Remove(id)),
+                    }
+                }
+                for batch in to_read.chunks(get_item::MAX_BATCH) {
+                    pipeline.push(&mut self.ews, batch.to_vec());
+                    batches += 1;
+                }
+                listed.push_back(Listed { removed, batches, state: page.state.clone(), last: page.last });
+                more = !page.last;
+                state = Some(page.state);
+                if more && listed.len() < 2 {
+                    continue;
                 }
             }
-            if !removed.is_empty() || to_read.is_empty() {
-                let checkpoint = to_read.is_empty().then(|| page.state.clone());
-                sink.apply(book, removed, checkpoint, false)?;
+            let Some(page) = listed.pop_front() else { break };
+            let checkpoint = (!full).then(|| page.state.clone());
+            if !page.removed.is_empty() || (page.batches == 0 && checkpoint.is_some()) {
+                sink.apply(book, page.removed, if page.batches == 0 { checkpoint.clone() } else { None }, false)?;
             }
-            self.read_into(book, &to_read, Some(page.state.clone()), sink, &mut |_| {})?;
-            if page.last {
-                return Ok(());
+            if page.batches > 0 {
+                let mut changes = Vec::new();
+                for _ in 0..page.batches {
+                    let (items, fetched) = pipeline.next(&mut self.ews).expect("a batch queued for this page")?;
+                    done += items.len() as u64;
+                    changes.extend(Self::mapped(&items, fetched, sink));
+                }
+                host::progress(&book.id, done, book.count.max(done));
+                sink.apply(book, changes, checkpoint, false)?;
             }
-            state = page.state;
+            if page.last && full {
+                sink.apply(book, Vec::new(), Some(page.state), true)?;
+            }
         }
+        Ok(())
     }
 
     /// Read contacts with GetItem, several requests at once, and hand them

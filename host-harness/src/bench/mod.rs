@@ -10,7 +10,7 @@ use crate::cli::{Mode, emulator_config_for};
 use crate::emulator::data::Layout;
 use crate::emulator::{Emulator, EmulatorOptions};
 use anyhow::{Context, Result};
-use exchange_connector::ews::{find_item, get_item};
+use exchange_connector::ews::{SYNC_PAGE, get_item};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -97,7 +97,7 @@ pub async fn run(options: &BenchOptions) -> Result<Figures> {
             let (endpoint, user, password) = (large.endpoint(), large.user().to_string(), large.password().to_string());
             let (python, limit) = (python.clone(), options.peer_contacts);
             let read = tokio::task::spawn_blocking(move || {
-                peer::read(&python, &endpoint, &user, &password, limit, find_item::MAX_PAGE, get_item::MAX_BATCH)
+                peer::read(&python, &endpoint, &user, &password, limit, SYNC_PAGE, get_item::MAX_BATCH)
             })
             .await??;
             tracing::info!("exchangelib read {} contacts in {} ms", read.contacts, read.elapsed.as_millis());

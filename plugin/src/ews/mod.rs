@@ -6,6 +6,7 @@ pub mod find_folder;
 pub mod find_item;
 pub mod get_folder;
 pub mod get_item;
+pub mod pipeline;
 pub mod response;
 pub mod sync_folder_items;
 pub mod xml;
@@ -28,6 +29,9 @@ const FOLDER_PAGE: u32 = 500;
 /// EWS requests at a time (EWSMaxConcurrency); a few are enough to keep
 /// server and client busy, and leave the rest to Outlook and others.
 pub const IN_FLIGHT: usize = 4;
+/// Changes per SyncFolderItems page: whole GetItem batches (Exchange
+/// allows up to 512).
+pub const SYNC_PAGE: u32 = 5 * get_item::MAX_BATCH as u32;
 
 pub struct Ews {
     endpoint: String,
@@ -96,10 +100,37 @@ impl Ews {
     /// Changes to a folder since `state` (None: from the beginning). The
     /// page's status is the caller's to judge: a stale state is no failure.
     pub fn sync_items(&mut self, folder_id: &str, state: Option<&str>) -> Result<sync_folder_items::Page> {
-        let folder = FolderRef::Id(folder_id.to_string());
-        let (parser, _) =
-            self.call(&sync_folder_items::request(&folder, state, sync_folder_items::MAX_CHANGES), sync_folder_items::Parser::default)?;
+        let (parser, _) = self.call(&Self::sync_request(folder_id, state), sync_folder_items::Parser::default)?;
         Ok(parser.page)
+    }
+
+    /// Ask for the page after `state` now, to read it later with
+    /// [`Ews::sync_items_sent`]: the server lists it while we read the
+    /// contacts of this page.
+    pub fn sync_items_early(&mut self, folder_id: &str, state: &str) -> Option<http::Pending> {
+        let body = envelope::envelope(&Self::sync_request(folder_id, Some(state)));
+        http::post_later(&self.endpoint, &self.headers(), body.as_bytes()).ok()
+    }
+
+    /// The page asked for early, or, if that went wrong in any way, asked
+    /// for again with the retries of [`Ews::sync_items`].
+    pub fn sync_items_sent(&mut self, sent: Option<http::Pending>, folder_id: &str, state: &str) -> Result<sync_folder_items::Page> {
+        let mut parser = sync_folder_items::Parser::default();
+        let early = sent.ok_or_else(|| Error::protocol("not sent")).and_then(|request| {
+            let response = request.response()?;
+            self.read(response, &mut parser)
+        });
+        match early {
+            Ok(_) => {
+                self.accepted();
+                Ok(parser.page)
+            }
+            Err(_) => self.sync_items(folder_id, Some(state)),
+        }
+    }
+
+    fn sync_request(folder_id: &str, state: Option<&str>) -> String {
+        sync_folder_items::request(&FolderRef::Id(folder_id.to_string()), state, SYNC_PAGE)
     }
 
     /// Full items, one result per id, in order. A batch whose answer
@@ -123,43 +154,31 @@ impl Ews {
         }
     }
 
-    /// GetItem for many batches, up to [`IN_FLIGHT`] on the wire at once,
-    /// so that the server works on the next batches while we map and store
-    /// this one; `each` gets every batch's results, in order. A batch that
-    /// fails this way is read again alone through [`Ews::get_items`] (with
-    /// its retries and splitting), and the rest of the run sends one
-    /// request at a time: a server that refused once is not pressed.
-    pub fn get_items_each(
-        &mut self,
-        batches: &[&[ItemRef]],
-        mut each: impl FnMut(usize, Vec<Result<FetchedItem, Status>>) -> Result<()>,
-    ) -> Result<()> {
-        let mut pending = std::collections::VecDeque::new();
-        let mut sent = 0;
-        for (i, batch) in batches.iter().enumerate() {
-            while sent < batches.len() && sent < i + self.in_flight {
-                let body = envelope::envelope(&get_item::request(batches[sent]));
-                pending.push_back(http::post_later(&self.endpoint, &self.headers(), body.as_bytes()).ok());
-                sent += 1;
-            }
-            let fast = match pending.pop_front().flatten() {
-                Some(request) => request.response().and_then(|response| self.read_items(response, batch)),
-                None => Err(Error::protocol("not sent")),
-            };
-            let results = match fast {
-                Ok(results) => {
-                    self.authenticated = true;
-                    self.retried_401 = false;
-                    results
-                }
-                Err(_) => {
-                    self.in_flight = 1;
-                    self.get_items(batch)?
-                }
-            };
-            each(i, results)?;
+    /// GetItem for many batches through a [`pipeline::Pipeline`]; `each`
+    /// gets every batch's results, in order.
+    pub fn get_items_each(&mut self, batches: &[&[ItemRef]], mut each: impl FnMut(usize, pipeline::Results) -> Result<()>) -> Result<()> {
+        let mut pipeline = pipeline::Pipeline::default();
+        for batch in batches {
+            pipeline.push(self, batch.to_vec());
+        }
+        let mut i = 0;
+        while let Some(next) = pipeline.next(self) {
+            each(i, next?.1)?;
+            i += 1;
         }
         Ok(())
+    }
+
+    /// Send GetItem for `ids` without waiting for the answer.
+    fn get_items_early(&self, ids: &[ItemRef]) -> Option<http::Pending> {
+        let body = envelope::envelope(&get_item::request(ids));
+        http::post_later(&self.endpoint, &self.headers(), body.as_bytes()).ok()
+    }
+
+    /// A request of the run was accepted.
+    fn accepted(&mut self) {
+        self.authenticated = true;
+        self.retried_401 = false;
     }
 
     fn read_items(&mut self, response: http::Response, ids: &[ItemRef]) -> Result<Vec<Result<FetchedItem, Status>>> {
@@ -217,8 +236,7 @@ impl Ews {
                 }
                 Ok(version) => version,
             };
-            self.authenticated = true;
-            self.retried_401 = false;
+            self.accepted();
             Ok((parser, version))
         })
     }
