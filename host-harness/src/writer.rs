@@ -1,14 +1,16 @@
 //! Applies the plugin's batches on a thread of their own, so that the store
 //! writes one page of contacts while the plugin reads and parses the next.
-//! The queue is short (memory stays bounded) and keeps the plugin's order.
+//! The queue is short (memory stays bounded) and keeps the plugin's order;
+//! batches are committed together, at most [`COMMIT_EVERY`] apart.
 
 use crate::apply::{RunContext, apply_batch};
 use crate::runtime::types::Batch;
 use crate::session::SyncTarget;
 use crate::summary::Summary;
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// Batches waiting besides the ones being written.
 const QUEUE: usize = 4;
@@ -96,63 +98,89 @@ impl Drop for Writer {
     }
 }
 
+/// How long written batches may wait for their commit. Each commit
+/// rewrites every index page its batches touched (contacts arrive in no
+/// order of email or id), so fewer, larger commits write far less; a crash
+/// loses at most this much, checkpoints included, and the next run reads
+/// it again.
+const COMMIT_EVERY: Duration = Duration::from_millis(500);
+
+/// Batches written but not committed yet.
+struct Open {
+    since: Instant,
+    written: Summary,
+}
+
 fn write(target: &SyncTarget, queue: &Receiver<Job>, failed: &Mutex<Option<String>>) -> Summary {
     let run = RunContext { source: &target.source, run_id: target.run_id };
     let mut summary = Summary::default();
-    while let Ok(job) = queue.recv() {
-        // The batches waiting now are written in one transaction: fewer
-        // commits, and pages the batches share written once.
-        let mut batches = Vec::new();
-        let mut flushes = Vec::new();
-        let mut next = Some(job);
-        while let Some(job) = next {
-            match job {
-                Job::Apply(batch) => batches.push(batch),
-                // Everything before it is in this group: answer after it.
-                Job::Flush(done) => flushes.push(done),
+    let mut open: Option<Open> = None;
+    loop {
+        let job = match &open {
+            Some(_) => match queue.recv_timeout(COMMIT_EVERY) {
+                Ok(job) => Some(job),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            },
+            None => match queue.recv() {
+                Ok(job) => Some(job),
+                Err(_) => break,
+            },
+        };
+        match job {
+            // The same connection reads what is written but not committed.
+            Some(Job::Flush(done)) => {
+                let _ = done.send(());
             }
-            next = queue.try_recv().ok();
-        }
-        // The lock on `failed` is held only to read or set it: the plugin
-        // checks it at every batch and must not wait for our writes.
-        let ok = failed.lock().unwrap_or_else(|p| p.into_inner()).is_none();
-        if ok && !batches.is_empty() {
-            let mut conn = target.store.lock();
-            let refused = match write_group(&mut conn, &run, &batches) {
-                Ok((written, refused)) => {
-                    // What was committed before a refusal counts.
-                    summary.absorb(written);
-                    refused
+            // Later batches of a run that failed are not written.
+            Some(Job::Apply(_)) if failed.lock().unwrap_or_else(|p| p.into_inner()).is_some() => {}
+            Some(Job::Apply(batch)) => {
+                let mut conn = target.store.lock();
+                let refused = write_batch(&mut conn, &run, &batch, &mut open).err();
+                let due = open.as_ref().is_some_and(|o| o.since.elapsed() >= COMMIT_EVERY);
+                let refused = match (refused, due) {
+                    // What was written before a refusal is committed.
+                    (Some(refused), _) => commit(&mut conn, &mut open, &mut summary).err().or(Some(refused)),
+                    (None, true) => commit(&mut conn, &mut open, &mut summary).err(),
+                    (None, false) => None,
+                };
+                if refused.is_some() {
+                    *failed.lock().unwrap_or_else(|p| p.into_inner()) = refused;
                 }
-                Err(message) => Some(message),
-            };
-            if refused.is_some() {
-                *failed.lock().unwrap_or_else(|p| p.into_inner()) = refused;
+            }
+            None => {
+                let mut conn = target.store.lock();
+                if let Err(e) = commit(&mut conn, &mut open, &mut summary) {
+                    *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                }
             }
         }
-        for done in flushes {
-            let _ = done.send(());
-        }
+    }
+    let mut conn = target.store.lock();
+    if let Err(e) = commit(&mut conn, &mut open, &mut summary) {
+        failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
     }
     summary
 }
 
-/// Write `batches` in one transaction; each batch keeps its own savepoint,
-/// so a batch the store refuses leaves the ones before it written. Returns
-/// what was written, and the refusal; an error if nothing could be.
-fn write_group(conn: &mut rusqlite::Connection, run: &RunContext, batches: &[Batch]) -> Result<(Summary, Option<String>), String> {
-    let mut written = Summary::default();
-    let mut refused = None;
-    conn.execute_batch("SAVEPOINT batch_group").map_err(|e| format!("the user store refused to start a transaction: {e}"))?;
-    for batch in batches {
-        if let Err(e) = apply_batch(conn, run, batch, &mut written) {
-            refused = Some(format!("the user store refused a batch of {}: {e}", batch.folder_path));
-            break;
-        }
+/// Write one batch inside the open transaction (opening one if needed);
+/// the batch has its own savepoint, so a refused batch leaves nothing.
+fn write_batch(conn: &mut rusqlite::Connection, run: &RunContext, batch: &Batch, open: &mut Option<Open>) -> Result<(), String> {
+    if open.is_none() {
+        conn.execute_batch("SAVEPOINT writer").map_err(|e| format!("the user store refused to start a transaction: {e}"))?;
+        *open = Some(Open { since: Instant::now(), written: Summary::default() });
     }
-    if let Err(e) = conn.execute_batch("RELEASE batch_group") {
-        let _ = conn.execute_batch("ROLLBACK TO batch_group; RELEASE batch_group");
+    let written = &mut open.as_mut().expect("opened above").written;
+    apply_batch(conn, run, batch, written).map_err(|e| format!("the user store refused a batch of {}: {e}", batch.folder_path))
+}
+
+/// Commit the open transaction; only then do its batches count.
+fn commit(conn: &mut rusqlite::Connection, open: &mut Option<Open>, summary: &mut Summary) -> Result<(), String> {
+    let Some(done) = open.take() else { return Ok(()) };
+    if let Err(e) = conn.execute_batch("RELEASE writer") {
+        let _ = conn.execute_batch("ROLLBACK TO writer; RELEASE writer");
         return Err(format!("the user store could not commit: {e}"));
     }
-    Ok((written, refused))
+    summary.absorb(done.written);
+    Ok(())
 }
