@@ -157,7 +157,7 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", 4096)?;
         // 16 MiB of page cache (the default is 2): the indexes of a large
         // directory are written in random order.
-        conn.pragma_update(None, "cache_size", -16384)?;
+        conn.pragma_update(None, "cache_size", -32768)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA).context("creating the schema")?;
         Ok(Store { conn: Arc::new(Mutex::new(conn)), path })

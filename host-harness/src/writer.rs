@@ -103,7 +103,7 @@ impl Drop for Writer {
 /// order of email or id), so fewer, larger commits write far less; a crash
 /// loses at most this much, checkpoints included, and the next run reads
 /// it again.
-const COMMIT_EVERY: Duration = Duration::from_millis(500);
+const COMMIT_EVERY: Duration = Duration::from_secs(2);
 
 /// Batches written but not committed yet.
 struct Open {

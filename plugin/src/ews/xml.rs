@@ -245,6 +245,10 @@ impl<R: BufRead> XmlStream<R> {
 /// split between two reads is carried over.
 pub struct Utf8Lossy<R> {
     inner: R,
+    /// bytes at the start of `inner`'s buffer known to be valid UTF-8,
+    /// served from there without a copy (the usual case)
+    direct: usize,
+    /// repaired bytes, served before `inner` again
     out: Vec<u8>,
     pos: usize,
     pending: Vec<u8>,
@@ -253,7 +257,7 @@ pub struct Utf8Lossy<R> {
 
 impl<R: BufRead> Utf8Lossy<R> {
     pub fn new(inner: R) -> Self {
-        Utf8Lossy { inner, out: Vec::new(), pos: 0, pending: Vec::new(), done: false }
+        Utf8Lossy { inner, direct: 0, out: Vec::new(), pos: 0, pending: Vec::new(), done: false }
     }
 
     fn refill(&mut self) -> std::io::Result<()> {
@@ -312,14 +316,39 @@ impl<R: BufRead> std::io::Read for Utf8Lossy<R> {
 
 impl<R: BufRead> BufRead for Utf8Lossy<R> {
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        while self.pos >= self.out.len() && !self.done {
+        loop {
+            if self.pos < self.out.len() {
+                return Ok(&self.out[self.pos..]);
+            }
+            if self.direct > 0 {
+                let direct = self.direct;
+                return Ok(&self.inner.fill_buf()?[..direct]);
+            }
+            if self.done {
+                return Ok(&[]);
+            }
+            if self.pending.is_empty() {
+                let chunk = self.inner.fill_buf()?;
+                self.direct = match std::str::from_utf8(chunk) {
+                    Ok(_) => chunk.len(),
+                    Err(e) => e.valid_up_to(),
+                };
+                if self.direct > 0 {
+                    continue;
+                }
+            }
+            // A bad byte, or a sequence split between reads: repair by copy.
             self.refill()?;
         }
-        Ok(&self.out[self.pos..])
     }
 
     fn consume(&mut self, amount: usize) {
-        self.pos += amount;
+        if self.pos < self.out.len() {
+            self.pos += amount;
+        } else {
+            self.direct -= amount;
+            self.inner.consume(amount);
+        }
     }
 }
 
