@@ -52,7 +52,7 @@ pub fn read_item<R: BufRead>(stream: &mut XmlStream<R>) -> Result<ReadItem, XmlE
                 "ExtendedProperty" => extended(stream, &mut item.attributes)?,
                 name => {
                     key.clear();
-                    key.push_str(&snake_case(name));
+                    snake_case_into(&mut key, name);
                     walk(stream, &mut key, &mut item.attributes)?;
                 }
             },
@@ -84,8 +84,8 @@ fn walk<R: BufRead>(stream: &mut XmlStream<R>, key: &mut String, out: &mut Attri
                 let length = key.len();
                 key.push('.');
                 match child.attr("Key") {
-                    Some(k) => key.push_str(&k.to_ascii_lowercase()),
-                    None => key.push_str(&snake_case(&child.name)),
+                    Some(k) => key.extend(k.chars().map(|c| c.to_ascii_lowercase())),
+                    None => snake_case_into(key, &child.name),
                 }
                 walk(stream, key, out)?;
                 key.truncate(length);
@@ -205,6 +205,12 @@ fn generic_extended_key(uri: &Tag) -> String {
 /// `GivenName` -> `given_name`, `IPPhone` -> `ip_phone`.
 pub fn snake_case(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 4);
+    snake_case_into(&mut out, name);
+    out
+}
+
+/// [`snake_case`], appended to `out` (keys are built in one buffer).
+fn snake_case_into(out: &mut String, name: &str) {
     let mut chars = name.chars().peekable();
     let mut prev: Option<char> = None;
     while let Some(c) = chars.next() {
@@ -222,7 +228,6 @@ pub fn snake_case(name: &str) -> String {
         }
         prev = Some(c);
     }
-    out
 }
 
 #[cfg(test)]
