@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Batches waiting besides the ones being written.
-const QUEUE: usize = 4;
+const QUEUE: usize = 16;
 
 enum Job {
     Apply(Batch),
