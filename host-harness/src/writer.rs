@@ -184,3 +184,55 @@ fn commit(conn: &mut rusqlite::Connection, open: &mut Option<Open>, summary: &mu
     summary.absorb(done.written);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::types::{Change, Upsert, User};
+    use crate::store::Store;
+
+    fn batch(ids: &[&str]) -> Batch {
+        let changes = ids
+            .iter()
+            .map(|id| {
+                let user = User {
+                    login: format!("{id}@example.org"),
+                    email: Some(format!("{id}@example.org")),
+                    firstname: (*id).into(),
+                    lastname: "Test".into(),
+                    phone: String::new(),
+                    extra: Vec::new(),
+                };
+                Change::Upsert(Upsert { external_id: (*id).into(), version: "v1".into(), user })
+            })
+            .collect();
+        Batch { folder_id: "f".into(), folder_path: "Contacts".into(), changes, checkpoint: None, listing_complete: false }
+    }
+
+    #[test]
+    fn a_refused_batch_fails_the_run_and_keeps_what_came_before() {
+        let dir = std::env::temp_dir().join(format!("writer-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(&dir.join("users.db")).unwrap();
+        // A store that refuses one contact, as a full disk would.
+        store
+            .lock()
+            .execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON users WHEN NEW.external_id = 'bad' BEGIN SELECT RAISE(ABORT, 'no space left'); END;")
+            .unwrap();
+        let run_id = store.start_run("exchange", "full", false).unwrap();
+        let writer = Writer::start(SyncTarget { store: store.clone(), source: "exchange".into(), run_id }).unwrap();
+        writer.apply(batch(&["a", "b"])).unwrap();
+        writer.apply(batch(&["c", "bad"])).unwrap();
+        let refused = writer.flush().unwrap_err();
+        assert!(refused.contains("no space left"), "{refused}");
+        // The plugin hears of it at its next batch, which is not written.
+        assert_eq!(writer.apply(batch(&["d"])).unwrap_err(), refused);
+        let (summary, error) = writer.finish();
+        assert_eq!(error.as_deref(), Some(refused.as_str()));
+        assert_eq!(summary.counts.created, 2, "only the committed batch counts");
+        let mut logins: Vec<String> = store.users().unwrap().into_iter().map(|u| u.login).collect();
+        logins.sort();
+        assert_eq!(logins, ["a@example.org", "b@example.org"], "the refused batch left nothing, the one before stayed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
