@@ -13,7 +13,7 @@
 
 use crate::runtime::types::{Batch, Change, Upsert};
 use crate::summary::{Outcome, Summary};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use std::collections::BTreeMap;
 
 const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
@@ -51,7 +51,8 @@ pub fn apply_batch(conn: &mut Connection, run: &RunContext, batch: &Batch, summa
         }
     }
     if let Some(state) = &batch.checkpoint {
-        execute(&tx, 
+        execute(
+            &tx,
             &format!(
                 "INSERT INTO checkpoints (source, folder_id, state) VALUES (?1, ?2, ?3)
                  ON CONFLICT (source, folder_id) DO UPDATE SET state = excluded.state, updated_at = {NOW}"
@@ -66,6 +67,44 @@ pub fn apply_batch(conn: &mut Connection, run: &RunContext, batch: &Batch, summa
         summary.record(&batch.folder_id, &batch.folder_path, &contact, outcome);
     }
     Ok(())
+}
+
+/// A user the contact's login or email would clash with: id, source,
+/// external id.
+type Clash = (i64, String, Option<String>);
+
+/// The contact's own user, and a user its login or email would clash with
+/// (one from LDAP first: it takes precedence), in one statement: SQLite
+/// answers it with one index probe per condition. Login and email compare
+/// without case (COLLATE NOCASE).
+fn lookup(tx: &Connection, run: &RunContext, upsert: &Upsert) -> rusqlite::Result<(Option<Existing>, Option<Clash>)> {
+    let mut statement = tx.prepare_cached(
+        "SELECT id, source, external_id, email, firstname, lastname, phone, extra, active, folder_id FROM users
+         WHERE (source = ?1 AND external_id = ?2) OR login = ?3 OR (?4 IS NOT NULL AND email = ?4)",
+    )?;
+    let mut rows = statement.query(params![run.source, upsert.external_id, upsert.user.login, upsert.user.email])?;
+    let mut existing = None;
+    let mut clashes: Vec<Clash> = Vec::new();
+    while let Some(row) = rows.next()? {
+        let (id, source, external_id): Clash = (row.get(0)?, row.get(1)?, row.get(2)?);
+        if source == run.source && external_id.as_deref() == Some(upsert.external_id.as_str()) {
+            existing = Some(Existing {
+                id,
+                email: row.get(3)?,
+                firstname: row.get(4)?,
+                lastname: row.get(5)?,
+                phone: row.get(6)?,
+                extra: row.get(7)?,
+                active: row.get(8)?,
+                folder_id: row.get(9)?,
+            });
+        } else {
+            clashes.push((id, source, external_id));
+        }
+    }
+    let first = clashes.iter().position(|(_, source, _)| source == "ldap").unwrap_or(0);
+    let conflict = (first < clashes.len()).then(|| clashes.swap_remove(first));
+    Ok((existing, conflict))
 }
 
 struct Existing {
@@ -83,35 +122,7 @@ fn apply_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Ups
     let user = &upsert.user;
     let extra: BTreeMap<&str, &str> = user.extra.iter().map(|a| (a.key.as_str(), a.value.as_str())).collect();
     let extra = serde_json::to_string(&extra).expect("a map of strings serialises");
-    let existing = query_row(
-            tx,
-            "SELECT id, email, firstname, lastname, phone, extra, active, folder_id FROM users
-             WHERE source = ?1 AND external_id = ?2",
-            params![run.source, upsert.external_id],
-            |row| {
-                Ok(Existing {
-                    id: row.get(0)?,
-                    email: row.get(1)?,
-                    firstname: row.get(2)?,
-                    lastname: row.get(3)?,
-                    phone: row.get(4)?,
-                    extra: row.get(5)?,
-                    active: row.get(6)?,
-                    folder_id: row.get(7)?,
-                })
-            },
-        )
-        .optional()?;
-
-    // Login and email columns compare without case (COLLATE NOCASE).
-    let conflict = query_row(
-            tx,
-            "SELECT id, source, external_id FROM users
-             WHERE (login = ?1 OR (?2 IS NOT NULL AND email = ?2)) AND id IS NOT ?3 LIMIT 1",
-            params![user.login, user.email, existing.as_ref().map(|e| e.id)],
-            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, Option<String>>(2)?)),
-        )
-        .optional()?;
+    let (existing, conflict) = lookup(tx, run, upsert)?;
     let what = match &user.email {
         Some(email) => format!("the email address {email}"),
         None => format!("the login {}", user.login),
@@ -139,7 +150,8 @@ fn apply_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Ups
     ];
     match (existing, adopt) {
         (None, None) => {
-            execute(tx, 
+            execute(
+                tx,
                 "INSERT INTO users (login, email, firstname, lastname, phone, extra, source, external_id, folder_id, last_seen_run, version)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 values,
@@ -160,13 +172,15 @@ fn apply_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Ups
             if unchanged {
                 // A new change key with the same mapped fields is no change
                 // to the user; remember it so the next listing can skip it.
-                execute(tx, 
+                execute(
+                    tx,
                     "UPDATE users SET last_seen_run = ?2, version = ?3 WHERE id = ?1",
                     params![id, run.run_id, upsert.version],
                 )?;
                 return Ok(Outcome::Unchanged);
             }
-            execute(tx, 
+            execute(
+                tx,
                 &format!(
                     "UPDATE users SET login = ?1, email = ?2, firstname = ?3, lastname = ?4, phone = ?5, extra = ?6,
                      source = ?7, external_id = ?8, folder_id = ?9, last_seen_run = ?10, version = ?11, active = 1,
@@ -193,7 +207,8 @@ fn query_row<T>(tx: &Connection, sql: &str, params: impl rusqlite::Params, f: im
 /// contact makes a user.
 fn remember_skip(tx: &Connection, run: &RunContext, folder_id: &str, external_id: &str, version: &str, outcome: &Outcome) -> rusqlite::Result<()> {
     match outcome {
-        Outcome::Skipped(reason) => execute(tx, 
+        Outcome::Skipped(reason) => execute(
+            tx,
             "INSERT INTO skipped_contacts (source, external_id, folder_id, version, reason) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (source, external_id) DO UPDATE SET folder_id = excluded.folder_id, version = excluded.version,
              reason = excluded.reason",
@@ -207,11 +222,13 @@ fn remember_skip(tx: &Connection, run: &RunContext, folder_id: &str, external_id
 /// A contact listed with its stored version: nothing changed, so nothing
 /// is counted (as with a change-based sync); its user is marked seen.
 fn confirm(tx: &Connection, run: &RunContext, external_id: &str) -> rusqlite::Result<Option<Outcome>> {
-    let seen = execute(tx, 
+    let seen = execute(
+        tx,
         "UPDATE users SET last_seen_run = ?3 WHERE source = ?1 AND external_id = ?2 AND active = 1",
         params![run.source, external_id, run.run_id],
     )?;
-    let skipped: bool = query_row(tx, 
+    let skipped: bool = query_row(
+        tx,
         "SELECT EXISTS (SELECT 1 FROM skipped_contacts WHERE source = ?1 AND external_id = ?2)",
         params![run.source, external_id],
         |row| row.get(0),
@@ -221,7 +238,8 @@ fn confirm(tx: &Connection, run: &RunContext, external_id: &str) -> rusqlite::Re
 
 /// Deactivate the user of a removed contact; true if it was active.
 fn deactivate(tx: &Connection, run: &RunContext, external_id: &str) -> rusqlite::Result<bool> {
-    let changed = execute(tx, 
+    let changed = execute(
+        tx,
         &format!("UPDATE users SET active = 0, updated_at = {NOW} WHERE source = ?1 AND external_id = ?2 AND active = 1"),
         params![run.source, external_id],
     )?;
@@ -238,4 +256,36 @@ fn deactivate_unseen(tx: &Connection, run: &RunContext, folder_id: &str) -> rusq
     ))?;
     let ids = statement.query_map(params![run.source, folder_id, run.run_id], |row| row.get(0))?;
     ids.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::types::User;
+    use crate::store::Store;
+
+    #[test]
+    fn a_contact_clashing_with_a_local_and_an_ldap_user_is_left_to_ldap() {
+        let dir = std::env::temp_dir().join(format!("apply-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(&dir.join("users.db")).unwrap();
+        // The contact's login is a local user's, its email an LDAP user's.
+        store.add_user("local", "ana@example.org", None, "Ana", "Local").unwrap();
+        store.add_user("ldap", "asilva", Some("ANA@example.org"), "Ana", "Ldap").unwrap();
+        let run_id = store.start_run("exchange", "full", false).unwrap();
+        let user = User {
+            login: "ana@example.org".into(),
+            email: Some("ana@example.org".into()),
+            firstname: "Ana".into(),
+            lastname: "Silva".into(),
+            phone: String::new(),
+            extra: Vec::new(),
+        };
+        let upsert = Upsert { external_id: "AAMk1".into(), version: "v1".into(), user };
+        let conn = store.lock();
+        let outcome = apply_upsert(&conn, &RunContext { source: "exchange", run_id }, "f", &upsert).unwrap();
+        assert!(matches!(&outcome, Outcome::Skipped(why) if why.contains("LDAP")), "{outcome:?}");
+        drop(conn);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
