@@ -7,7 +7,7 @@ use super::Ews;
 use super::find_item::ItemRef;
 use super::get_item::FetchedItem;
 use super::response::Status;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::http;
 use std::collections::VecDeque;
 
@@ -34,8 +34,8 @@ impl Pipeline {
 
     /// The oldest batch and its results. A batch that fails here is read
     /// again alone through [`Ews::get_items`] (with its retries and
-    /// splitting), and the rest of the run sends one request at a time: a
-    /// server that refused once is not pressed.
+    /// splitting); when the server said it is busy, the rest of the run
+    /// sends one request at a time: a busy server is not pressed.
     pub fn next(&mut self, ews: &mut Ews) -> Option<Result<(Vec<ItemRef>, Results)>> {
         self.fill(ews);
         let batch = self.queue.pop_front()?;
@@ -48,8 +48,10 @@ impl Pipeline {
                 ews.accepted();
                 Ok(results)
             }
-            Err(_) => {
-                ews.in_flight = 1;
+            Err(e) => {
+                if e.kind == Kind::Throttled {
+                    ews.in_flight = 1;
+                }
                 ews.get_items(&batch.items)
             }
         };
