@@ -355,6 +355,10 @@ impl<R: BufRead> BufRead for Utf8Lossy<R> {
 fn tag_of(ns: Ns, start: &BytesStart) -> Result<Tag, XmlError> {
     let name = start.local_name().as_ref().to_string();
     let mut attrs = Vec::new();
+    // Most elements have no attributes: spare them the attribute parser.
+    if start.attributes_raw().trim_ascii().is_empty() {
+        return Ok(Tag { ns, name, attrs });
+    }
     for attr in start.attributes() {
         let attr = attr.map_err(|e| XmlError(format!("malformed attribute: {e}")))?;
         // Namespace declarations are structure, not data.
