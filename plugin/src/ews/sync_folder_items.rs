@@ -4,7 +4,7 @@
 use super::envelope::{FolderRef, escape};
 use super::find_item::ItemRef;
 use super::response::{MessageHandler, ResponseError, Status};
-use super::xml::{Item, Ns, Tag, XmlStream};
+use super::xml::{Item, Ns, Tag, XmlError, XmlStream};
 use std::io::BufRead;
 
 /// The most changes Exchange returns per call.
@@ -57,10 +57,7 @@ impl<R: BufRead> MessageHandler<R> for Parser {
             }
             (Ns::Messages, "Changes") => loop {
                 match stream.next()? {
-                    Item::Start(change) => {
-                        let element = stream.read_element(change)?;
-                        self.page.changes.extend(change_of(&element));
-                    }
+                    Item::Start(change) => self.page.changes.extend(read_change(stream, &change.name)?),
                     Item::End => break,
                     Item::Text(_) => {}
                     Item::Eof => return Err(ResponseError::Malformed("truncated Changes".into())),
@@ -77,20 +74,80 @@ impl<R: BufRead> MessageHandler<R> for Parser {
     }
 }
 
-/// `Create`/`Update` hold the item, `Delete` its id; `ReadFlagChange`
-/// (mail only) is no change to a contact.
-fn change_of(element: &super::xml::Element) -> Option<ItemChange> {
-    match element.name.as_str() {
-        "Create" | "Update" => {
-            let item = element.children.first()?;
-            let id = item.child("ItemId")?;
-            Some(ItemChange::Upsert(ItemRef {
-                id: id.attr("Id")?.to_string(),
-                change_key: id.attr("ChangeKey").unwrap_or_default().to_string(),
-                kind: item.name.clone(),
-            }))
+/// The rest of one change, read as it streams (a full sync reads one per
+/// contact): `Create`/`Update` hold the item, whose `ItemId` is a child of
+/// it; `Delete` holds the `ItemId` itself; `ReadFlagChange` (mail only) is
+/// no change to a contact.
+fn read_change<R: BufRead>(stream: &mut XmlStream<R>, change: &str) -> Result<Option<ItemChange>, XmlError> {
+    let delete = change == "Delete";
+    let holds_item = matches!(change, "Create" | "Update");
+    // The first child (the item, for Create/Update), and the id found.
+    let mut item: Option<String> = None;
+    let mut in_first_child = false;
+    let mut id: Option<(String, String)> = None;
+    let mut depth = 1;
+    loop {
+        match stream.next()? {
+            Item::Start(tag) => {
+                depth += 1;
+                if depth == 2 && item.is_none() {
+                    item = Some(tag.name.clone());
+                    in_first_child = true;
+                }
+                let wanted = (delete && depth == 2) || (holds_item && depth == 3 && in_first_child);
+                if wanted && id.is_none() && tag.name == "ItemId" {
+                    id = tag.attr("Id").map(|i| (i.to_string(), tag.attr("ChangeKey").unwrap_or_default().to_string()));
+                }
+            }
+            Item::End => {
+                depth -= 1;
+                if depth == 1 {
+                    in_first_child = false;
+                }
+                if depth == 0 {
+                    break;
+                }
+            }
+            Item::Text(_) => {}
+            Item::Eof => return Err(XmlError("document ends inside a change".into())),
         }
-        "Delete" => Some(ItemChange::Delete(element.child("ItemId")?.attr("Id")?.to_string())),
+    }
+    Ok(match (id, item) {
+        (Some((id, _)), _) if delete => Some(ItemChange::Delete(id)),
+        (Some((id, change_key)), Some(kind)) if holds_item => Some(ItemChange::Upsert(ItemRef { id, change_key, kind })),
         _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ews::response::read_response;
+
+    #[test]
+    fn reads_creates_updates_and_deletes_and_passes_over_read_flags() {
+        let xml = concat!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>"#,
+            r#"<m:SyncFolderItemsResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">"#,
+            r#"<m:ResponseMessages><m:SyncFolderItemsResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>"#,
+            r#"<m:SyncState>S2</m:SyncState><m:IncludesLastItemInRange>false</m:IncludesLastItemInRange><m:Changes>"#,
+            r#"<t:Create><t:Contact><t:ItemId Id="a" ChangeKey="ka"/><t:Subject>A</t:Subject></t:Contact></t:Create>"#,
+            r#"<t:Update><t:DistributionList><t:ItemId Id="b" ChangeKey="kb"/></t:DistributionList></t:Update>"#,
+            r#"<t:ReadFlagChange><t:ItemId Id="c"/><t:IsRead>true</t:IsRead></t:ReadFlagChange>"#,
+            r#"<t:Delete><t:ItemId Id="d" ChangeKey="kd"/></t:Delete>"#,
+            r#"<t:Create><t:Contact><t:Subject>no id</t:Subject></t:Contact><t:Contact><t:ItemId Id="e"/></t:Contact></t:Create>"#,
+            r#"</m:Changes></m:SyncFolderItemsResponseMessage></m:ResponseMessages></m:SyncFolderItemsResponse></s:Body></s:Envelope>"#
+        );
+        let mut parser = Parser::default();
+        read_response(xml.as_bytes(), &mut parser).unwrap();
+        assert_eq!((parser.page.state.as_str(), parser.page.last), ("S2", false));
+        let item = |id: &str, change_key: &str, kind: &str| {
+            ItemChange::Upsert(ItemRef { id: id.into(), change_key: change_key.into(), kind: kind.into() })
+        };
+        // The last Create has no id in its item: only the first child counts.
+        assert_eq!(
+            parser.page.changes,
+            vec![item("a", "ka", "Contact"), item("b", "kb", "DistributionList"), ItemChange::Delete("d".into())]
+        );
     }
 }
