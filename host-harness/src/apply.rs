@@ -14,13 +14,25 @@
 use crate::runtime::types::{Batch, Change, Upsert};
 use crate::summary::{Outcome, Summary};
 use rusqlite::{Connection, params};
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
 
 const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
 pub struct RunContext<'a> {
     pub source: &'a str,
     pub run_id: i64,
+    /// the external ids that have a row in skipped_contacts, kept beside
+    /// the table: most contacts have none, and then cost no statement
+    skipped: RefCell<HashSet<String>>,
+}
+
+impl<'a> RunContext<'a> {
+    pub fn new(conn: &Connection, source: &'a str, run_id: i64) -> rusqlite::Result<Self> {
+        let mut statement = conn.prepare("SELECT external_id FROM skipped_contacts WHERE source = ?1")?;
+        let skipped = statement.query_map([source], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?;
+        Ok(RunContext { source, run_id, skipped: RefCell::new(skipped) })
+    }
 }
 
 /// Apply `batch` and its checkpoint in one transaction (a savepoint, so
@@ -36,7 +48,7 @@ pub fn apply_batch(conn: &mut Connection, run: &RunContext, batch: &Batch, summa
                 Some((upsert.external_id.clone(), outcome))
             }
             Change::Remove(external_id) => {
-                execute(&tx, "DELETE FROM skipped_contacts WHERE source = ?1 AND external_id = ?2", params![run.source, external_id])?;
+                forget_skip(&tx, run, external_id)?;
                 deactivate(&tx, run, external_id)?.then(|| (external_id.clone(), Outcome::Deactivated))
             }
             Change::Unchanged(external_id) => confirm(&tx, run, external_id)?.map(|o| (external_id.clone(), o)),
@@ -199,23 +211,29 @@ fn execute(tx: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlit
     tx.prepare_cached(sql)?.execute(params)
 }
 
-fn query_row<T>(tx: &Connection, sql: &str, params: impl rusqlite::Params, f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
-    tx.prepare_cached(sql)?.query_row(params, f)
-}
-
 /// Keep the version of a contact skipped on purpose; forget it once the
 /// contact makes a user.
 fn remember_skip(tx: &Connection, run: &RunContext, folder_id: &str, external_id: &str, version: &str, outcome: &Outcome) -> rusqlite::Result<()> {
     match outcome {
-        Outcome::Skipped(reason) => execute(
-            tx,
-            "INSERT INTO skipped_contacts (source, external_id, folder_id, version, reason) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (source, external_id) DO UPDATE SET folder_id = excluded.folder_id, version = excluded.version,
-             reason = excluded.reason",
-            params![run.source, external_id, folder_id, version, reason],
-        )?,
-        _ => execute(tx, "DELETE FROM skipped_contacts WHERE source = ?1 AND external_id = ?2", params![run.source, external_id])?,
+        Outcome::Skipped(reason) => {
+            execute(
+                tx,
+                "INSERT INTO skipped_contacts (source, external_id, folder_id, version, reason) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (source, external_id) DO UPDATE SET folder_id = excluded.folder_id, version = excluded.version,
+                 reason = excluded.reason",
+                params![run.source, external_id, folder_id, version, reason],
+            )?;
+            run.skipped.borrow_mut().insert(external_id.to_string());
+        }
+        _ => forget_skip(tx, run, external_id)?,
     };
+    Ok(())
+}
+
+fn forget_skip(tx: &Connection, run: &RunContext, external_id: &str) -> rusqlite::Result<()> {
+    if run.skipped.borrow_mut().remove(external_id) {
+        execute(tx, "DELETE FROM skipped_contacts WHERE source = ?1 AND external_id = ?2", params![run.source, external_id])?;
+    }
     Ok(())
 }
 
@@ -227,12 +245,7 @@ fn confirm(tx: &Connection, run: &RunContext, external_id: &str) -> rusqlite::Re
         "UPDATE users SET last_seen_run = ?3 WHERE source = ?1 AND external_id = ?2 AND active = 1",
         params![run.source, external_id, run.run_id],
     )?;
-    let skipped: bool = query_row(
-        tx,
-        "SELECT EXISTS (SELECT 1 FROM skipped_contacts WHERE source = ?1 AND external_id = ?2)",
-        params![run.source, external_id],
-        |row| row.get(0),
-    )?;
+    let skipped = run.skipped.borrow().contains(external_id);
     Ok((seen == 0 && !skipped).then(|| Outcome::Failed("listed as unchanged, but the helpdesk has no active user for it".into())))
 }
 
@@ -283,7 +296,8 @@ mod tests {
         };
         let upsert = Upsert { external_id: "AAMk1".into(), version: "v1".into(), user };
         let conn = store.lock();
-        let outcome = apply_upsert(&conn, &RunContext { source: "exchange", run_id }, "f", &upsert).unwrap();
+        let run = RunContext::new(&conn, "exchange", run_id).unwrap();
+        let outcome = apply_upsert(&conn, &run, "f", &upsert).unwrap();
         assert!(matches!(&outcome, Outcome::Skipped(why) if why.contains("LDAP")), "{outcome:?}");
         drop(conn);
         let _ = std::fs::remove_dir_all(&dir);

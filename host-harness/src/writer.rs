@@ -113,8 +113,20 @@ struct Open {
 
 fn write(target: &SyncTarget, queue: &Receiver<Job>, failed: &Mutex<Option<String>>) -> Summary {
     yield_to_the_plugin();
-    let run = RunContext { source: &target.source, run_id: target.run_id };
     let mut summary = Summary::default();
+    let run = match RunContext::new(&target.store.lock(), &target.source, target.run_id) {
+        Ok(run) => run,
+        Err(e) => {
+            *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("the user store could not be read: {e}"));
+            // Drain the queue, answering flushes, so that no one waits.
+            for job in queue {
+                if let Job::Flush(done) = job {
+                    let _ = done.send(());
+                }
+            }
+            return summary;
+        }
+    };
     let mut open: Option<Open> = None;
     loop {
         let job = match &open {

@@ -333,10 +333,12 @@ fn ids_only(op: &Element) -> bool {
 fn get_item(mailbox: &Mailbox, op: &Element, mut spoil: Spoil) -> String {
     let ids = op.child("ItemIds").map(|c| c.children.as_slice()).unwrap_or_default();
     let extended = wants_customer_id(op);
+    // Looked up once, not per contact: most mailboxes deny no folder.
+    let denied: Vec<&str> = mailbox.folders.iter().filter(|f| f.denied).map(|f| f.id.as_str()).collect();
     let messages: String = ids
         .iter()
         .map(|id| match id.attr("Id").and_then(|id| mailbox.contact(id)) {
-            Some(contact) if mailbox.folder(&contact.folder_id).is_some_and(|f| f.denied) => {
+            Some(contact) if denied.contains(&contact.folder_id.as_str()) => {
                 error("GetItem", "ErrorAccessDenied", ACCESS_DENIED, "<m:Items/>")
             }
             // Deleted after FindItem listed it: not found now, and gone.
