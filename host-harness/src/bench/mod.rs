@@ -65,8 +65,9 @@ const SMALL: usize = 1_000;
 pub async fn run(options: &BenchOptions) -> Result<Figures> {
     std::fs::create_dir_all(&options.work_dir).with_context(|| format!("creating {}", options.work_dir.display()))?;
     let work = options.work_dir.canonicalize()?;
-    // Loading first: it also fills the cache the sync processes load from.
     let load = load::measure(20).await?;
+    // Fill the cache the sync processes load the component from, so that
+    // none of them compiles it.
     crate::runtime::Runtime::shared()?;
 
     let layout = Layout::Flat(options.folders);
