@@ -202,14 +202,8 @@ fn generic_extended_key(uri: &Tag) -> String {
     format!("extended.{set}.{name}")
 }
 
-/// `GivenName` -> `given_name`, `IPPhone` -> `ip_phone`.
-pub fn snake_case(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 4);
-    snake_case_into(&mut out, name);
-    out
-}
-
-/// [`snake_case`], appended to `out` (keys are built in one buffer).
+/// `GivenName` -> `given_name`, `IPPhone` -> `ip_phone`, appended to `out`
+/// (keys are built in one buffer).
 fn snake_case_into(out: &mut String, name: &str) {
     let mut chars = name.chars().peekable();
     let mut prev: Option<char> = None;
@@ -240,6 +234,12 @@ mod tests {
             Item::Start(_) => read_item(&mut stream).unwrap(),
             other => panic!("{other:?}"),
         }
+    }
+
+    fn snake_case(name: &str) -> String {
+        let mut out = String::new();
+        snake_case_into(&mut out, name);
+        out
     }
 
     #[test]
