@@ -173,18 +173,18 @@ impl EwsSource {
                 }
             }
             let Some(page) = listed.pop_front() else { break };
-            let checkpoint = (!full).then(|| page.state.clone());
-            if !page.removed.is_empty() || (page.batches == 0 && checkpoint.is_some()) {
-                sink.apply(book, page.removed, if page.batches == 0 { checkpoint.clone() } else { None }, false)?;
+            // The page in one batch: removals first, then what was read.
+            let mut changes = page.removed;
+            for _ in 0..page.batches {
+                let (items, fetched) = pipeline.next(&mut self.ews).expect("a batch queued for this page")?;
+                done += items.len() as u64;
+                changes.extend(Self::mapped(&items, fetched, sink));
             }
             if page.batches > 0 {
-                let mut changes = Vec::new();
-                for _ in 0..page.batches {
-                    let (items, fetched) = pipeline.next(&mut self.ews).expect("a batch queued for this page")?;
-                    done += items.len() as u64;
-                    changes.extend(Self::mapped(&items, fetched, sink));
-                }
                 host::progress(&book.id, done, book.count.max(done));
+            }
+            let checkpoint = (!full).then(|| page.state.clone());
+            if !changes.is_empty() || checkpoint.is_some() {
                 sink.apply(book, changes, checkpoint, false)?;
             }
             if page.last && full {

@@ -138,10 +138,10 @@ fn extended<R: BufRead>(stream: &mut XmlStream<R>, out: &mut Attributes) -> Resu
                 key = Some(extended_key(&tag));
                 stream.skip_element()?;
             }
-            Item::Start(tag) if tag.name == "Value" => values.push(text_of(stream)?),
+            Item::Start(tag) if tag.name == "Value" => values.push(stream.read_element(tag)?.text),
             Item::Start(tag) if tag.name == "Values" => loop {
                 match stream.next()? {
-                    Item::Start(tag) if tag.name == "Value" => values.push(text_of(stream)?),
+                    Item::Start(tag) if tag.name == "Value" => values.push(stream.read_element(tag)?.text),
                     Item::Start(_) => stream.skip_element()?,
                     Item::Text(_) => {}
                     Item::End => break,
@@ -167,19 +167,6 @@ fn extended_key(uri: &Tag) -> String {
     match tag.as_deref().and_then(|t| KNOWN_EXTENDED.iter().find(|(k, _)| *k == t)) {
         Some((_, name)) => format!("extended.{name}"),
         None => generic_extended_key(uri),
-    }
-}
-
-/// The text of the element whose start tag was just read.
-fn text_of<R: BufRead>(stream: &mut XmlStream<R>) -> Result<String, XmlError> {
-    let mut text = String::new();
-    loop {
-        match stream.next()? {
-            Item::Text(part) => text.push_str(&part),
-            Item::Start(_) => stream.skip_element()?,
-            Item::End => return Ok(text),
-            Item::Eof => return Err(truncated()),
-        }
     }
 }
 

@@ -108,23 +108,15 @@ impl Ews {
     /// [`Ews::sync_items_sent`]: the server lists it while we read the
     /// contacts of this page.
     pub fn sync_items_early(&mut self, folder_id: &str, state: &str) -> Option<http::Pending> {
-        let body = envelope::envelope(&Self::sync_request(folder_id, Some(state)));
-        http::post_later(&self.endpoint, &self.headers(), body.as_bytes()).ok()
+        self.send_early(&Self::sync_request(folder_id, Some(state)))
     }
 
     /// The page asked for early, or, if that went wrong in any way, asked
     /// for again with the retries of [`Ews::sync_items`].
     pub fn sync_items_sent(&mut self, sent: Option<http::Pending>, folder_id: &str, state: &str) -> Result<sync_folder_items::Page> {
         let mut parser = sync_folder_items::Parser::default();
-        let early = sent.ok_or_else(|| Error::protocol("not sent")).and_then(|request| {
-            let response = request.response()?;
-            self.read(response, &mut parser)
-        });
-        match early {
-            Ok(_) => {
-                self.accepted();
-                Ok(parser.page)
-            }
+        match self.read_early(sent, &mut parser) {
+            Ok(()) => Ok(parser.page),
             Err(_) => self.sync_items(folder_id, Some(state)),
         }
     }
@@ -169,22 +161,26 @@ impl Ews {
         Ok(())
     }
 
-    /// Send GetItem for `ids` without waiting for the answer.
-    fn get_items_early(&self, ids: &[ItemRef]) -> Option<http::Pending> {
-        let body = envelope::envelope(&get_item::request(ids));
+    /// Send an operation without waiting for the answer; None if it could
+    /// not be sent (the caller then sends it again the usual way).
+    fn send_early(&self, operation: &str) -> Option<http::Pending> {
+        let body = envelope::envelope(operation);
         http::post_later(&self.endpoint, &self.headers(), body.as_bytes()).ok()
+    }
+
+    /// Read the answer to an operation sent early. No retries here: the
+    /// caller falls back to sending it again with them.
+    fn read_early<H: MessageHandler<Input>>(&mut self, sent: Option<http::Pending>, handler: &mut H) -> Result<()> {
+        let request = sent.ok_or_else(|| Error::protocol("not sent"))?;
+        self.read(request.response()?, handler)?;
+        self.accepted();
+        Ok(())
     }
 
     /// A request of the run was accepted.
     fn accepted(&mut self) {
         self.authenticated = true;
         self.retried_401 = false;
-    }
-
-    fn read_items(&mut self, response: http::Response, ids: &[ItemRef]) -> Result<Vec<Result<FetchedItem, Status>>> {
-        let mut parser = get_item::parser();
-        self.read(response, &mut parser)?;
-        self.check_count(parser.results, ids)
     }
 
     fn check_count(&self, results: Vec<Result<FetchedItem, Status>>, ids: &[ItemRef]) -> Result<Vec<Result<FetchedItem, Status>>> {

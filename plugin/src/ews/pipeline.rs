@@ -5,9 +5,9 @@
 
 use super::Ews;
 use super::find_item::ItemRef;
-use super::get_item::FetchedItem;
+use super::get_item::{self, FetchedItem};
 use super::response::Status;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Kind, Result};
 use crate::http;
 use std::collections::VecDeque;
 
@@ -39,15 +39,10 @@ impl Pipeline {
     pub fn next(&mut self, ews: &mut Ews) -> Option<Result<(Vec<ItemRef>, Results)>> {
         self.fill(ews);
         let batch = self.queue.pop_front()?;
-        let fast = match batch.sent.flatten() {
-            Some(request) => request.response().and_then(|response| ews.read_items(response, &batch.items)),
-            None => Err(Error::protocol("not sent")),
-        };
+        let mut parser = get_item::parser();
+        let fast = ews.read_early(batch.sent.flatten(), &mut parser).and_then(|()| ews.check_count(parser.results, &batch.items));
         let results = match fast {
-            Ok(results) => {
-                ews.accepted();
-                Ok(results)
-            }
+            Ok(results) => Ok(results),
             Err(e) => {
                 if e.kind == Kind::Throttled {
                     ews.in_flight = 1;
@@ -65,7 +60,7 @@ impl Pipeline {
             if on_the_wire >= ews.in_flight {
                 break;
             }
-            batch.sent = Some(ews.get_items_early(&batch.items));
+            batch.sent = Some(ews.send_early(&get_item::request(&batch.items)));
             on_the_wire += 1;
         }
     }
