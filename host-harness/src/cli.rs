@@ -273,10 +273,7 @@ async fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::BenchSync { config, full } => {
-            let config = HostConfig::load(&config)?;
-            let store = open_store(&config)?;
-            let mode = if full { SyncMode::Full } else { SyncMode::Incremental };
-            let summary = Connection::from_config(&config)?.sync(&*Runtime::shared()?, &store, mode, false).await?;
+            let summary = sync_with(&config, full, false).await?;
             let peak_rss_kib = crate::bench::child::own_peak_rss_kib()?;
             print(true, &json!({ "summary": summary, "peak_rss_kib": peak_rss_kib }), String::new);
             Ok(())
@@ -289,10 +286,7 @@ async fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Sync { config, dry_run, full, json } => {
-            let config = HostConfig::load(&config)?;
-            let store = open_store(&config)?;
-            let mode = if full { SyncMode::Full } else { SyncMode::Incremental };
-            let summary = Connection::from_config(&config)?.sync(&*Runtime::shared()?, &store, mode, dry_run).await?;
+            let summary = sync_with(&config, full, dry_run).await?;
             print(json, &serde_json::to_value(&summary)?, || summary_text(&summary));
             Ok(())
         }
@@ -324,6 +318,14 @@ async fn run(command: Command) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// One sync run as the configuration file at `config` says.
+async fn sync_with(config: &Path, full: bool, dry_run: bool) -> Result<Summary> {
+    let config = HostConfig::load(config)?;
+    let store = open_store(&config)?;
+    let mode = if full { SyncMode::Full } else { SyncMode::Incremental };
+    Ok(Connection::from_config(&config)?.sync(&*Runtime::shared()?, &store, mode, dry_run).await?)
 }
 
 fn store_of(config: Option<PathBuf>, db: Option<PathBuf>) -> Result<Store> {

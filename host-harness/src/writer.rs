@@ -82,7 +82,7 @@ impl Writer {
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(summary)) => summary,
             Some(Err(_)) => {
-                self.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert("the store writer panicked".into());
+                fail(&self.failed, "the store writer panicked".into());
                 Summary::default()
             }
             None => Summary::default(),
@@ -117,7 +117,7 @@ fn write(target: &SyncTarget, queue: &Receiver<Job>, failed: &Mutex<Option<Strin
     let run = match RunContext::new(&target.store.lock(), &target.source, target.run_id) {
         Ok(run) => run,
         Err(e) => {
-            *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("the user store could not be read: {e}"));
+            fail(failed, format!("the user store could not be read: {e}"));
             // Drain the queue, answering flushes, so that no one waits.
             for job in queue {
                 if let Job::Flush(done) = job {
@@ -130,24 +130,17 @@ fn write(target: &SyncTarget, queue: &Receiver<Job>, failed: &Mutex<Option<Strin
     let mut open: Option<Open> = None;
     loop {
         let job = match &open {
-            Some(_) => match queue.recv_timeout(COMMIT_EVERY) {
-                Ok(job) => Some(job),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => break,
-            },
-            None => match queue.recv() {
-                Ok(job) => Some(job),
-                Err(_) => break,
-            },
+            Some(_) => queue.recv_timeout(COMMIT_EVERY),
+            None => queue.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match job {
             // The same connection reads what is written but not committed.
-            Some(Job::Flush(done)) => {
+            Ok(Job::Flush(done)) => {
                 let _ = done.send(());
             }
             // Later batches of a run that failed are not written.
-            Some(Job::Apply(_)) if failed.lock().unwrap_or_else(|p| p.into_inner()).is_some() => {}
-            Some(Job::Apply(batch)) => {
+            Ok(Job::Apply(_)) if failed.lock().unwrap_or_else(|p| p.into_inner()).is_some() => {}
+            Ok(Job::Apply(batch)) => {
                 let mut conn = target.store.lock();
                 let refused = write_batch(&mut conn, &run, &batch, &mut open).err();
                 let due = open.as_ref().is_some_and(|o| o.since.elapsed() >= COMMIT_EVERY);
@@ -157,23 +150,26 @@ fn write(target: &SyncTarget, queue: &Receiver<Job>, failed: &Mutex<Option<Strin
                     (None, true) => commit(&mut conn, &mut open, &mut summary).err(),
                     (None, false) => None,
                 };
-                if refused.is_some() {
-                    *failed.lock().unwrap_or_else(|p| p.into_inner()) = refused;
+                if let Some(message) = refused {
+                    fail(failed, message);
                 }
             }
-            None => {
-                let mut conn = target.store.lock();
-                if let Err(e) = commit(&mut conn, &mut open, &mut summary) {
-                    *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            // Idle for a while, or the run is over: commit what is written.
+            Err(stop) => {
+                if let Err(e) = commit(&mut target.store.lock(), &mut open, &mut summary) {
+                    fail(failed, e);
+                }
+                if stop == RecvTimeoutError::Disconnected {
+                    return summary;
                 }
             }
         }
     }
-    let mut conn = target.store.lock();
-    if let Err(e) = commit(&mut conn, &mut open, &mut summary) {
-        failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
-    }
-    summary
+}
+
+/// Keep the first failure: it is the one the run reports.
+fn fail(failed: &Mutex<Option<String>>, message: String) {
+    failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(message);
 }
 
 /// Run below the other threads (nice 10): the queue lets the writer fall

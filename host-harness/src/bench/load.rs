@@ -32,7 +32,7 @@ pub async fn measure(samples: usize) -> Result<LoadTimes> {
         instantiate.push(start.elapsed());
     }
     let _ = std::fs::remove_dir_all(&cache);
-    Ok(LoadTimes { compile_ms: median_ms(compile), load_cached_ms: median_ms(load_cached), instantiate_ms: median_ms(instantiate) })
+    Ok(LoadTimes { compile_ms: median_ms(&compile), load_cached_ms: median_ms(&load_cached), instantiate_ms: median_ms(&instantiate) })
 }
 
 fn repeat(times: usize, mut step: impl FnMut() -> Result<()>) -> Result<Vec<Duration>> {
@@ -44,9 +44,8 @@ fn repeat(times: usize, mut step: impl FnMut() -> Result<()>) -> Result<Vec<Dura
         .collect()
 }
 
-fn median_ms(mut samples: Vec<Duration>) -> f64 {
-    samples.sort();
-    samples[samples.len() / 2].as_secs_f64() * 1000.0
+fn median_ms(samples: &[Duration]) -> f64 {
+    super::median(samples.iter().map(|d| d.as_secs_f64() * 1000.0))
 }
 
 fn tempdir() -> Result<std::path::PathBuf> {
