@@ -250,37 +250,48 @@ fn demo_with_all_faults_ends_with_the_same_users_as_without() {
     assert_eq!(user_table(clean.to_str().unwrap()), user_table(faulty.to_str().unwrap()));
 }
 
+/// A sync killed between two of its commits: some folders are stored with
+/// their checkpoints, the rest not; the next run converges with no
+/// duplicate and no gap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sync_killed_at_any_moment_converges_on_the_next_run() {
+async fn a_sync_killed_after_its_first_commit_converges_on_the_next_run() {
+    use helpdesk_host::emulator::data::Layout;
     use helpdesk_host::emulator::{Emulator, EmulatorOptions};
-    let emulator = Emulator::start(EmulatorOptions { contacts: 12_000, seed: 29, ..Default::default() }).await.unwrap();
+    // Big enough that the run commits several times (at most every 2 s),
+    // in ten folders, so that the first commit holds whole folders.
+    let options = EmulatorOptions { contacts: 60_000, seed: 29, layout: Layout::Flat(10), ..Default::default() };
+    let emulator = Emulator::start(options).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = config_file(dir.path(), &emulator.endpoint(), emulator.password(), "1h");
     let config = config.to_str().unwrap().to_string();
     let db = dir.path().join("helpdesk.db");
-    // Kill points from the seed, spread over a full sync of this size.
-    let mut state: u64 = 29;
-    let mut kills = Vec::new();
-    for _ in 0..4 {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        kills.push(150 + (state >> 33) % 1200);
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_helpdesk-host"))
+        .args(["sync", "--config", &config, "--json"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Watch the database from outside, as a helpdesk would, and kill the
+    // run (SIGKILL) as soon as its first commit shows.
+    let count = |sql: &str| -> i64 {
+        let Ok(conn) = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else { return 0 };
+        conn.query_row(sql, [], |row| row.get(0)).unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while count("SELECT count(*) FROM checkpoints") == 0 {
+        assert!(std::time::Instant::now() < deadline, "no commit within two minutes");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it was killed");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    for (round, delay) in kills.iter().enumerate() {
-        if round == 2 {
-            // A change between two killed runs, as an hourly schedule would see.
-            emulator.mailbox_mut().scripted_change(5);
-        }
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_helpdesk-host"))
-            .args(["sync", "--config", &config, "--json"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(*delay)).await;
-        let _ = child.kill().await; // SIGKILL; the run may have finished already
-    }
+    child.kill().await.unwrap();
+    let (users, checkpoints) = (count("SELECT count(*) FROM users"), count("SELECT count(*) FROM checkpoints"));
+    assert!(users > 0 && users < 59_000, "a partial state: {users} users");
+    assert!((1..10).contains(&checkpoints), "some folders are done: {checkpoints} checkpoints");
+    assert_eq!(count("SELECT count(*) FROM sync_runs WHERE status = 'running'"), 1);
+
+    emulator.mailbox_mut().scripted_change(5);
     let (ok, _, stderr) = host(&["sync", "--config", &config, "--json"]);
-    assert!(ok, "the run after the kills: {stderr}");
+    assert!(ok, "the run after the kill: {stderr}");
 
     // The truth: a clean sync of the same mailbox into a fresh database.
     let clean_db = dir.path().join("clean.db");
@@ -304,11 +315,11 @@ async fn a_sync_killed_at_any_moment_converges_on_the_next_run() {
     let active = rows(&survived);
     let logins: std::collections::HashSet<&String> = active.iter().map(|r| &r.1).collect();
     assert_eq!(logins.len(), active.len(), "no duplicates");
-    assert_eq!(active, rows(&clean), "the killed runs converged to the truth");
+    assert_eq!(active, rows(&clean), "the killed run converged to the truth: no gap");
     let (ok, runs, _) = host(&["runs", "--db", db.to_str().unwrap(), "--json"]);
     assert!(ok);
-    assert_eq!(runs[0]["status"], "succeeded");
-    assert!(runs.as_array().unwrap().iter().all(|r| r["status"] != "running"), "killed runs are marked interrupted");
+    let statuses: Vec<&str> = runs.as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["succeeded", "interrupted"], "the killed run is marked interrupted");
 }
 
 /// `bench` on a small mailbox: every figure is there and agrees with the

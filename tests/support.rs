@@ -31,8 +31,25 @@ pub fn fixture(name: &str) -> Option<Vec<u8>> {
 pub struct Setup {
     pub emulator: Emulator,
     _dir: tempfile::TempDir,
+    /// the database file of `store`
+    pub db: PathBuf,
     pub store: Store,
     pub connection: Connection,
+}
+
+impl Setup {
+    /// A connection to the same emulator and database, with the
+    /// configuration changed by `edit`.
+    pub fn connection_with(&self, edit: impl FnOnce(&mut helpdesk_host::config::HostConfig)) -> Connection {
+        let mut config = emulator_config(&self.emulator, &self.db);
+        edit(&mut config);
+        Connection::from_config(&config).unwrap()
+    }
+
+    /// One SQL count over the database, for the store's bookkeeping tables.
+    pub fn count(&self, sql: &str) -> i64 {
+        self.store.lock().query_row(sql, [], |row| row.get(0)).unwrap()
+    }
 }
 
 pub async fn setup(contacts: usize, seed: u64) -> Setup {
@@ -44,7 +61,7 @@ pub async fn setup_with(options: EmulatorOptions) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("helpdesk.db");
     let connection = Connection::from_config(&emulator_config(&emulator, &db)).unwrap();
-    Setup { store: Store::open(&db).unwrap(), emulator, _dir: dir, connection }
+    Setup { store: Store::open(&db).unwrap(), emulator, _dir: dir, db, connection }
 }
 
 pub async fn full_sync(s: &Setup) -> Summary {

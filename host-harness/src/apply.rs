@@ -1,65 +1,174 @@
 //! Applies a batch of changes to the user store, deciding for each contact
-//! whether its user is created, updated, unchanged, skipped or failed.
+//! whether its user is created, updated, unchanged, skipped or failed. The
+//! plugin proposes logins and emails; these rules, not the plugin, decide
+//! which user a contact may change (README, "Who wins"):
 //!
-//! Rules:
-//! - A user is found by (source, external id); failing that, a user with
-//!   the same login or email is a conflict.
-//! - Users that came from LDAP are never touched: LDAP takes precedence.
-//! - A user made in the helpdesk itself with the same email is adopted.
-//! - Contacts sharing an email: the first one met in sync order (folders in
-//!   listing order, contacts in the folder's order) keeps the user; the
-//!   others are skipped with the reason.
-//! - A contact that is gone deactivates its user; nothing is deleted.
+//! - A contact's own user is found by (source, external id).
+//! - Users of other sources are never changed: LDAP users take precedence
+//!   (a contact clashing with one is skipped, and its own user, if it had
+//!   one, deactivated); users of other connectors block what they hold.
+//! - A user made in the helpdesk (`local`) with exactly the contact's email
+//!   is adopted when `[store] adopt_local_users` (the default); its login
+//!   and email are never changed by a sync afterwards.
+//! - A login or email held by a user this source does not own skips the
+//!   contact with the reason; two different such users name both.
+//! - Contacts sharing an email: the one whose user is stored first keeps
+//!   it; the others are skipped and looked at again once that user no
+//!   longer holds the email (deactivated, or changed).
+//! - An inactive user blocks no email: the next contact with that email
+//!   takes the user over.
+//! - A contact that cannot be read, mapped or stored fails: its user stays
+//!   as it is, and it is read again on the next run.
+//! - A contact removed from a folder deactivates its user if the user
+//!   belongs to that folder; nothing is ever deleted.
 
-use crate::runtime::types::{Batch, Change, Upsert};
-use crate::summary::{Outcome, Summary};
-use rusqlite::{Connection, params};
-use std::cell::RefCell;
+use crate::runtime::types::{Batch, Change, NotApplied, Upsert};
+use crate::summary::{Named, Outcome, Summary};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashSet};
 
 const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
+/// What the admin configured for the store's rules.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// `[store] adopt_local_users`
+    pub adopt_local_users: bool,
+    /// `[sync] max_deactivate_percent`
+    pub max_deactivate_percent: u32,
+    /// `--force`: the admin confirmed a large deactivation
+    pub force: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy { adopt_local_users: true, max_deactivate_percent: 30, force: false }
+    }
+}
+
 pub struct RunContext<'a> {
     pub source: &'a str,
     pub run_id: i64,
-    /// the external ids that have a row in skipped_contacts, kept beside
-    /// the table: most contacts have none, and then cost no statement
+    pub policy: Policy,
+    /// the external ids that have a row in skipped_contacts (and in
+    /// retry_contacts), kept beside the tables: most contacts have none,
+    /// and then cost no statement
     skipped: RefCell<HashSet<String>>,
+    retry: RefCell<HashSet<String>>,
+    /// active users of the source when the run began: the safety valve's base
+    active_at_start: u64,
+    deactivated: Cell<u64>,
 }
 
 impl<'a> RunContext<'a> {
-    pub fn new(conn: &Connection, source: &'a str, run_id: i64) -> rusqlite::Result<Self> {
-        let mut statement = conn.prepare("SELECT external_id FROM skipped_contacts WHERE source = ?1")?;
-        let skipped = statement.query_map([source], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?;
-        Ok(RunContext { source, run_id, skipped: RefCell::new(skipped) })
+    pub fn new(conn: &Connection, source: &'a str, run_id: i64, policy: Policy) -> rusqlite::Result<Self> {
+        let ids = |sql: &str| -> rusqlite::Result<HashSet<String>> {
+            let mut statement = conn.prepare(sql)?;
+            let ids = statement.query_map([source], |row| row.get(0))?.collect();
+            ids
+        };
+        let skipped = ids("SELECT external_id FROM skipped_contacts WHERE source = ?1")?;
+        let retry = ids("SELECT external_id FROM retry_contacts WHERE source = ?1")?;
+        let active: i64 =
+            conn.query_row("SELECT count(*) FROM users WHERE source = ?1 AND active = 1", [source], |row| row.get(0))?;
+        Ok(RunContext {
+            source,
+            run_id,
+            policy,
+            skipped: RefCell::new(skipped),
+            retry: RefCell::new(retry),
+            active_at_start: active as u64,
+            deactivated: Cell::new(0),
+        })
+    }
+
+    /// Refuse to deactivate `more` users if the run would then have
+    /// deactivated more than the configured share of the source's users.
+    fn allow_deactivating(&self, more: u64) -> Result<(), ApplyError> {
+        let total = self.deactivated.get() + more;
+        let limit = u64::from(self.policy.max_deactivate_percent);
+        if more > 0 && !self.policy.force && total * 100 > limit * self.active_at_start {
+            return Err(ApplyError::Refused(format!(
+                "this run would deactivate {total} of the {} active users of this source ({} %), more than \
+                 [sync] max_deactivate_percent = {limit}; nothing was deactivated. If that is what you want, \
+                 run the sync once with --force, or raise the setting",
+                self.active_at_start,
+                total * 100 / self.active_at_start.max(1),
+            )));
+        }
+        self.deactivated.set(total);
+        Ok(())
     }
 }
 
+/// Why a batch was not applied.
+#[derive(Debug)]
+pub enum ApplyError {
+    Store(rusqlite::Error),
+    /// a rule of the store refused it (the safety valve)
+    Refused(String),
+}
+
+impl From<rusqlite::Error> for ApplyError {
+    fn from(e: rusqlite::Error) -> Self {
+        ApplyError::Store(e)
+    }
+}
+
+impl std::fmt::Display for ApplyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApplyError::Store(e) => write!(f, "{e}"),
+            ApplyError::Refused(why) => f.write_str(why),
+        }
+    }
+}
+
+/// What a change did, to be counted once the batch is committed.
+type Outcomes = Vec<(Named, Outcome)>;
+
 /// Apply `batch` and its checkpoint in one transaction (a savepoint, so
-/// that a dry run can hold everything in one outer transaction).
-pub fn apply_batch(conn: &mut Connection, run: &RunContext, batch: &Batch, summary: &mut Summary) -> rusqlite::Result<()> {
+/// that a dry run can hold everything in one outer transaction). A batch
+/// without a folder id is the plugin's complete list of address books.
+pub fn apply_batch(conn: &mut Connection, run: &RunContext, batch: &Batch, summary: &mut Summary) -> Result<(), ApplyError> {
+    if batch.folder_id.is_empty() {
+        return apply_folder_set(conn, run, batch, summary);
+    }
     let tx = conn.savepoint()?;
-    let mut outcomes = Vec::with_capacity(batch.changes.len());
+    execute(
+        &tx,
+        "INSERT INTO folders (source, folder_id, path) VALUES (?1, ?2, ?3)
+         ON CONFLICT (source, folder_id) DO UPDATE SET path = excluded.path WHERE path IS NOT excluded.path",
+        params![run.source, batch.folder_id, batch.folder_path],
+    )?;
+    let folder = batch.folder_id.as_str();
+    let mut outcomes: Outcomes = Vec::with_capacity(batch.changes.len());
     for change in &batch.changes {
-        let outcome = match change {
-            Change::Upsert(upsert) => {
-                let outcome = apply_upsert(&tx, run, &batch.folder_id, upsert)?;
-                remember_skip(&tx, run, &batch.folder_id, &upsert.external_id, &upsert.version, &outcome)?;
-                Some((upsert.external_id.clone(), outcome))
-            }
+        match change {
+            Change::Upsert(upsert) => outcomes.extend(guarded_upsert(&tx, run, folder, upsert)?),
             Change::Remove(external_id) => {
-                forget_skip(&tx, run, external_id)?;
-                deactivate(&tx, run, external_id)?.then(|| (external_id.clone(), Outcome::Deactivated))
+                forget(&tx, run, folder, external_id)?;
+                if let Some(named) = deactivate(&tx, run, folder, external_id)? {
+                    run.allow_deactivating(1)?;
+                    outcomes.push((named, Outcome::Deactivated));
+                }
             }
-            Change::Unchanged(external_id) => confirm(&tx, run, external_id)?.map(|o| (external_id.clone(), o)),
-            Change::Skipped(n) => Some((n.external_id.clone(), Outcome::Skipped(n.reason.clone()))),
-            Change::Failed(n) => Some((n.external_id.clone(), Outcome::Failed(n.reason.clone()))),
-        };
-        outcomes.extend(outcome);
+            Change::Unchanged(external_id) => {
+                if let Some(outcome) = confirm(&tx, run, external_id)? {
+                    outcomes.push((Named::id(external_id), outcome));
+                }
+            }
+            Change::Skipped(n) => outcomes.push((Named::id(&n.external_id), Outcome::Skipped(n.reason.clone()))),
+            Change::Failed(n) => outcomes.push(failed(&tx, run, folder, n)?),
+        }
     }
     if batch.listing_complete {
-        for external_id in deactivate_unseen(&tx, run, &batch.folder_id)? {
-            outcomes.push((external_id, Outcome::Deactivated));
+        let gone = unseen(&tx, run, folder)?;
+        run.allow_deactivating(gone.len() as u64)?;
+        for named in gone {
+            execute(&tx, &format!("UPDATE users SET active = 0, updated_at = {NOW} WHERE source = ?1 AND external_id = ?2"), params![run.source, named.id])?;
+            outcomes.push((named, Outcome::Deactivated));
         }
     }
     if let Some(state) = &batch.checkpoint {
@@ -81,128 +190,339 @@ pub fn apply_batch(conn: &mut Connection, run: &RunContext, batch: &Batch, summa
     Ok(())
 }
 
-/// A user the contact's login or email would clash with: id, source,
-/// external id.
-type Clash = (i64, String, Option<String>);
-
-/// The contact's own user, and a user its login or email would clash with
-/// (one from LDAP first: it takes precedence), in one statement: SQLite
-/// answers it with one index probe per condition. Login and email compare
-/// without case (COLLATE NOCASE).
-fn lookup(tx: &Connection, run: &RunContext, upsert: &Upsert) -> rusqlite::Result<(Option<Existing>, Option<Clash>)> {
-    let mut statement = tx.prepare_cached(
-        "SELECT id, source, external_id, email, firstname, lastname, phone, extra, active, folder_id FROM users
-         WHERE (source = ?1 AND external_id = ?2) OR login = ?3 OR (?4 IS NOT NULL AND email = ?4)",
-    )?;
-    let mut rows = statement.query(params![run.source, upsert.external_id, upsert.user.login, upsert.user.email])?;
-    let mut existing = None;
-    let mut clashes: Vec<Clash> = Vec::new();
-    while let Some(row) = rows.next()? {
-        let (id, source, external_id): Clash = (row.get(0)?, row.get(1)?, row.get(2)?);
-        if source == run.source && external_id.as_deref() == Some(upsert.external_id.as_str()) {
-            existing = Some(Existing {
-                id,
-                email: row.get(3)?,
-                firstname: row.get(4)?,
-                lastname: row.get(5)?,
-                phone: row.get(6)?,
-                extra: row.get(7)?,
-                active: row.get(8)?,
-                folder_id: row.get(9)?,
-            });
-        } else {
-            clashes.push((id, source, external_id));
+/// The plugin listed the address books it syncs (`unchanged`), and the
+/// parts of the tree it could not walk (`skipped`, the display path as the
+/// reason): the users of the other folders the store knows (deleted in
+/// Exchange, or no longer chosen in `folders`) are deactivated, unless they
+/// lie in such a part, and those folders' checkpoints forgotten.
+fn apply_folder_set(conn: &mut Connection, run: &RunContext, batch: &Batch, summary: &mut Summary) -> Result<(), ApplyError> {
+    let mut present: HashSet<&str> = HashSet::new();
+    let mut unlisted: Vec<&str> = Vec::new();
+    for change in &batch.changes {
+        match change {
+            Change::Unchanged(id) => {
+                present.insert(id.as_str());
+            }
+            Change::Skipped(part) => unlisted.push(part.reason.as_str()),
+            _ => {}
         }
     }
-    let first = clashes.iter().position(|(_, source, _)| source == "ldap").unwrap_or(0);
-    let conflict = (first < clashes.len()).then(|| clashes.swap_remove(first));
-    Ok((existing, conflict))
+    let unknown = |path: &str| {
+        unlisted.iter().any(|part| path == *part || path.strip_prefix(part).is_some_and(|rest| rest.starts_with(" -> ")))
+    };
+    let tx = conn.savepoint()?;
+    let known: Vec<(String, String)> = {
+        let mut statement = tx.prepare(
+            "SELECT f.folder_id, coalesce(p.path, f.folder_id) FROM
+               (SELECT DISTINCT folder_id FROM users WHERE source = ?1 AND active = 1 AND folder_id IS NOT NULL
+                UNION SELECT folder_id FROM checkpoints WHERE source = ?1
+                UNION SELECT folder_id FROM folders WHERE source = ?1) f
+             LEFT JOIN folders p ON p.source = ?1 AND p.folder_id = f.folder_id",
+        )?;
+        let rows = statement.query_map([run.source], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let gone: Vec<(String, String)> =
+        known.into_iter().filter(|(id, path)| !present.contains(id.as_str()) && !unknown(path)).collect();
+    let mut deactivated = Vec::new();
+    for (folder_id, path) in &gone {
+        let users = {
+            let mut statement = tx.prepare(&format!(
+                "UPDATE users SET active = 0, updated_at = {NOW} WHERE source = ?1 AND folder_id = ?2 AND active = 1
+                 RETURNING external_id, trim(firstname || ' ' || lastname), email"
+            ))?;
+            let rows = statement.query_map(params![run.source, folder_id], named_row)?;
+            rows.collect::<rusqlite::Result<Vec<Named>>>()?
+        };
+        for table in ["checkpoints", "skipped_contacts", "retry_contacts", "folders"] {
+            tx.execute(&format!("DELETE FROM {table} WHERE source = ?1 AND folder_id = ?2"), params![run.source, folder_id])?;
+        }
+        deactivated.push((folder_id, path, users));
+    }
+    // The valve counts them all at once, before any of it is kept.
+    run.allow_deactivating(deactivated.iter().map(|(_, _, users)| users.len() as u64).sum())?;
+    tx.commit()?;
+    for (folder_id, path, users) in deactivated {
+        summary.warnings.push(format!(
+            "the address book '{path}' is gone (deleted in Exchange, or no longer chosen in [exchange] folders): \
+             {} of its users deactivated",
+            users.len()
+        ));
+        summary.touch_folder(folder_id, path);
+        for named in users {
+            summary.record(folder_id, path, &named, Outcome::Deactivated);
+        }
+    }
+    Ok(())
 }
 
-struct Existing {
+fn named_row(row: &rusqlite::Row) -> rusqlite::Result<Named> {
+    Ok(Named { id: row.get(0)?, name: row.get(1)?, email: row.get(2)? })
+}
+
+/// A user row as the rules look at it.
+struct Row {
     id: i64,
+    login: String,
+    source: String,
+    external_id: Option<String>,
     email: Option<String>,
     firstname: String,
     lastname: String,
     phone: String,
     extra: String,
     active: bool,
+    adopted: bool,
     folder_id: Option<String>,
 }
 
-fn apply_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Upsert) -> rusqlite::Result<Outcome> {
+impl Row {
+    fn describe(&self) -> String {
+        let name = format!("{} {}", self.firstname, self.lastname);
+        let name = name.trim();
+        match (&self.external_id, self.source.as_str()) {
+            (Some(id), source) if source != "local" && source != "ldap" => {
+                format!("user {} of contact {id} ({name}, source {source})", self.login)
+            }
+            (_, source) => format!("user {} ({name}, source {source})", self.login),
+        }
+    }
+}
+
+/// The contact's own user, and the other users with its login or email,
+/// in one statement (one index probe per condition). Login and email
+/// compare without case (COLLATE NOCASE).
+fn lookup(tx: &Connection, run: &RunContext, upsert: &Upsert) -> rusqlite::Result<(Option<Row>, Vec<Row>)> {
+    let mut statement = tx.prepare_cached(
+        "SELECT id, login, source, external_id, email, firstname, lastname, phone, extra, active, adopted, folder_id
+         FROM users WHERE (source = ?1 AND external_id = ?2) OR login = ?3 OR (?4 IS NOT NULL AND email = ?4)",
+    )?;
+    let mut rows = statement.query(params![run.source, upsert.external_id, upsert.user.login, upsert.user.email])?;
+    let (mut own, mut others) = (None, Vec::new());
+    while let Some(row) = rows.next()? {
+        let found = Row {
+            id: row.get(0)?,
+            login: row.get(1)?,
+            source: row.get(2)?,
+            external_id: row.get(3)?,
+            email: row.get(4)?,
+            firstname: row.get(5)?,
+            lastname: row.get(6)?,
+            phone: row.get(7)?,
+            extra: row.get(8)?,
+            active: row.get(9)?,
+            adopted: row.get(10)?,
+            folder_id: row.get(11)?,
+        };
+        if found.source == run.source && found.external_id.as_deref() == Some(upsert.external_id.as_str()) {
+            own = Some(found);
+        } else {
+            others.push(found);
+        }
+    }
+    Ok((own, others))
+}
+
+/// Apply one upsert in a savepoint of its own: a constraint the store
+/// enforces (a unique login, say) fails this contact, not the run.
+fn guarded_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Upsert) -> rusqlite::Result<Outcomes> {
+    execute(tx, "SAVEPOINT contact", [])?;
+    match apply_upsert(tx, run, folder_id, upsert) {
+        Ok(outcomes) => {
+            execute(tx, "RELEASE contact", [])?;
+            Ok(outcomes)
+        }
+        Err(e) if refused_contact(&e) => {
+            execute(tx, "ROLLBACK TO contact", [])?;
+            execute(tx, "RELEASE contact", [])?;
+            let failure = NotApplied {
+                external_id: upsert.external_id.clone(),
+                reason: format!("the user store refused this contact: {e}"),
+            };
+            let (mut named, outcome) = failed(tx, run, folder_id, &failure)?;
+            named.name = display_name(&upsert.user.firstname, &upsert.user.lastname);
+            named.email = upsert.user.email.clone();
+            Ok(vec![(named, outcome)])
+        }
+        Err(e) => {
+            execute(tx, "ROLLBACK TO contact", [])?;
+            execute(tx, "RELEASE contact", [])?;
+            Err(e)
+        }
+    }
+}
+
+/// A constraint on the user table (not a trigger: those stand for the
+/// store as a whole refusing, as a full disk would).
+fn refused_contact(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.code == rusqlite::ErrorCode::ConstraintViolation && f.extended_code != rusqlite::ffi::SQLITE_CONSTRAINT_TRIGGER)
+}
+
+fn display_name(firstname: &str, lastname: &str) -> String {
+    format!("{firstname} {lastname}").trim().to_string()
+}
+
+/// How a user the contact clashes with stands to it.
+enum Clash<'r> {
+    Ldap(&'r Row),
+    /// another contact of this source holds it
+    Duplicate(&'r Row),
+    /// an inactive user of this source with the contact's email: the
+    /// contact takes it over
+    Vacant(&'r Row),
+    /// a local user with the contact's email
+    Adoptable(&'r Row),
+    /// a user this source does not own, or may not take
+    Foreign(&'r Row),
+}
+
+fn apply_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Upsert) -> rusqlite::Result<Outcomes> {
     let user = &upsert.user;
-    let extra: BTreeMap<&str, &str> = user.extra.iter().map(|a| (a.key.as_str(), a.value.as_str())).collect();
-    let extra = serde_json::to_string(&extra).expect("a map of strings serialises");
-    let (existing, conflict) = lookup(tx, run, upsert)?;
-    let what = match &user.email {
-        Some(email) => format!("the email address {email}"),
-        None => format!("the login {}", user.login),
+    let (own, others) = lookup(tx, run, upsert)?;
+    let named = Named {
+        id: upsert.external_id.clone(),
+        name: display_name(&user.firstname, &user.lastname),
+        email: user.email.clone(),
     };
-    let adopt = match conflict {
-        Some((_, source, _)) if source == "ldap" => {
-            return Ok(Outcome::Skipped(format!("{what} belongs to a user from LDAP, which takes precedence")));
+    let same_email = |row: &Row| match (&user.email, &row.email) {
+        (Some(mine), Some(theirs)) => mine.eq_ignore_ascii_case(theirs),
+        _ => false,
+    };
+    // An inactive user holds its login (the store keeps logins unique)
+    // but not its email.
+    let clashes: Vec<Clash> = others
+        .iter()
+        .filter(|row| row.login.eq_ignore_ascii_case(&user.login) || (row.active && same_email(row)))
+        .map(|row| match row.source.as_str() {
+            "ldap" => Clash::Ldap(row),
+            source if source == run.source && row.active => Clash::Duplicate(row),
+            source if source == run.source && own.is_none() && same_email(row) => Clash::Vacant(row),
+            "local" if row.active && same_email(row) && own.is_none() => Clash::Adoptable(row),
+            _ => Clash::Foreign(row),
+        })
+        .collect();
+
+    let skip = |why: String, blocker: &Row, on: String| -> rusqlite::Result<Outcomes> {
+        remember_skip(tx, run, folder_id, upsert, &why, Some((blocker.id, &on)))?;
+        // Its own user, if it has one, stays as it is.
+        if let Some(own) = &own {
+            execute(tx, "UPDATE users SET last_seen_run = ?2 WHERE id = ?1", params![own.id, run.run_id])?;
         }
-        Some((_, source, other)) if source == run.source => {
-            return Ok(Outcome::Skipped(format!(
-                "duplicate email: {what} is already used by contact {}; the first contact met keeps it",
-                other.unwrap_or_default()
-            )));
+        Ok(vec![(named.clone(), Outcome::Skipped(why))])
+    };
+    let held = |row: &Row| -> String {
+        if same_email(row) && row.active {
+            format!("the email address {}", user.email.as_deref().unwrap_or_default())
+        } else {
+            format!("the login {}", user.login)
         }
-        Some((id, _, _)) if existing.is_none() => Some(id),
-        Some((_, source, _)) => {
-            return Ok(Outcome::Skipped(format!("{what} belongs to another helpdesk user (source {source})")));
+    };
+    let key = |row: &Row| if same_email(row) && row.active { user.email.clone().unwrap_or_default() } else { user.login.clone() };
+
+    let target = match clashes.as_slice() {
+        [] => own.as_ref(),
+        [first, second, ..] => {
+            let (a, b) = (clash_row(first), clash_row(second));
+            let why = format!(
+                "{} belongs to {}, and {} to {}: this source owns neither",
+                held(a),
+                a.describe(),
+                held(b),
+                b.describe()
+            );
+            return skip(why, a, key(a));
         }
-        None => None,
+        [Clash::Ldap(row)] => {
+            let why = format!("{} belongs to {}, which takes precedence", held(row), row.describe());
+            let mut outcomes = skip(why, row, key(row))?;
+            if let Some(own) = own.as_ref().filter(|own| own.active) {
+                execute(tx, &format!("UPDATE users SET active = 0, updated_at = {NOW} WHERE id = ?1"), [own.id])?;
+                outcomes.push((named.clone(), Outcome::Deactivated));
+            }
+            return Ok(outcomes);
+        }
+        [Clash::Duplicate(row)] => {
+            let why = format!(
+                "duplicate email: {} is already used by {}; the contact stored first keeps it",
+                held(row),
+                row.describe()
+            );
+            return skip(why, row, key(row));
+        }
+        [Clash::Adoptable(row)] if !run.policy.adopt_local_users => {
+            let why = format!(
+                "{} belongs to {}, made in the helpdesk; [store] adopt_local_users = false keeps it apart",
+                held(row),
+                row.describe()
+            );
+            return skip(why, row, key(row));
+        }
+        [Clash::Adoptable(row)] => {
+            execute(tx, "UPDATE users SET adopted = 1 WHERE id = ?1", [row.id])?;
+            Some(*row)
+        }
+        [Clash::Vacant(row)] => Some(*row),
+        [Clash::Foreign(row)] => {
+            let why = format!("{} belongs to {}, which this source does not own", held(row), row.describe());
+            return skip(why, row, key(row));
+        }
     };
 
-    let values = params![
-        user.login, user.email, user.firstname, user.lastname, user.phone, extra, run.source, upsert.external_id,
-        folder_id, run.run_id, upsert.version
-    ];
-    match (existing, adopt) {
-        (None, None) => {
-            execute(
-                tx,
-                "INSERT INTO users (login, email, firstname, lastname, phone, extra, source, external_id, folder_id, last_seen_run, version)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                values,
-            )?;
-            Ok(Outcome::Created)
-        }
-        (existing, adopt) => {
-            let id = adopt.or(existing.as_ref().map(|e| e.id)).expect("one of them is set");
-            let unchanged = existing.as_ref().is_some_and(|e| {
-                e.active
-                    && e.email == user.email
-                    && e.firstname == user.firstname
-                    && e.lastname == user.lastname
-                    && e.phone == user.phone
-                    && e.extra == extra
-                    && e.folder_id.as_deref() == Some(folder_id)
-            });
-            if unchanged {
-                // A new change key with the same mapped fields is no change
-                // to the user; remember it so the next listing can skip it.
-                execute(
-                    tx,
-                    "UPDATE users SET last_seen_run = ?2, version = ?3 WHERE id = ?1",
-                    params![id, run.run_id, upsert.version],
-                )?;
-                return Ok(Outcome::Unchanged);
-            }
-            execute(
-                tx,
-                &format!(
-                    "UPDATE users SET login = ?1, email = ?2, firstname = ?3, lastname = ?4, phone = ?5, extra = ?6,
-                     source = ?7, external_id = ?8, folder_id = ?9, last_seen_run = ?10, version = ?11, active = 1,
-                     updated_at = {NOW}
-                     WHERE id = ?12"
-                ),
-                rusqlite::params_from_iter(values.iter().copied().chain([&id as &dyn rusqlite::ToSql])),
-            )?;
-            Ok(Outcome::Updated)
-        }
+    forget(tx, run, folder_id, &upsert.external_id)?;
+    let extra: BTreeMap<&str, &str> = user.extra.iter().map(|a| (a.key.as_str(), a.value.as_str())).collect();
+    let extra = serde_json::to_string(&extra).expect("a map of strings serialises");
+    let Some(target) = target else {
+        execute(
+            tx,
+            "INSERT INTO users (login, email, firstname, lastname, phone, extra, source, external_id, folder_id, last_seen_run, version)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                user.login, user.email, user.firstname, user.lastname, user.phone, extra, run.source,
+                upsert.external_id, folder_id, run.run_id, upsert.version
+            ],
+        )?;
+        return Ok(vec![(named, Outcome::Created)]);
+    };
+    // An adopted user keeps the login and email it was made with.
+    let adopted = target.adopted || matches!(clashes.as_slice(), [Clash::Adoptable(_)]);
+    let (login, email) = if adopted { (target.login.as_str(), target.email.clone()) } else { (user.login.as_str(), user.email.clone()) };
+    let is_own = own.as_ref().is_some_and(|o| o.id == target.id);
+    let unchanged = is_own
+        && target.active
+        && target.login == login
+        && target.email == email
+        && target.firstname == user.firstname
+        && target.lastname == user.lastname
+        && target.phone == user.phone
+        && target.extra == extra
+        && target.folder_id.as_deref() == Some(folder_id);
+    if unchanged {
+        // A new change key with the same mapped fields is no change to the
+        // user; remember it so the next listing can skip it.
+        execute(tx, "UPDATE users SET last_seen_run = ?2, version = ?3 WHERE id = ?1", params![target.id, run.run_id, upsert.version])?;
+        return Ok(vec![(named, Outcome::Unchanged)]);
+    }
+    execute(
+        tx,
+        &format!(
+            "UPDATE users SET login = ?1, email = ?2, firstname = ?3, lastname = ?4, phone = ?5, extra = ?6,
+             source = ?7, external_id = ?8, folder_id = ?9, last_seen_run = ?10, version = ?11, active = 1,
+             updated_at = {NOW}
+             WHERE id = ?12"
+        ),
+        params![
+            login, email, user.firstname, user.lastname, user.phone, extra, run.source, upsert.external_id, folder_id,
+            run.run_id, upsert.version, target.id
+        ],
+    )?;
+    // A user taken over (an inactive one, or adopted) counts as updated.
+    Ok(vec![(named, Outcome::Updated)])
+}
+
+fn clash_row<'r>(clash: &Clash<'r>) -> &'r Row {
+    match clash {
+        Clash::Ldap(row) | Clash::Duplicate(row) | Clash::Vacant(row) | Clash::Adoptable(row) | Clash::Foreign(row) => row,
     }
 }
 
@@ -211,30 +531,69 @@ fn execute(tx: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlit
     tx.prepare_cached(sql)?.execute(params)
 }
 
-/// Keep the version of a contact skipped on purpose; forget it once the
-/// contact makes a user.
-fn remember_skip(tx: &Connection, run: &RunContext, folder_id: &str, external_id: &str, version: &str, outcome: &Outcome) -> rusqlite::Result<()> {
-    match outcome {
-        Outcome::Skipped(reason) => {
-            execute(
-                tx,
-                "INSERT INTO skipped_contacts (source, external_id, folder_id, version, reason) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (source, external_id) DO UPDATE SET folder_id = excluded.folder_id, version = excluded.version,
-                 reason = excluded.reason",
-                params![run.source, external_id, folder_id, version, reason],
-            )?;
-            run.skipped.borrow_mut().insert(external_id.to_string());
-        }
-        _ => forget_skip(tx, run, external_id)?,
-    };
+/// Keep the version of a contact skipped on purpose, and what blocked it
+/// (a user, on an email or a login), so that it is read again once that
+/// user no longer blocks it.
+fn remember_skip(
+    tx: &Connection,
+    run: &RunContext,
+    folder_id: &str,
+    upsert: &Upsert,
+    reason: &str,
+    blocker: Option<(i64, &str)>,
+) -> rusqlite::Result<()> {
+    execute(
+        tx,
+        "INSERT INTO skipped_contacts (source, external_id, folder_id, version, reason, blocker_id, blocked_on)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (source, external_id) DO UPDATE SET folder_id = excluded.folder_id, version = excluded.version,
+         reason = excluded.reason, blocker_id = excluded.blocker_id, blocked_on = excluded.blocked_on",
+        params![run.source, upsert.external_id, folder_id, upsert.version, reason, blocker.map(|b| b.0), blocker.map(|b| b.1)],
+    )?;
+    run.skipped.borrow_mut().insert(upsert.external_id.clone());
+    if run.retry.borrow_mut().remove(&upsert.external_id) {
+        execute(tx, "DELETE FROM retry_contacts WHERE source = ?1 AND external_id = ?2", params![run.source, upsert.external_id])?;
+    }
     Ok(())
 }
 
-fn forget_skip(tx: &Connection, run: &RunContext, external_id: &str) -> rusqlite::Result<()> {
-    if run.skipped.borrow_mut().remove(external_id) {
-        execute(tx, "DELETE FROM skipped_contacts WHERE source = ?1 AND external_id = ?2", params![run.source, external_id])?;
+/// The contact made (or is gone from) a user: it is neither skipped nor
+/// waiting for a retry any more.
+fn forget(tx: &Connection, run: &RunContext, folder_id: &str, external_id: &str) -> rusqlite::Result<()> {
+    for (ids, table) in [(&run.skipped, "skipped_contacts"), (&run.retry, "retry_contacts")] {
+        if ids.borrow().contains(external_id) {
+            let removed = execute(
+                tx,
+                &format!("DELETE FROM {table} WHERE source = ?1 AND external_id = ?2 AND folder_id = ?3"),
+                params![run.source, external_id, folder_id],
+            )?;
+            if removed > 0 {
+                ids.borrow_mut().remove(external_id);
+            }
+        }
     }
     Ok(())
+}
+
+/// A contact that could not be read, mapped or stored: its user, if it has
+/// one, stays as it is and counts as seen (a failure is no removal), and
+/// the contact is kept for the next run to read again.
+fn failed(tx: &Connection, run: &RunContext, folder_id: &str, failure: &NotApplied) -> rusqlite::Result<(Named, Outcome)> {
+    let user = tx
+        .prepare_cached(
+            "UPDATE users SET last_seen_run = ?3 WHERE source = ?1 AND external_id = ?2
+             RETURNING external_id, trim(firstname || ' ' || lastname), email",
+        )?
+        .query_row(params![run.source, failure.external_id, run.run_id], named_row)
+        .optional()?;
+    execute(
+        tx,
+        "INSERT INTO retry_contacts (source, external_id, folder_id, reason) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (source, external_id) DO UPDATE SET folder_id = excluded.folder_id, reason = excluded.reason",
+        params![run.source, failure.external_id, folder_id, failure.reason],
+    )?;
+    run.retry.borrow_mut().insert(failure.external_id.clone());
+    Ok((user.unwrap_or_else(|| Named::id(&failure.external_id)), Outcome::Failed(failure.reason.clone())))
 }
 
 /// A contact listed with its stored version: nothing changed, so nothing
@@ -249,26 +608,81 @@ fn confirm(tx: &Connection, run: &RunContext, external_id: &str) -> rusqlite::Re
     Ok((seen == 0 && !skipped).then(|| Outcome::Failed("listed as unchanged, but the helpdesk has no active user for it".into())))
 }
 
-/// Deactivate the user of a removed contact; true if it was active.
-fn deactivate(tx: &Connection, run: &RunContext, external_id: &str) -> rusqlite::Result<bool> {
-    let changed = execute(
-        tx,
-        &format!("UPDATE users SET active = 0, updated_at = {NOW} WHERE source = ?1 AND external_id = ?2 AND active = 1"),
-        params![run.source, external_id],
-    )?;
-    Ok(changed > 0)
+/// Deactivate the user of a contact removed from `folder_id`, if the user
+/// belongs to that folder (a contact moved elsewhere keeps its user).
+fn deactivate(tx: &Connection, run: &RunContext, folder_id: &str, external_id: &str) -> rusqlite::Result<Option<Named>> {
+    tx.prepare_cached(&format!(
+        "UPDATE users SET active = 0, updated_at = {NOW}
+         WHERE source = ?1 AND external_id = ?2 AND folder_id = ?3 AND active = 1
+         RETURNING external_id, trim(firstname || ' ' || lastname), email"
+    ))?
+    .query_row(params![run.source, external_id, folder_id], named_row)
+    .optional()
 }
 
-/// After a complete listing of a folder: its users that the listing did
-/// not mention are gone from Exchange.
-fn deactivate_unseen(tx: &Connection, run: &RunContext, folder_id: &str) -> rusqlite::Result<Vec<String>> {
-    let mut statement = tx.prepare(&format!(
-        "UPDATE users SET active = 0, updated_at = {NOW}
-         WHERE source = ?1 AND folder_id = ?2 AND active = 1 AND last_seen_run IS NOT ?3
-         RETURNING external_id"
-    ))?;
-    let ids = statement.query_map(params![run.source, folder_id, run.run_id], |row| row.get(0))?;
-    ids.collect()
+/// After a complete listing of a folder: its active users that the listing
+/// did not mention are gone from Exchange.
+fn unseen(tx: &Connection, run: &RunContext, folder_id: &str) -> rusqlite::Result<Vec<Named>> {
+    let mut statement = tx.prepare(
+        "SELECT external_id, trim(firstname || ' ' || lastname), email FROM users
+         WHERE source = ?1 AND folder_id = ?2 AND active = 1 AND last_seen_run IS NOT ?3",
+    )?;
+    let rows = statement.query_map(params![run.source, folder_id, run.run_id], named_row)?;
+    rows.collect()
+}
+
+/// Before a run reads anything: contacts skipped because of a user that
+/// no longer blocks them (deactivated, or its email or login changed) are
+/// read again; users of this source whose email or login an active LDAP
+/// user now has are deactivated, LDAP taking precedence.
+pub fn reconsider(conn: &Connection, source: &str) -> rusqlite::Result<Summary> {
+    let mut summary = Summary::default();
+    conn.execute(
+        "INSERT INTO retry_contacts (source, external_id, folder_id, reason)
+         SELECT source, external_id, folder_id, 'looked at again: ' || reason FROM skipped_contacts s
+         WHERE s.source = ?1 AND NOT EXISTS (
+             SELECT 1 FROM users u WHERE u.id = s.blocker_id AND u.active = 1
+             AND (u.email = s.blocked_on OR u.login = s.blocked_on))
+         ON CONFLICT (source, external_id) DO NOTHING",
+        [source],
+    )?;
+    conn.execute(
+        "DELETE FROM skipped_contacts WHERE source = ?1
+         AND external_id IN (SELECT external_id FROM retry_contacts WHERE source = ?1)",
+        [source],
+    )?;
+    let taken: Vec<(Named, String, String, i64, String, Option<String>, i64)> = {
+        let mut statement = conn.prepare(
+            "SELECT u.external_id, trim(u.firstname || ' ' || u.lastname), u.email, coalesce(u.folder_id, ''),
+                    l.login, l.id, u.login, u.version, u.id
+             FROM users u JOIN users l ON l.source = 'ldap' AND l.active = 1
+               AND (l.login = u.login OR (u.email IS NOT NULL AND l.email = u.email))
+             WHERE u.source = ?1 AND u.active = 1",
+        )?;
+        let rows = statement.query_map([source], |row| {
+            Ok((named_row(row)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?, row.get(8)?))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (named, folder_id, ldap_login, ldap_id, login, version, id) in taken {
+        conn.execute(&format!("UPDATE users SET active = 0, updated_at = {NOW} WHERE id = ?1 AND active = 1"), [id])?;
+        let on = named.email.clone().unwrap_or(login);
+        let why = format!("an LDAP user ({ldap_login}) now has {on}, and LDAP takes precedence");
+        conn.execute(
+            "INSERT INTO skipped_contacts (source, external_id, folder_id, version, reason, blocker_id, blocked_on)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (source, external_id) DO UPDATE SET version = excluded.version, reason = excluded.reason,
+             blocker_id = excluded.blocker_id, blocked_on = excluded.blocked_on",
+            params![source, named.id, folder_id, version, why, ldap_id, on],
+        )?;
+        let path: String = conn
+            .query_row("SELECT path FROM folders WHERE source = ?1 AND folder_id = ?2", params![source, folder_id], |r| r.get(0))
+            .optional()?
+            .unwrap_or_else(|| folder_id.clone());
+        summary.record(&folder_id, &path, &named, Outcome::Skipped(why));
+        summary.record(&folder_id, &path, &named, Outcome::Deactivated);
+    }
+    Ok(summary)
 }
 
 #[cfg(test)]
@@ -277,29 +691,57 @@ mod tests {
     use crate::runtime::types::User;
     use crate::store::Store;
 
-    #[test]
-    fn a_contact_clashing_with_a_local_and_an_ldap_user_is_left_to_ldap() {
-        let dir = std::env::temp_dir().join(format!("apply-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = Store::open(&dir.join("users.db")).unwrap();
-        // The contact's login is a local user's, its email an LDAP user's.
-        store.add_user("local", "ana@example.org", None, "Ana", "Local").unwrap();
-        store.add_user("ldap", "asilva", Some("ANA@example.org"), "Ana", "Ldap").unwrap();
-        let run_id = store.start_run("exchange", "full", false).unwrap();
+    fn upsert(id: &str, login: &str, email: Option<&str>) -> Upsert {
         let user = User {
-            login: "ana@example.org".into(),
-            email: Some("ana@example.org".into()),
+            login: login.into(),
+            email: email.map(str::to_string),
             firstname: "Ana".into(),
             lastname: "Silva".into(),
             phone: String::new(),
             extra: Vec::new(),
         };
-        let upsert = Upsert { external_id: "AAMk1".into(), version: "v1".into(), user };
-        let conn = store.lock();
-        let run = RunContext::new(&conn, "exchange", run_id).unwrap();
-        let outcome = apply_upsert(&conn, &run, "f", &upsert).unwrap();
-        assert!(matches!(&outcome, Outcome::Skipped(why) if why.contains("LDAP")), "{outcome:?}");
-        drop(conn);
-        let _ = std::fs::remove_dir_all(&dir);
+        Upsert { external_id: id.into(), version: "v1".into(), user }
+    }
+
+    fn with_store(test: impl FnOnce(&Store, i64)) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("users.db")).unwrap();
+        let run_id = store.start_run("exchange", "full", false).unwrap();
+        test(&store, run_id);
+    }
+
+    #[test]
+    fn a_contact_clashing_with_a_local_and_an_ldap_user_names_both_and_changes_neither() {
+        with_store(|store, run_id| {
+            // The contact's login is a local user's, its email an LDAP user's.
+            store.add_user("local", "ana@example.org", None, "Ana", "Local").unwrap();
+            store.add_user("ldap", "asilva", Some("ANA@example.org"), "Ana", "Ldap").unwrap();
+            let before = store.users().unwrap();
+            let conn = store.lock();
+            let run = RunContext::new(&conn, "exchange", run_id, Policy::default()).unwrap();
+            let outcomes = guarded_upsert(&conn, &run, "f", &upsert("AAMk1", "ana@example.org", Some("ana@example.org"))).unwrap();
+            let [(_, Outcome::Skipped(why))] = outcomes.as_slice() else { panic!("{outcomes:?}") };
+            assert!(why.contains("asilva") && why.contains("source local"), "{why}");
+            drop(conn);
+            assert_eq!(store.users().unwrap(), before);
+        });
+    }
+
+    #[test]
+    fn a_store_constraint_fails_the_contact_not_the_batch() {
+        with_store(|store, run_id| {
+            store.lock().execute_batch("CREATE UNIQUE INDEX odd ON users (phone) WHERE phone <> ''").unwrap();
+            let conn = store.lock();
+            let run = RunContext::new(&conn, "exchange", run_id, Policy::default()).unwrap();
+            let mut a = upsert("A", "a@example.org", Some("a@example.org"));
+            a.user.phone = "+1".into();
+            let mut b = upsert("B", "b@example.org", Some("b@example.org"));
+            b.user.phone = "+1".into();
+            assert!(matches!(guarded_upsert(&conn, &run, "f", &a).unwrap()[0].1, Outcome::Created));
+            let outcomes = guarded_upsert(&conn, &run, "f", &b).unwrap();
+            assert!(matches!(&outcomes[0].1, Outcome::Failed(why) if why.contains("UNIQUE")), "{outcomes:?}");
+            let retry: i64 = conn.query_row("SELECT count(*) FROM retry_contacts WHERE external_id = 'B'", [], |r| r.get(0)).unwrap();
+            assert_eq!(retry, 1, "kept to be read again");
+        });
     }
 }

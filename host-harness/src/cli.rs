@@ -117,6 +117,10 @@ enum Command {
         /// list every contact instead of changes since the last run
         #[arg(long)]
         full: bool,
+        /// confirm a run that deactivates more users than
+        /// [sync] max_deactivate_percent allows
+        #[arg(long)]
+        force: bool,
         #[arg(long)]
         json: bool,
     },
@@ -273,7 +277,7 @@ async fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::BenchSync { config, full } => {
-            let summary = sync_with(&config, full, false).await?;
+            let summary = sync_with(&config, full, false, false).await?;
             let peak_rss_kib = crate::bench::child::own_peak_rss_kib()?;
             print(true, &json!({ "summary": summary, "peak_rss_kib": peak_rss_kib }), String::new);
             Ok(())
@@ -285,8 +289,8 @@ async fn run(command: Command) -> Result<()> {
             print(json, &serde_json::to_value(&runs)?, || runs.iter().map(run_line).collect::<String>());
             Ok(())
         }
-        Command::Sync { config, dry_run, full, json } => {
-            let summary = sync_with(&config, full, dry_run).await?;
+        Command::Sync { config, dry_run, full, force, json } => {
+            let summary = sync_with(&config, full, dry_run, force).await?;
             print(json, &serde_json::to_value(&summary)?, || summary_text(&summary));
             Ok(())
         }
@@ -321,11 +325,13 @@ async fn run(command: Command) -> Result<()> {
 }
 
 /// One sync run as the configuration file at `config` says.
-async fn sync_with(config: &Path, full: bool, dry_run: bool) -> Result<Summary> {
+async fn sync_with(config: &Path, full: bool, dry_run: bool, force: bool) -> Result<Summary> {
     let config = HostConfig::load(config)?;
     let store = open_store(&config)?;
     let mode = if full { SyncMode::Full } else { SyncMode::Incremental };
-    Ok(Connection::from_config(&config)?.sync(&*Runtime::shared()?, &store, mode, dry_run).await?)
+    let mut connection = Connection::from_config(&config)?;
+    connection.set_force(force);
+    Ok(connection.sync(&*Runtime::shared()?, &store, mode, dry_run).await?)
 }
 
 fn store_of(config: Option<PathBuf>, db: Option<PathBuf>) -> Result<Store> {
@@ -495,8 +501,9 @@ pub fn emulator_config_for(emulator: &Emulator, db: &Path, mode: Mode) -> HostCo
     HostConfig {
         exchange: ExchangeConfig { tls: TlsConfig::default(), ..exchange },
         mapping: Default::default(),
-        store: StoreConfig { database: db.to_path_buf() },
+        store: StoreConfig { database: db.to_path_buf(), ..Default::default() },
         schedule: ScheduleConfig::default(),
+        sync: Default::default(),
         fields: Default::default(),
         base_dir: PathBuf::new(),
     }

@@ -17,6 +17,8 @@ pub struct HostConfig {
     pub store: StoreConfig,
     #[serde(default)]
     pub schedule: ScheduleConfig,
+    #[serde(default)]
+    pub sync: SyncConfig,
     /// custom user fields the helpdesk has: name = label
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
@@ -74,12 +76,35 @@ impl Default for TlsConfig {
 pub struct StoreConfig {
     #[serde(default = "default_database")]
     pub database: PathBuf,
+    /// a contact may take over a user made in the helpdesk with exactly
+    /// its email (as Zammad does); false skips such contacts
+    #[serde(default = "yes")]
+    pub adopt_local_users: bool,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { database: default_database() }
+        StoreConfig { database: default_database(), adopt_local_users: true }
     }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// a run that would deactivate more than this share (in percent) of
+    /// the source's active users stops before deactivating any
+    #[serde(default = "default_max_deactivate_percent")]
+    pub max_deactivate_percent: u32,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig { max_deactivate_percent: default_max_deactivate_percent() }
+    }
+}
+
+fn default_max_deactivate_percent() -> u32 {
+    30
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -94,6 +119,9 @@ impl Default for ScheduleConfig {
         ScheduleConfig { interval: default_interval() }
     }
 }
+
+/// The protocols the connector speaks.
+const MODES: &[&str] = &["ews", "graph"];
 
 fn default_mode() -> String {
     "ews".into()
@@ -113,13 +141,50 @@ impl HostConfig {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let mut config: HostConfig = toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
         config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        config.validate().with_context(|| format!("in {}", path.display()))?;
         Ok(config)
+    }
+
+    /// What TOML's types cannot say: a known mode, an interval that fits,
+    /// URLs without credentials in them.
+    pub fn validate(&self) -> Result<()> {
+        let e = &self.exchange;
+        if !MODES.contains(&e.mode.as_str()) {
+            bail!("[exchange] mode = \"{}\" is not one of {}", e.mode, MODES.join(", "));
+        }
+        self.interval()?;
+        let urls = [("endpoint", Some(&e.endpoint)), ("token_endpoint", e.token_endpoint.as_ref()), ("graph_endpoint", e.graph_endpoint.as_ref())];
+        for (key, url) in urls {
+            let Some(url) = url.filter(|u| !u.is_empty()) else { continue };
+            // Never echo such a URL: the password is in it.
+            if let Ok(parsed) = url::Url::parse(url)
+                && (!parsed.username().is_empty() || parsed.password().is_some())
+            {
+                bail!(
+                    "[exchange] {key} holds a user name or password; give them as username and password_env instead \
+                     (the URL is not shown here, since it holds a secret)"
+                );
+            }
+        }
+        if self.sync.max_deactivate_percent > 100 {
+            bail!("[sync] max_deactivate_percent = {} is more than 100", self.sync.max_deactivate_percent);
+        }
+        Ok(())
     }
 
     /// Write the configuration as a file `load` reads back.
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = toml::to_string(self).context("writing the configuration as TOML")?;
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// The store's rules as configured (`--force` is the command line's).
+    pub fn policy(&self) -> crate::apply::Policy {
+        crate::apply::Policy {
+            adopt_local_users: self.store.adopt_local_users,
+            max_deactivate_percent: self.sync.max_deactivate_percent,
+            force: false,
+        }
     }
 
     pub fn database(&self) -> PathBuf {
@@ -192,13 +257,17 @@ pub fn parse_interval(text: &str) -> Result<Duration> {
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().with_context(|| format!("interval '{text}' has no number"))?;
-    let seconds = match unit.trim() {
-        "s" => number,
-        "m" => number * 60,
-        "h" | "" => number * 3600,
-        "d" => number * 86400,
+    let unit_seconds: u64 = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" | "" => 3600,
+        "d" => 86400,
         other => bail!("interval unit '{other}' is not one of s, m, h, d"),
     };
+    // A year is the longest schedule that makes sense; more is a typo.
+    const MAX_SECONDS: u64 = 366 * 86400;
+    let seconds = number.checked_mul(unit_seconds).filter(|s| *s <= MAX_SECONDS);
+    let Some(seconds) = seconds else { bail!("interval '{text}' is longer than a year") };
     if seconds == 0 {
         bail!("the interval must be longer than zero");
     }

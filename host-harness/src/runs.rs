@@ -76,6 +76,7 @@ pub struct Connection {
     insecure: bool,
     /// secrets the plugin saves are kept beside it
     database: std::path::PathBuf,
+    policy_of_store: crate::apply::Policy,
 }
 
 impl Connection {
@@ -95,7 +96,14 @@ impl Connection {
             .iter()
             .map(|(attribute, field)| FieldMapping { attribute: attribute.clone(), field: field.clone() })
             .collect();
-        Ok(Connection { settings, policy, mapping, insecure: !tls.verify, database: config.database() })
+        Ok(Connection {
+            settings,
+            policy,
+            mapping,
+            insecure: !tls.verify,
+            database: config.database(),
+            policy_of_store: config.policy(),
+        })
     }
 
     /// Keep what the plugin asked to keep for the next run.
@@ -107,6 +115,12 @@ impl Connection {
     /// host's cap of five minutes).
     pub fn set_first_byte_timeout(&mut self, timeout: Duration) {
         self.policy.max_first_byte = timeout;
+    }
+
+    /// Let the next syncs deactivate more than the safety valve allows:
+    /// the admin confirmed it (`--force`).
+    pub fn set_force(&mut self, force: bool) {
+        self.policy_of_store.force = force;
     }
 
     /// Give the plugin a setting its configuration file does not have.
@@ -193,19 +207,23 @@ impl Connection {
             SyncMode::Incremental => "incremental",
         };
         let run_id = store.start_run(SOURCE, mode_name, dry_run)?;
-        let checkpoints = store
-            .checkpoints(SOURCE)?
-            .into_iter()
-            .map(|(folder_id, state)| crate::runtime::types::Checkpoint { folder_id, state })
-            .collect();
-        let request = SyncRequest { mode, checkpoints, mapping: self.mapping.clone() };
-        let session = Session::syncing(SyncTarget { store: store.clone(), source: SOURCE.into(), run_id })?;
-        let insecure = self.warn_if_insecure();
-        let policy = self.policy.for_run();
-
         if dry_run {
             store.lock().execute_batch("BEGIN IMMEDIATE").map_err(anyhow::Error::from)?;
         }
+        let prepared = self.prepare(store, mode, run_id);
+        let (request, session, reconsidered) = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                if dry_run {
+                    let _ = store.lock().execute_batch("ROLLBACK");
+                }
+                store.finish_run(run_id, None, Some(&e.to_string()))?;
+                return Err(e.into());
+            }
+        };
+        let insecure = self.warn_if_insecure();
+        let policy = self.policy.for_run();
+
         let outcome = async {
             let (mut wasm, connector) = runtime.instantiate(policy.clone(), session).await?;
             let call = connector.helpdesk_connector_sync().call_run(&mut wasm, &self.settings, &request);
@@ -228,7 +246,8 @@ impl Connection {
                 return Err(e);
             }
         };
-        let mut summary = session.summary;
+        let mut summary = reconsidered;
+        summary.absorb(session.summary);
         summary.requests = u64::from(policy.requests.load(Ordering::Relaxed));
         summary.bytes_received = policy.bytes_received.load(Ordering::Relaxed);
         summary.elapsed_ms = started.elapsed().as_millis() as u64;
@@ -259,6 +278,24 @@ impl Connection {
                 Err(e)
             }
         }
+    }
+}
+
+impl Connection {
+    /// What a sync starts from: skipped contacts whose blocker changed are
+    /// marked to be read again, LDAP users added since take precedence,
+    /// and then the checkpoints (none for folders with contacts to read
+    /// again) go into the request.
+    fn prepare(&self, store: &Store, mode: SyncMode, run_id: i64) -> Result<(SyncRequest, Session, Summary)> {
+        let reconsidered = crate::apply::reconsider(&store.lock(), SOURCE)?;
+        let checkpoints = store
+            .checkpoints(SOURCE)?
+            .into_iter()
+            .map(|(folder_id, state)| crate::runtime::types::Checkpoint { folder_id, state })
+            .collect();
+        let request = SyncRequest { mode, checkpoints, mapping: self.mapping.clone() };
+        let target = SyncTarget { store: store.clone(), source: SOURCE.into(), run_id, policy: self.policy_of_store.clone() };
+        Ok((request, Session::syncing(target)?, reconsidered))
     }
 }
 

@@ -14,6 +14,7 @@ pub struct SyncTarget {
     pub store: Store,
     pub source: String,
     pub run_id: i64,
+    pub policy: crate::apply::Policy,
 }
 
 #[derive(Default)]
@@ -52,7 +53,10 @@ impl Session {
     pub fn finish_writes(&mut self) {
         let Some(writer) = self.writer.take() else { return };
         let (written, error) = writer.finish();
-        let warnings = std::mem::take(&mut self.summary.warnings);
+        // The plugin's warnings first, then the store's.
+        let mut warnings = std::mem::take(&mut self.summary.warnings);
+        let mut written = written;
+        warnings.append(&mut written.warnings);
         self.summary = Summary { warnings, ..written };
         if let Some(error) = error {
             self.store_error.get_or_insert(error);

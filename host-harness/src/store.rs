@@ -24,6 +24,9 @@ CREATE TABLE IF NOT EXISTS users (
     -- the source's version of the record (an EWS change key)
     version       TEXT,
     active        INTEGER NOT NULL DEFAULT 1,
+    -- a user made in the helpdesk that a contact adopted: the source never
+    -- changes its login or email
+    adopted       INTEGER NOT NULL DEFAULT 0,
     last_seen_run INTEGER,
     created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
@@ -33,7 +36,9 @@ CREATE INDEX IF NOT EXISTS users_email ON users (email);
 CREATE INDEX IF NOT EXISTS users_folder ON users (source, folder_id);
 
 -- contacts skipped on purpose (duplicate email, LDAP user), with their
--- version, so that a listing compared with what is stored skips them too
+-- version, so that a listing compared with what is stored skips them too,
+-- and the user that blocked them and on what (an email or a login), so
+-- that they are read again once that user no longer blocks it
 CREATE TABLE IF NOT EXISTS skipped_contacts (
     source      TEXT NOT NULL,
     external_id TEXT NOT NULL,
@@ -41,6 +46,25 @@ CREATE TABLE IF NOT EXISTS skipped_contacts (
     version     TEXT,
     reason      TEXT NOT NULL,
     PRIMARY KEY (source, external_id)
+);
+
+-- contacts that could not be read, mapped or stored: read again on the
+-- next run, whatever the folder's checkpoint says, until they succeed or
+-- the directory reports them deleted
+CREATE TABLE IF NOT EXISTS retry_contacts (
+    source      TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    folder_id   TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    PRIMARY KEY (source, external_id)
+);
+
+-- the address books a source has synced, with their last display path
+CREATE TABLE IF NOT EXISTS folders (
+    source    TEXT NOT NULL,
+    folder_id TEXT NOT NULL,
+    path      TEXT NOT NULL,
+    PRIMARY KEY (source, folder_id)
 );
 
 CREATE TABLE IF NOT EXISTS sync_runs (
@@ -114,6 +138,28 @@ pub struct RunRow {
     pub error: Option<String>,
 }
 
+/// Columns added after a database may have been made: (table, column,
+/// definition).
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("users", "adopted", "INTEGER NOT NULL DEFAULT 0"),
+    ("skipped_contacts", "blocker_id", "INTEGER"),
+    ("skipped_contacts", "blocked_on", "TEXT"),
+];
+
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    for (table, column, definition) in ADDED_COLUMNS {
+        let exists: bool = conn.query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+            params![table, column],
+            |row| row.get(0),
+        )?;
+        if !exists {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {definition}"))?;
+        }
+    }
+    Ok(())
+}
+
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
         let conn = Connection::open(path).with_context(|| format!("opening the database {}", path.display()))?;
@@ -160,6 +206,7 @@ impl Store {
         conn.pragma_update(None, "cache_size", -32768)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA).context("creating the schema")?;
+        migrate(&conn).context("updating the schema")?;
         Ok(Store { conn: Arc::new(Mutex::new(conn)), path })
     }
 
@@ -223,8 +270,10 @@ impl Store {
     /// active user has the record.
     pub fn stored_versions(&self, source: &str, folder_id: &str, external_ids: &[String]) -> Result<Vec<Option<String>>> {
         let conn = self.lock();
+        // A contact waiting for a retry has no version: it is read again.
         let mut statement = conn.prepare_cached(
             "SELECT version FROM users WHERE source = ?1 AND external_id = ?2 AND folder_id = ?3 AND active = 1
+               AND NOT EXISTS (SELECT 1 FROM retry_contacts r WHERE r.source = ?1 AND r.external_id = ?2)
              UNION ALL
              SELECT version FROM skipped_contacts WHERE source = ?1 AND external_id = ?2 AND folder_id = ?3
              LIMIT 1",
@@ -236,9 +285,15 @@ impl Store {
         Ok(versions)
     }
 
+    /// The folders' checkpoints, except for folders with contacts to try
+    /// again: those are listed in full, so that the contacts the checkpoint
+    /// moved past are read once more.
     pub fn checkpoints(&self, source: &str) -> Result<Vec<(String, String)>> {
         let conn = self.lock();
-        let mut statement = conn.prepare("SELECT folder_id, state FROM checkpoints WHERE source = ?1")?;
+        let mut statement = conn.prepare(
+            "SELECT folder_id, state FROM checkpoints c WHERE source = ?1
+             AND NOT EXISTS (SELECT 1 FROM retry_contacts r WHERE r.source = ?1 AND r.folder_id = c.folder_id)",
+        )?;
         let rows = statement.query_map([source], |row| Ok((row.get(0)?, row.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }

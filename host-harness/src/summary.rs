@@ -56,9 +56,30 @@ pub struct FolderSummary {
 /// Why a contact was skipped or failed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reason {
+    /// the directory's id of the contact
     pub contact: String,
+    /// its display name, where known
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     pub folder: String,
     pub reason: String,
+}
+
+/// A contact as a summary names it: by id, and by name and email where
+/// they are known.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Named {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+}
+
+impl Named {
+    pub fn id(id: &str) -> Named {
+        Named { id: id.to_string(), ..Default::default() }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,7 +101,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn record(&mut self, folder_id: &str, folder_path: &str, contact: &str, outcome: Outcome) {
+    pub fn record(&mut self, folder_id: &str, folder_path: &str, contact: &Named, outcome: Outcome) {
         self.counts.add(&outcome);
         let folder = match self.folders.iter().position(|f| f.id == folder_id) {
             Some(i) => &mut self.folders[i],
@@ -90,7 +111,13 @@ impl Summary {
             }
         };
         folder.counts.add(&outcome);
-        let reason = |reason: String| Reason { contact: contact.into(), folder: folder_path.into(), reason };
+        let reason = |reason: String| Reason {
+            contact: contact.id.clone(),
+            name: contact.name.clone(),
+            email: contact.email.clone(),
+            folder: folder_path.into(),
+            reason,
+        };
         match outcome {
             Outcome::Skipped(why) => self.skipped_reasons.push(reason(why)),
             Outcome::Failed(why) => self.failed_reasons.push(reason(why)),

@@ -3,7 +3,7 @@
 //! The queue is short (memory stays bounded) and keeps the plugin's order;
 //! batches are committed together, at most [`COMMIT_EVERY`] apart.
 
-use crate::apply::{RunContext, apply_batch};
+use crate::apply::{ApplyError, RunContext, apply_batch};
 use crate::runtime::types::Batch;
 use crate::session::SyncTarget;
 use crate::summary::Summary;
@@ -114,7 +114,7 @@ struct Open {
 fn write(target: &SyncTarget, queue: &Receiver<Job>, failed: &Mutex<Option<String>>) -> Summary {
     yield_to_the_plugin();
     let mut summary = Summary::default();
-    let run = match RunContext::new(&target.store.lock(), &target.source, target.run_id) {
+    let run = match RunContext::new(&target.store.lock(), &target.source, target.run_id, target.policy.clone()) {
         Ok(run) => run,
         Err(e) => {
             fail(failed, format!("the user store could not be read: {e}"));
@@ -192,7 +192,10 @@ fn write_batch(conn: &mut rusqlite::Connection, run: &RunContext, batch: &Batch,
         *open = Some(Open { since: Instant::now(), written: Summary::default() });
     }
     let written = &mut open.as_mut().expect("opened above").written;
-    apply_batch(conn, run, batch, written).map_err(|e| format!("the user store refused a batch of {}: {e}", batch.folder_path))
+    apply_batch(conn, run, batch, written).map_err(|e| match e {
+        ApplyError::Refused(why) => why,
+        ApplyError::Store(e) => format!("the user store refused a batch of {}: {e}", batch.folder_path),
+    })
 }
 
 /// Commit the open transaction; only then do its batches count.
@@ -241,7 +244,8 @@ mod tests {
             .execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON users WHEN NEW.external_id = 'bad' BEGIN SELECT RAISE(ABORT, 'no space left'); END;")
             .unwrap();
         let run_id = store.start_run("exchange", "full", false).unwrap();
-        let writer = Writer::start(SyncTarget { store: store.clone(), source: "exchange".into(), run_id }).unwrap();
+        let target = SyncTarget { store: store.clone(), source: "exchange".into(), run_id, policy: Default::default() };
+        let writer = Writer::start(target).unwrap();
         writer.apply(batch(&["a", "b"])).unwrap();
         writer.apply(batch(&["c", "bad"])).unwrap();
         let refused = writer.flush().unwrap_err();

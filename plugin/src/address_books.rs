@@ -34,6 +34,13 @@ pub fn address_books(tree: &[FolderInfo], public: bool) -> Vec<AddressBook> {
         .collect()
 }
 
+/// The display path of the public folder `id` of `tree`.
+pub fn public_path(tree: &[FolderInfo], id: &str) -> Option<String> {
+    let by_id: HashMap<&str, &FolderInfo> = tree.iter().map(|f| (f.id.as_str(), f)).collect();
+    let folder = by_id.get(id)?;
+    Some(format!("{PUBLIC_ROOT}{PATH_SEPARATOR}{}", path_of(folder, &by_id)))
+}
+
 fn path_of(folder: &FolderInfo, by_id: &HashMap<&str, &FolderInfo>) -> String {
     let mut names = vec![display_name(folder)];
     let mut current = folder;

@@ -7,7 +7,7 @@ use crate::report;
 use crate::sync::{Source, chosen_books, folder_local};
 
 pub fn sample(source: &mut dyn Source, folders: &[String], sample_size: u32) -> Result<Vec<AttributeSample>> {
-    let books = chosen_books(source, folders)?;
+    let (books, _) = chosen_books(source, folders)?;
     let per_book = (sample_size.max(1) as usize).div_ceil(books.len().max(1));
     let mut found: Vec<AttributeSample> = Vec::new();
     for book in &books {

@@ -4,7 +4,7 @@
 use crate::address_books::AddressBook;
 use crate::bindings::helpdesk::connector::host;
 use crate::bindings::helpdesk::connector::types::Change;
-use crate::error::{Kind, Result};
+use crate::error::{Error, Kind, Result};
 use crate::flatten::Attributes;
 use crate::graph::contact_folders::GraphBook;
 use crate::graph::{Graph, contact_folders, contacts_delta, users};
@@ -39,13 +39,19 @@ impl Source for GraphSource {
                 books.push(book);
             }
         }
-        Ok(Listing { books, warnings })
+        // A mailbox or folder Graph would not list leaves the whole set unknown.
+        let unlisted = if warnings.is_empty() { Vec::new() } else { vec![String::new()] };
+        Ok(Listing { books, warnings, unlisted })
     }
 
     fn sync_book(&mut self, book: &AddressBook, checkpoint: Option<&str>, _compare: bool, sink: &mut Sink) -> Result<()> {
         let full = checkpoint.is_none();
         let mut url = checkpoint.map(str::to_string).unwrap_or_else(|| self.start_url(book));
         let mut done = 0u64;
+        // An entry without an id may be a contact whose user exists: the
+        // listing then says nothing about who is gone, and its delta link
+        // is not kept, so that the next run reads these pages again.
+        let mut unreadable = false;
         loop {
             let page = match contacts_delta::page(&mut self.graph, &url) {
                 Ok(page) => page,
@@ -60,16 +66,35 @@ impl Source for GraphSource {
             };
             let mut changes: Vec<Change> = page.removed.into_iter().map(Change::Remove).collect();
             for (what, why) in page.broken {
+                unreadable = true;
                 changes.push(sink.failed(what, why));
             }
             done += page.contacts.len() as u64;
             for (id, change_key, attributes) in page.contacts {
                 changes.push(sink.contact(id, change_key, &attributes));
             }
-            let last = page.next_link.is_none();
+            // Only a delta link ends a round; a page with neither link is
+            // no end of anything.
+            let last = match (&page.next_link, &page.delta_link) {
+                (Some(_), _) => false,
+                (None, Some(_)) => true,
+                (None, None) => {
+                    return Err(Error::new(
+                        Kind::Protocol,
+                        format!("Graph sent a page of '{}' with neither @odata.nextLink nor @odata.deltaLink", book.path),
+                    ));
+                }
+            };
+            if last && unreadable {
+                report::warn(&format!(
+                    "'{}' had contacts Graph sent without an id: nobody of that folder is deactivated, and it is read again next run",
+                    book.path
+                ));
+            }
+            let keep = last && !unreadable;
             // The delta link is valid once the last page is applied; a full
             // listing then also tells which users are gone.
-            sink.apply(book, changes, page.delta_link.filter(|_| last), full && last)?;
+            sink.apply(book, changes, page.delta_link.filter(|_| keep), full && keep)?;
             host::progress(&book.id, done, done);
             match page.next_link {
                 Some(next) => url = next,

@@ -78,6 +78,24 @@ pub fn map_contact(external_id: &str, attributes: &Attributes, mapping: &[FieldM
     Ok(user)
 }
 
+/// A contact as a person knows it, for reasons: its display name (or
+/// given name and surname) and first email address, where it has them.
+pub fn describe(attributes: &Attributes) -> String {
+    let name = match get(attributes, "display_name") {
+        Some(name) if !name.trim().is_empty() => name.trim().to_string(),
+        _ => {
+            let given = get(attributes, "given_name").unwrap_or_default();
+            let surname = get(attributes, "surname").unwrap_or_default();
+            format!("{} {}", given.trim(), surname.trim()).trim().to_string()
+        }
+    };
+    let name = if name.is_empty() { "(no name)".to_string() } else { name };
+    match get(attributes, "email_addresses.emailaddress1") {
+        Some(email) if !email.trim().is_empty() => format!("{name} <{}>", email.trim()),
+        _ => name,
+    }
+}
+
 /// An SMTP address. Exchange also keeps `SMTP:`-prefixed forms, and for
 /// directory-linked contacts `EX` legacy DNs, `x500:` and `EUM:` entries,
 /// which are no mail addresses.

@@ -16,6 +16,9 @@ use std::collections::HashMap;
 pub struct Listing {
     pub books: Vec<AddressBook>,
     pub warnings: Vec<String>,
+    /// display paths of the parts of the tree that could not be walked
+    /// (whatever lies below them is unknown); "" for the whole tree
+    pub unlisted: Vec<String>,
 }
 
 /// A directory protocol.
@@ -43,7 +46,10 @@ impl Sink {
         self.report.contacts += 1;
         match mapping::map_contact(&external_id, attributes, &self.mapping) {
             Ok(user) => Change::Upsert(Upsert { external_id, version, user }),
-            Err(reason) => Change::Failed(NotApplied { external_id, reason }),
+            Err(reason) => {
+                let reason = format!("{reason} (contact {})", mapping::describe(attributes));
+                Change::Failed(NotApplied { external_id, reason })
+            }
         }
     }
 
@@ -67,19 +73,43 @@ impl Sink {
     }
 }
 
-/// The address books named in `folders` (all when empty), warnings logged.
-pub fn chosen_books(source: &mut dyn Source, folders: &[String]) -> Result<Vec<AddressBook>> {
+/// The address books named in `folders` (all when empty), warnings
+/// logged, and the parts of the tree that could not be walked.
+pub fn chosen_books(source: &mut dyn Source, folders: &[String]) -> Result<(Vec<AddressBook>, Vec<String>)> {
     let listing = source.address_books()?;
     for warning in &listing.warnings {
         report::warn(warning);
     }
-    select(listing.books, folders)
+    Ok((select(listing.books, folders)?, listing.unlisted))
+}
+
+/// Tell the host which address books this run syncs: a batch without a
+/// folder id whose changes name each book as `unchanged`, and each part of
+/// the tree that could not be walked as `skipped` with its display path as
+/// the reason. The host then deactivates the users of books that are gone
+/// (deleted, or no longer chosen) and do not lie in such a part, under its
+/// safety valve.
+fn declare_books(books: &[AddressBook], unlisted: &[String]) -> Result<()> {
+    let unknown = unlisted.iter().map(|path| Change::Skipped(NotApplied { external_id: String::new(), reason: path.clone() }));
+    let batch = Batch {
+        folder_id: String::new(),
+        folder_path: String::new(),
+        changes: books.iter().map(|b| Change::Unchanged(b.id.clone())).chain(unknown).collect(),
+        checkpoint: None,
+        listing_complete: true,
+    };
+    host::apply_batch(&batch).map_err(|e| Error::new(Kind::Host, format!("the host refused the list of address books: {e}")))
 }
 
 pub fn run(source: &mut dyn Source, folders: &[String], request: &SyncRequest) -> Result<SyncReport> {
     let mapping = if request.mapping.is_empty() { mapping::default_mapping() } else { request.mapping.clone() };
     mapping::validate(&mapping, &host::user_fields())?;
-    let books = chosen_books(source, folders)?;
+    let (books, unlisted) = chosen_books(source, folders)?;
+    // With folders chosen by name, what is not chosen is out, listed or not.
+    let unlisted = if folders.is_empty() { unlisted } else { Vec::new() };
+    if !unlisted.iter().any(String::is_empty) {
+        declare_books(&books, &unlisted)?;
+    }
     let states: HashMap<&str, &str> =
         request.checkpoints.iter().map(|c| (c.folder_id.as_str(), c.state.as_str())).collect();
     let incremental = request.mode == SyncMode::Incremental;

@@ -31,15 +31,21 @@ pub struct Origin {
 }
 
 impl Origin {
-    pub fn from_url(url: &str) -> anyhow::Result<Origin> {
-        let uri: http::Uri = url.parse().map_err(|e| anyhow::anyhow!("invalid URL {url}: {e}"))?;
-        let https = match uri.scheme_str() {
-            Some("https") => true,
-            Some("http") => false,
-            _ => anyhow::bail!("{url}: only http:// and https:// URLs are supported"),
+    /// The origin of a configured URL (parsed by the url crate: IPv6
+    /// literals and international names included). A URL with a user
+    /// name or password in it is refused and not echoed.
+    pub fn from_url(text: &str) -> anyhow::Result<Origin> {
+        let url = url::Url::parse(text).map_err(|e| anyhow::anyhow!("invalid URL {text}: {e}"))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            anyhow::bail!("a configured URL holds a user name or password; give them as settings instead");
+        }
+        let https = match url.scheme() {
+            "https" => true,
+            "http" => false,
+            _ => anyhow::bail!("{text}: only http:// and https:// URLs are supported"),
         };
-        let host = uri.host().ok_or_else(|| anyhow::anyhow!("{url} names no host"))?;
-        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let host = url.host_str().ok_or_else(|| anyhow::anyhow!("{text} names no host"))?;
+        let port = url.port_or_known_default().unwrap_or(if https { 443 } else { 80 });
         Ok(Origin { https, host: bare_host(host), port })
     }
 

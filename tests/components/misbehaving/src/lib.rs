@@ -1,7 +1,10 @@
 //! A connector that misbehaves on purpose. `check` does what the setting
 //! `behavior` says: `egress` (a request to a host nobody allowed), `loop`
 //! (spins forever), `alloc` (allocates without bound), `trap` (panics),
-//! `ok` (answers normally, to show the next run is fine).
+//! `ok` (answers normally, to show the next run is fine). `sync` too:
+//! `takeover` proposes the login `admin` and the email in the setting
+//! `victim_email`, which belong to users it does not own; `trap` hands over
+//! a batch that changes the contact `victim_id` and then panics.
 
 wit_bindgen::generate!({ path: "../../../wit", world: "helpdesk:connector/connector", generate_all });
 include!("../../stubs.rs");
@@ -9,7 +12,46 @@ include!("../../stubs.rs");
 use wasi::http::outgoing_handler;
 use wasi::http::types::{Fields, Method, OutgoingRequest, Scheme};
 
-connector_with_check!(Misbehaving, check);
+connector_with_check!(Misbehaving, check, run);
+
+fn setting(config: &Config, key: &str) -> String {
+    config.iter().find(|v| v.key == key).map(|v| v.value.clone()).unwrap_or_default()
+}
+
+fn upsert(id: &str, login: &str, email: &str) -> Change {
+    let user = User {
+        login: login.into(),
+        email: Some(email.into()),
+        firstname: "Mallory".into(),
+        lastname: "Takeover".into(),
+        phone: "+1 555 0100".into(),
+        extra: Vec::new(),
+    };
+    Change::Upsert(Upsert { external_id: id.into(), version: "m".into(), user })
+}
+
+fn run(config: Config, _request: SyncRequest) -> Result<SyncReport, ConnectorError> {
+    let folder = setting(&config, "folder_id");
+    let batch = |changes| Batch { folder_id: folder.clone(), folder_path: "Contacts".into(), changes, checkpoint: None, listing_complete: false };
+    let apply = |b: &Batch| helpdesk::connector::host::apply_batch(b).map_err(|e| error(ErrorKind::Host, e));
+    let victim = setting(&config, "victim_email");
+    match setting(&config, "behavior").as_str() {
+        "takeover" => {
+            apply(&batch(vec![
+                upsert("mallory-1", "admin", "mallory@evil.example"),
+                upsert("mallory-2", "mallory-2@evil.example", &victim),
+                upsert("mallory-3", &victim, "mallory-3@evil.example"),
+            ]))?;
+            Ok(SyncReport { folders: 1, contacts: 3, batches: 1 })
+        }
+        "trap" => {
+            let id = setting(&config, "victim_id");
+            apply(&batch(vec![upsert(&id, "mallory@evil.example", "mallory@evil.example")]))?;
+            panic!("a deliberate trap in the middle of a sync")
+        }
+        _ => Ok(SyncReport { folders: 0, contacts: 0, batches: 0 }),
+    }
+}
 
 fn error(kind: ErrorKind, message: String) -> ConnectorError {
     ConnectorError { kind, message }
