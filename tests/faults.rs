@@ -90,7 +90,39 @@ async fn all_faults_at_once_over_graph_end_right_too() {
     sync(&s, SyncMode::Full).await;
     s.emulator.mailbox_mut().scripted_change(4);
     let incremental = sync(&s, SyncMode::Incremental).await;
-    assert_eq!((incremental.counts.created, incremental.counts.updated, incremental.counts.deactivated), (4, 4, 4));
+    let counts = (incremental.counts.created, incremental.counts.updated, incremental.counts.deactivated);
+    assert_eq!(counts, (4, 4, 4), "{:?} {:?} {:?}", incremental.folders, incremental.warnings, incremental.failed_reasons);
+    converged(&s);
+    // Every planned fault fired, except those only EWS has (a SOAP fault,
+    // a response message, GetItem after a listing): Graph has no such step.
+    use helpdesk_host::emulator::faults::Fault;
+    let ews_only = [Fault::BusyFault, Fault::BusyMessage, Fault::VanishedItem];
+    let pending = s.emulator.pending_faults();
+    assert!(pending.iter().all(|f| ews_only.contains(f)), "faults that never fired over Graph: {pending:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graph_page_with_neither_link_ends_nothing_and_deactivates_nobody() {
+    let mut s = setup_with(EmulatorOptions { contacts: 300, seed: 20, faults: Some("unterminated-page".into()), ..Default::default() }).await;
+    let config = helpdesk_host::cli::emulator_config_for(&s.emulator, &s.db, helpdesk_host::cli::Mode::Graph);
+    s.connection = helpdesk_host::runs::Connection::from_config(&config).unwrap();
+    sync(&s, SyncMode::Full).await;
+    let before = s.store.users().unwrap();
+    // Removals everywhere; the page that would carry some of them has no link.
+    let script = s.emulator.mailbox_mut().scripted_changes(0, 0, 30);
+    let broken = sync(&s, SyncMode::Incremental).await;
+    assert!(s.emulator.pending_faults().is_empty(), "the fault fired");
+    let warning = broken.warnings.iter().find(|w| w.contains("neither @odata.nextLink nor @odata.deltaLink"));
+    let warning = warning.unwrap_or_else(|| panic!("{:?}", broken.warnings));
+    let folder = broken.folders.iter().find(|f| warning.contains(&format!("'{}'", f.path)));
+    // That folder's users are as they were: none deactivated, its link kept.
+    let after = helpdesk_e2e::by_external_id(s.store.users().unwrap());
+    let still: Vec<&String> = script.removed.iter().filter(|id| after.get(*id).is_some_and(|u| u.active)).collect();
+    assert!(!still.is_empty(), "removals the unterminated page held are not applied yet");
+    assert!(broken.counts.deactivated < 30, "{:?}", folder);
+    assert_eq!(before.len(), after.len());
+    // The next run reads that folder's changes again, and ends right.
+    sync(&s, SyncMode::Incremental).await;
     converged(&s);
 }
 

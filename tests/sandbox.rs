@@ -110,17 +110,54 @@ async fn tls_needs_the_ca_or_an_explicit_verify_off() {
     assert!(summary.warnings.iter().any(|w| w.contains("verification is OFF")), "{:?}", summary.warnings);
 }
 
+/// A plugin that proposes the login `admin` and other users' emails: the
+/// host changes none of theirs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_plugin_never_sees_the_store_of_another_run() {
-    // A failed run leaves the database and the next run untouched.
-    let s = setup(60, 3).await;
+async fn a_plugin_proposing_other_users_logins_and_emails_changes_nothing_of_theirs() {
+    let s = setup(60, 4).await;
     let runtime = Runtime::shared().unwrap();
     s.connection.sync(&runtime, &s.store, SyncMode::Full, false).await.unwrap();
+    s.store.add_user("local", "admin", Some("admin@helpdesk.example"), "Ada", "Admin").unwrap();
+    s.store.add_user("ldap", "bob", Some("bob@corp.example"), "Bob", "Ldap").unwrap();
+    let synced = s.store.users().unwrap().into_iter().find(|u| u.source == "exchange" && u.email.is_some()).unwrap();
     let before = s.store.users().unwrap();
-    let trap_runtime = misbehaving(Limits::default());
-    let (connection, _emulator) = connection("trap").await;
-    connection.check(&trap_runtime).await.unwrap_err();
-    assert_eq!(s.store.users().unwrap(), before);
-    let again = s.connection.sync(&runtime, &s.store, SyncMode::Full, false).await.unwrap();
-    assert_eq!(again.counts.unchanged as usize, before.len());
+    let plugin = misbehaving(Limits::default());
+    for (login, email) in [("bob", "bob@corp.example"), (synced.login.as_str(), synced.email.as_deref().unwrap())] {
+        let mut connection = s.connection_with(|_| {});
+        connection.set("behavior", "takeover");
+        connection.set("victim_login", login);
+        connection.set("victim_email", email);
+        connection.set("folder_id", synced.folder_id.as_deref().unwrap());
+        let summary = connection.sync(&plugin, &s.store, SyncMode::Incremental, false).await.unwrap();
+        assert_eq!((summary.counts.created, summary.counts.updated), (0, 0), "{:?}", summary.skipped_reasons);
+        assert_eq!(summary.counts.skipped, 3, "{:?}", summary.skipped_reasons);
+        assert!(summary.skipped_reasons.iter().any(|r| r.reason.contains("the login admin belongs to user admin")));
+        assert_eq!(s.store.users().unwrap(), before, "nothing of theirs changed: login, email, names, source");
+    }
+}
+
+/// A plugin that traps in the middle of a real sync, on the same database:
+/// the run fails with a plain message (no wasm backtrace), what it had
+/// handed over is kept as a batch is, and the next real run converges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_trapping_in_the_middle_of_a_sync_leaves_a_store_the_next_run_repairs() {
+    let s = setup(80, 3).await;
+    let runtime = Runtime::shared().unwrap();
+    s.connection.sync(&runtime, &s.store, SyncMode::Full, false).await.unwrap();
+    let victim = s.store.users().unwrap().into_iter().find(|u| u.source == "exchange").unwrap();
+    let mut connection = s.connection_with(|_| {});
+    connection.set("behavior", "trap");
+    connection.set("victim_id", victim.external_id.as_deref().unwrap());
+    connection.set("folder_id", victim.folder_id.as_deref().unwrap());
+    let trapping = misbehaving(Limits::default());
+    let error = connection.sync(&trapping, &s.store, SyncMode::Incremental, false).await.unwrap_err();
+    assert!(error.message.contains("it trapped"), "{error}");
+    assert!(!error.message.contains("wasm backtrace") && !error.message.contains("0x"), "no backtrace: {error}");
+    let runs = s.store.runs(1).unwrap();
+    assert_eq!(runs[0].status, "failed");
+    let changed = s.store.users().unwrap().into_iter().find(|u| u.external_id == victim.external_id).unwrap();
+    assert_eq!(changed.firstname, "Mallory", "the batch before the trap was applied, as any batch is");
+    // Exchange's contact did not change, so a full run rewrites it.
+    s.connection.sync(&runtime, &s.store, SyncMode::Full, false).await.unwrap();
+    helpdesk_e2e::assert_users_match(&s.store, &s.emulator.mailbox());
 }

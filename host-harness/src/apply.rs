@@ -337,7 +337,7 @@ fn guarded_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &U
             execute(tx, "RELEASE contact", [])?;
             let failure = NotApplied {
                 external_id: upsert.external_id.clone(),
-                reason: format!("the user store refused this contact: {e}"),
+                reason: format!("refused by the store: {e}"),
             };
             let (mut named, outcome) = failed(tx, run, folder_id, &failure)?;
             named.name = display_name(&upsert.user.firstname, &upsert.user.lastname);
@@ -425,7 +425,7 @@ fn apply_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Ups
         [first, second, ..] => {
             let (a, b) = (clash_row(first), clash_row(second));
             let why = format!(
-                "{} belongs to {}, and {} to {}: this source owns neither",
+                "held by other users: {} belongs to {}, and {} to {}; this source owns neither",
                 held(a),
                 a.describe(),
                 held(b),
@@ -434,7 +434,7 @@ fn apply_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Ups
             return skip(why, a, key(a));
         }
         [Clash::Ldap(row)] => {
-            let why = format!("{} belongs to {}, which takes precedence", held(row), row.describe());
+            let why = format!("LDAP user: {} belongs to {}, which takes precedence", held(row), row.describe());
             let mut outcomes = skip(why, row, key(row))?;
             if let Some(own) = own.as_ref().filter(|own| own.active) {
                 execute(tx, &format!("UPDATE users SET active = 0, updated_at = {NOW} WHERE id = ?1"), [own.id])?;
@@ -452,7 +452,7 @@ fn apply_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Ups
         }
         [Clash::Adoptable(row)] if !run.policy.adopt_local_users => {
             let why = format!(
-                "{} belongs to {}, made in the helpdesk; [store] adopt_local_users = false keeps it apart",
+                "helpdesk user, not adopted: {} belongs to {}, made in the helpdesk; [store] adopt_local_users = false keeps it apart",
                 held(row),
                 row.describe()
             );
@@ -464,7 +464,7 @@ fn apply_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Ups
         }
         [Clash::Vacant(row)] => Some(*row),
         [Clash::Foreign(row)] => {
-            let why = format!("{} belongs to {}, which this source does not own", held(row), row.describe());
+            let why = format!("held by another user: {} belongs to {}, which this source does not own", held(row), row.describe());
             return skip(why, row, key(row));
         }
     };
@@ -579,6 +579,21 @@ fn forget(tx: &Connection, run: &RunContext, folder_id: &str, external_id: &str)
 /// one, stays as it is and counts as seen (a failure is no removal), and
 /// the contact is kept for the next run to read again.
 fn failed(tx: &Connection, run: &RunContext, folder_id: &str, failure: &NotApplied) -> rusqlite::Result<(Named, Outcome)> {
+    // An entry without an id cannot be asked for again. Its reason names it
+    // as `(contact Name <email>)`: a user of this folder with that email
+    // may be it, and counts as seen (a failure is no removal).
+    if failure.external_id.is_empty() {
+        let email = failure.reason.rsplit_once('<').and_then(|(_, rest)| rest.split_once('>')).map(|(email, _)| email);
+        if let Some(email) = email {
+            execute(
+                tx,
+                "UPDATE users SET last_seen_run = ?3 WHERE source = ?1 AND folder_id = ?2 AND email = ?4 AND active = 1",
+                params![run.source, folder_id, run.run_id, email],
+            )?;
+        }
+        let named = Named { email: email.map(str::to_string), ..Named::id("") };
+        return Ok((named, Outcome::Failed(failure.reason.clone())));
+    }
     let user = tx
         .prepare_cached(
             "UPDATE users SET last_seen_run = ?3 WHERE source = ?1 AND external_id = ?2
@@ -667,7 +682,7 @@ pub fn reconsider(conn: &Connection, source: &str) -> rusqlite::Result<Summary> 
     for (named, folder_id, ldap_login, ldap_id, login, version, id) in taken {
         conn.execute(&format!("UPDATE users SET active = 0, updated_at = {NOW} WHERE id = ?1 AND active = 1"), [id])?;
         let on = named.email.clone().unwrap_or(login);
-        let why = format!("an LDAP user ({ldap_login}) now has {on}, and LDAP takes precedence");
+        let why = format!("LDAP user: an LDAP user ({ldap_login}) now has {on}, and LDAP takes precedence");
         conn.execute(
             "INSERT INTO skipped_contacts (source, external_id, folder_id, version, reason, blocker_id, blocked_on)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)

@@ -51,9 +51,13 @@ enum Command {
         /// faults the emulator injects: all, or a comma-separated list
         /// (busy-fault, busy-message, http-503, http-429, reset, slow,
         /// unauthorized, invalid-sync-state, vanished-item, broken-item,
-        /// bad-chars, truncated, oversized), planned from the seed
+        /// bad-chars, truncated, oversized; and, not in all, the Graph-only
+        /// unterminated-page), planned from the seed
         #[arg(long)]
         faults: Option<String>,
+        /// list every skipped and failed contact, not ten of each kind
+        #[arg(long)]
+        verbose: bool,
         #[arg(long)]
         json: bool,
     },
@@ -121,6 +125,9 @@ enum Command {
         /// [sync] max_deactivate_percent allows
         #[arg(long)]
         force: bool,
+        /// list every skipped and failed contact, not ten of each kind
+        #[arg(long)]
+        verbose: bool,
         #[arg(long)]
         json: bool,
     },
@@ -132,6 +139,10 @@ enum Command {
         /// stop after this many runs (default: run until interrupted)
         #[arg(long)]
         runs: Option<u32>,
+        /// let every run deactivate more users than
+        /// [sync] max_deactivate_percent allows
+        #[arg(long)]
+        force: bool,
     },
     /// Measure a full sync of a large mailbox on the built-in emulator, the
     /// incremental syncs after it, the same read by exchangelib (the peer,
@@ -234,7 +245,9 @@ pub fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<()> {
     match command {
-        Command::Demo { contacts, seed, db, mode, faults, json } => demo(contacts, seed, db, mode, faults, json).await,
+        Command::Demo { contacts, seed, db, mode, faults, verbose, json } => {
+            demo(contacts, seed, db, mode, faults, verbose, json).await
+        }
         Command::Emulator { listen, contacts, seed, user, password, tls, cert_out, faults, folders } => {
             let layout = folders.map_or(Layout::Demo, Layout::Flat);
             let options = EmulatorOptions { listen, contacts, seed, user, password, tls, faults, layout, ..Default::default() };
@@ -282,16 +295,16 @@ async fn run(command: Command) -> Result<()> {
             print(true, &json!({ "summary": summary, "peak_rss_kib": peak_rss_kib }), String::new);
             Ok(())
         }
-        Command::Serve { config, runs } => serve(&HostConfig::load(&config)?, runs).await,
+        Command::Serve { config, runs, force } => serve(&HostConfig::load(&config)?, runs, force).await,
         Command::Runs { config, db, limit, json } => {
             let store = store_of(config, db)?;
             let runs = store.runs(limit)?;
             print(json, &serde_json::to_value(&runs)?, || runs.iter().map(run_line).collect::<String>());
             Ok(())
         }
-        Command::Sync { config, dry_run, full, force, json } => {
+        Command::Sync { config, dry_run, full, force, verbose, json } => {
             let summary = sync_with(&config, full, dry_run, force).await?;
-            print(json, &serde_json::to_value(&summary)?, || summary_text(&summary));
+            print(json, &serde_json::to_value(&summary)?, || summary_text(&summary, verbose));
             Ok(())
         }
         Command::Users { config, db, json } => {
@@ -373,30 +386,70 @@ fn run_line(run: &crate::store::RunRow) -> String {
 
 /// Sync at the configured interval. Runs follow one another, so two never
 /// overlap here, and the database's run lock keeps out other processes.
-/// A tick missed while a run was going is skipped, not made up.
-async fn serve(config: &HostConfig, max_runs: Option<u32>) -> Result<()> {
+/// A tick missed while a run was going is skipped, not made up. Each run
+/// reads the configuration's secrets and the kept ones anew (a token the
+/// last run rotated). SIGTERM or Ctrl-C stops it: between runs at once,
+/// during one by cancelling it (its committed batches stay, the lock is
+/// released, and the next start marks it interrupted).
+async fn serve(config: &HostConfig, max_runs: Option<u32>, force: bool) -> Result<()> {
     let interval = config.interval()?;
     let store = open_store(config)?;
-    let connection = Connection::from_config(config)?;
+    Connection::from_config(config)?;
     let runtime = Runtime::shared()?;
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     tracing::info!("syncing every {} s into {}", interval.as_secs(), config.database().display());
+    let mut stop = std::pin::pin!(stop_signal());
     let mut done = 0;
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
-            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = &mut stop => return Ok(()),
         }
-        match connection.sync(&runtime, &store, SyncMode::Incremental, false).await {
-            Ok(summary) => tracing::info!("sync done: {}", summary_text(&summary).lines().next().unwrap_or_default()),
-            Err(e) => tracing::error!("sync failed: {e}"),
+        let mut connection = match Connection::from_config(config) {
+            Ok(connection) => connection,
+            Err(e) => {
+                tracing::error!("sync not started: {e:#}");
+                continue;
+            }
+        };
+        connection.set_force(force);
+        tokio::select! {
+            result = connection.sync(&runtime, &store, SyncMode::Incremental, false) => match result {
+                Ok(summary) => tracing::info!("sync done: {}", summary_text(&summary, false).lines().next().unwrap_or_default()),
+                Err(e) => tracing::error!("sync failed: {e}"),
+            },
+            _ = &mut stop => {
+                tracing::warn!("stopping: the running sync was cancelled; what it committed stays");
+                return Ok(());
+            }
         }
         done += 1;
         if max_runs.is_some_and(|max| done >= max) {
             return Ok(());
         }
     }
+}
+
+/// Ctrl-C or SIGTERM, whichever comes first.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(e) => {
+                tracing::warn!("SIGTERM cannot be heard ({e}); Ctrl-C still stops");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn open_store(config: &HostConfig) -> Result<Store> {
@@ -410,7 +463,7 @@ fn open_store(config: &HostConfig) -> Result<Store> {
 /// Contacts the demo adds, changes and removes before its incremental run.
 const DEMO_CHANGES: usize = 10;
 
-async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, faults: Option<String>, json: bool) -> Result<()> {
+async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, faults: Option<String>, verbose: bool, json: bool) -> Result<()> {
     let with_faults = faults.is_some();
     let emulator = Emulator::start(EmulatorOptions { contacts, seed, faults, ..Default::default() }).await?;
     let db = match db {
@@ -453,14 +506,14 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, fault
         for folder in &folders {
             text += &format!("{:>7}  {}\n", folder.item_count, folder.path);
         }
-        text += &format!("\nDry run:\n{}", summary_text(&dry_run));
-        text += &format!("\nFull sync into {}:\n{}", db.display(), summary_text(&full));
+        text += &format!("\nDry run:\n{}", summary_text(&dry_run, verbose));
+        text += &format!("\nFull sync into {}:\n{}", db.display(), summary_text(&full, verbose));
         text += &format!(
             "\nThe emulator added {}, changed {} and removed {} contacts. Incremental sync:\n{}",
             script.added.len(),
             script.changed.len(),
             script.removed.len(),
-            summary_text(&incremental)
+            summary_text(&incremental, verbose)
         );
         text
     });
@@ -527,34 +580,8 @@ fn folders_json(folders: &[Folder]) -> Value {
     folders.iter().map(|f| json!({ "id": f.id, "path": f.path, "item_count": f.item_count })).collect()
 }
 
-fn summary_text(s: &Summary) -> String {
-    let c = &s.counts;
-    let mut text = format!(
-        "created {}, updated {}, unchanged {}, skipped {}, failed {}, deactivated {} ({} requests, {} ms{})\n",
-        c.created,
-        c.updated,
-        c.unchanged,
-        c.skipped,
-        c.failed,
-        c.deactivated,
-        s.requests,
-        s.elapsed_ms,
-        if s.dry_run { ", dry run: nothing written" } else { "" }
-    );
-    for folder in &s.folders {
-        let c = &folder.counts;
-        text += &format!(
-            "  {}: created {}, updated {}, unchanged {}, skipped {}, failed {}, deactivated {}\n",
-            folder.path, c.created, c.updated, c.unchanged, c.skipped, c.failed, c.deactivated
-        );
-    }
-    for reason in s.skipped_reasons.iter().chain(&s.failed_reasons) {
-        text += &format!("  {} in {}: {}\n", reason.contact, reason.folder, reason.reason);
-    }
-    for warning in &s.warnings {
-        text += &format!("  warning: {warning}\n");
-    }
-    text
+fn summary_text(s: &Summary, verbose: bool) -> String {
+    s.text(verbose)
 }
 
 fn print(json: bool, document: &Value, text: impl FnOnce() -> String) {

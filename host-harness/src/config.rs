@@ -203,13 +203,13 @@ impl HostConfig {
             }
         };
         if e.mode == "graph" {
-            let saved = crate::secrets::load(&self.database())?;
             add("tenant_id", e.tenant_id.clone());
             add("client_id", e.client_id.clone());
             add("client_secret", secret("client_secret", &e.client_secret, &e.client_secret_env)?);
-            // A token rotated by the last run replaces the configured one.
+            // A token rotated from the configured one replaces it; a token
+            // configured anew replaces what was kept.
             let configured = secret("refresh_token", &e.refresh_token, &e.refresh_token_env)?;
-            add("refresh_token", configured.map(|c| saved.get("refresh_token").cloned().unwrap_or(c)));
+            add("refresh_token", crate::secrets::current(&self.database(), "refresh_token", configured)?);
             add("token_endpoint", e.token_endpoint.clone());
             add("graph_endpoint", e.graph_endpoint.clone());
             add("mailboxes", Some(e.mailboxes.join("\n")));
@@ -220,6 +220,18 @@ impl HostConfig {
             add("password", Some(password.ok_or_else(|| anyhow::anyhow!("[exchange] needs password or password_env"))?));
         }
         Ok(settings)
+    }
+
+    /// Fingerprints of the configured secrets a run may rotate, by key.
+    pub fn rotatable_fingerprints(&self) -> Result<BTreeMap<String, String>> {
+        let e = &self.exchange;
+        let mut found = BTreeMap::new();
+        if e.mode == "graph"
+            && let Some(token) = secret("refresh_token", &e.refresh_token, &e.refresh_token_env)?
+        {
+            found.insert("refresh_token".to_string(), crate::secrets::fingerprint(&token));
+        }
+        Ok(found)
     }
 
     /// The URLs the plugin may reach.

@@ -8,6 +8,7 @@ pub mod capabilities;
 pub mod cli;
 pub mod config;
 pub mod emulator;
+pub mod progress;
 pub mod runs;
 pub mod runtime;
 pub mod secrets;

@@ -76,6 +76,8 @@ pub struct Connection {
     insecure: bool,
     /// secrets the plugin saves are kept beside it
     database: std::path::PathBuf,
+    /// fingerprints of the configured secrets the plugin may rotate
+    rotatable: std::collections::BTreeMap<String, String>,
     policy_of_store: crate::apply::Policy,
 }
 
@@ -102,13 +104,13 @@ impl Connection {
             mapping,
             insecure: !tls.verify,
             database: config.database(),
+            rotatable: config.rotatable_fingerprints()?,
             policy_of_store: config.policy(),
         })
     }
 
-    /// Keep what the plugin asked to keep for the next run.
-    fn keep_secrets(&self, state: crate::capabilities::RunState) -> Result<(), RunError> {
-        Ok(crate::secrets::save(&self.database, &state.session.saved_secrets)?)
+    fn keeper(&self) -> crate::session::Keeper {
+        crate::session::Keeper { database: self.database.clone(), replaces: self.rotatable.clone() }
     }
 
     /// Wait at most this long for an answer to begin (the default is the
@@ -190,9 +192,10 @@ impl Connection {
     ) -> Result<T, RunError> {
         self.warn_if_insecure();
         let policy = self.policy.for_run();
-        let (mut store, connector) = runtime.instantiate(policy.clone(), Session::read_only()).await?;
+        let mut session = Session::read_only();
+        session.keeper = Some(self.keeper());
+        let (mut store, connector) = runtime.instantiate(policy.clone(), session).await?;
         let result = flatten(bounded(limit, call(&mut store, &connector, &self.settings)).await);
-        self.keep_secrets(store.into_data())?;
         result.map_err(|e| Self::explain(&policy, e))
     }
 
@@ -231,7 +234,6 @@ impl Connection {
             let state = wasm.into_data();
             let mut session = state.session;
             session.finish_writes();
-            crate::secrets::save(&self.database, &session.saved_secrets)?;
             Ok::<_, RunError>((result, session))
         }
         .await;
@@ -295,7 +297,10 @@ impl Connection {
             .collect();
         let request = SyncRequest { mode, checkpoints, mapping: self.mapping.clone() };
         let target = SyncTarget { store: store.clone(), source: SOURCE.into(), run_id, policy: self.policy_of_store.clone() };
-        Ok((request, Session::syncing(target)?, reconsidered))
+        let mut session = Session::syncing(target)?;
+        session.keeper = Some(self.keeper());
+        session.bars = crate::progress::Bars::on_terminal();
+        Ok((request, session, reconsidered))
     }
 }
 
@@ -327,5 +332,10 @@ fn stopped(trap: &wasmtime::Error) -> String {
     } else {
         "it trapped"
     };
-    format!("the plugin was stopped: {why}; the run ended, nothing else is affected. Detail: {trap:#}")
+    // The trap itself, never the wasm backtrace wasmtime attaches to it.
+    let detail = match trap.downcast_ref::<wasmtime::Trap>() {
+        Some(code) => code.to_string(),
+        None => trap.root_cause().to_string().lines().next().unwrap_or_default().to_string(),
+    };
+    format!("the plugin was stopped: {why}; the run ended, nothing else is affected. Detail: {detail}")
 }

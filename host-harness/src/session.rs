@@ -27,8 +27,18 @@ pub struct Session {
     pub summary: Summary,
     /// the first error the store raised, kept for the run's report
     pub store_error: Option<String>,
-    /// secrets the plugin asked to keep for the next run
-    pub saved_secrets: Vec<(String, String)>,
+    /// where secrets the plugin asks to keep go, at once
+    pub keeper: Option<Keeper>,
+    /// progress bars, when standard error is a terminal
+    pub bars: Option<crate::progress::Bars>,
+}
+
+/// Keeps rotated secrets beside the database.
+#[derive(Clone, Debug)]
+pub struct Keeper {
+    pub database: std::path::PathBuf,
+    /// fingerprints of the configured values, by key
+    pub replaces: std::collections::BTreeMap<String, String>,
 }
 
 impl Session {
@@ -83,6 +93,9 @@ impl Host for RunState {
 
     async fn progress(&mut self, folder_id: String, done: u64, total: u64) -> wasmtime::Result<()> {
         tracing::debug!(target: "plugin", "folder {folder_id}: {done} of {total}");
+        if let Some(bars) = &mut self.session.bars {
+            bars.update(&folder_id, done, total);
+        }
         Ok(())
     }
 
@@ -100,9 +113,18 @@ impl Host for RunState {
         target.store.stored_versions(&target.source, &folder_id, &external_ids).map_err(wasmtime::Error::from_anyhow)
     }
 
+    /// Written at once: a run that dies later must not lose a token the
+    /// server has already rotated.
     async fn save_secret(&mut self, key: String, value: String) -> wasmtime::Result<()> {
-        tracing::info!(target: "plugin", "the plugin saved a new {key} for the next run");
-        self.session.saved_secrets.push((key, value));
+        let Some(keeper) = &self.session.keeper else { return Ok(()) };
+        match crate::secrets::save(&keeper.database, &key, &value, keeper.replaces.get(&key).map(String::as_str)) {
+            Ok(()) => tracing::info!(target: "plugin", "the plugin saved a new {key} for the next run"),
+            Err(e) => {
+                let warning = format!("a new {key} could not be kept for the next run: {e:#}");
+                tracing::error!("{warning}");
+                self.session.summary.warnings.push(warning);
+            }
+        }
         Ok(())
     }
 
@@ -110,6 +132,9 @@ impl Host for RunState {
         let Some(writer) = &self.session.writer else {
             return Ok(Err("this run may not change users".into()));
         };
+        if let Some(bars) = &mut self.session.bars {
+            bars.name(&batch.folder_id, &batch.folder_path);
+        }
         Ok(writer.apply(batch))
     }
 }

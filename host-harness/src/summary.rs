@@ -146,3 +146,102 @@ impl Summary {
         }
     }
 }
+
+/// Examples shown per kind of reason in the plain-text summary.
+const EXAMPLES: usize = 10;
+
+impl Summary {
+    /// The summary for a person: the counts, per address book, then the
+    /// reasons grouped by kind with at most ten examples each (all with
+    /// `verbose`), then the warnings. Readable for 100,000 contacts.
+    pub fn text(&self, verbose: bool) -> String {
+        let line = |c: &Counts| {
+            format!(
+                "created {}, updated {}, unchanged {}, skipped {}, failed {}, deactivated {}",
+                c.created, c.updated, c.unchanged, c.skipped, c.failed, c.deactivated
+            )
+        };
+        let mut text = format!(
+            "{} ({} requests, {} ms{})\n",
+            line(&self.counts),
+            self.requests,
+            self.elapsed_ms,
+            if self.dry_run { ", dry run: nothing written" } else { "" }
+        );
+        for folder in &self.folders {
+            text += &format!("  {}: {}\n", folder.path, line(&folder.counts));
+        }
+        let mut cut = false;
+        for (what, reasons) in [("skipped", &self.skipped_reasons), ("failed", &self.failed_reasons)] {
+            let mut kinds: Vec<(String, Vec<&Reason>)> = Vec::new();
+            for reason in reasons {
+                let kind = reason_kind(&reason.reason);
+                match kinds.iter_mut().find(|(k, _)| *k == kind) {
+                    Some((_, list)) => list.push(reason),
+                    None => kinds.push((kind, vec![reason])),
+                }
+            }
+            kinds.sort_by_key(|(_, list)| std::cmp::Reverse(list.len()));
+            if !kinds.is_empty() {
+                let counts: Vec<String> = kinds.iter().map(|(kind, list)| format!("{} {kind}", list.len())).collect();
+                text += &format!("{what}: {}\n", counts.join(", "));
+            }
+            for (kind, list) in &kinds {
+                let shown = if verbose { list.len() } else { list.len().min(EXAMPLES) };
+                text += &format!("  {kind}:\n");
+                for reason in &list[..shown] {
+                    let who = match (&reason.name, &reason.email) {
+                        (name, Some(email)) if !name.is_empty() => format!("{name} <{email}>"),
+                        (_, Some(email)) => format!("<{email}>"),
+                        (name, None) if !name.is_empty() => name.clone(),
+                        _ => "(unnamed)".into(),
+                    };
+                    text += &format!("    {who} [{}] in {}: {}\n", reason.contact, reason.folder, reason.reason);
+                }
+                if shown < list.len() {
+                    text += &format!("    ... and {} more\n", list.len() - shown);
+                    cut = true;
+                }
+            }
+        }
+        if cut {
+            text += "  (all of them: --verbose, or `helpdesk-host runs --json`)\n";
+        }
+        for warning in &self.warnings {
+            text += &format!("  warning: {warning}\n");
+        }
+        text
+    }
+}
+
+/// What a reason is about, without the contact's particulars: the words
+/// before its first colon when they are few ("duplicate email"), else the
+/// reason without quoted values and the trailing note in parentheses.
+pub fn reason_kind(reason: &str) -> String {
+    if let Some((head, _)) = reason.split_once(": ")
+        && head.len() <= 40
+    {
+        return head.to_string();
+    }
+    let mut kind = String::new();
+    let mut quoted = false;
+    for c in reason.split(" (").next().unwrap_or(reason).chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            _ if !quoted => kind.push(c),
+            _ => {}
+        }
+    }
+    kind.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reasons_group_by_what_they_are_about() {
+        use super::reason_kind;
+        assert_eq!(reason_kind("duplicate email: the email address a@b.org is already used by user x"), "duplicate email");
+        assert_eq!(reason_kind("'Acme Ltd' is not an email address (contact Ana <ana@x.org>)"), "is not an email address");
+        assert_eq!(reason_kind("reading the contact failed: ErrorItemCorrupt: broken"), "reading the contact failed");
+    }
+}

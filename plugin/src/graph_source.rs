@@ -48,10 +48,8 @@ impl Source for GraphSource {
         let full = checkpoint.is_none();
         let mut url = checkpoint.map(str::to_string).unwrap_or_else(|| self.start_url(book));
         let mut done = 0u64;
-        // An entry without an id may be a contact whose user exists: the
-        // listing then says nothing about who is gone, and its delta link
-        // is not kept, so that the next run reads these pages again.
-        let mut unreadable = false;
+        // An entry without an id: the host keeps the user with its email
+        // (if any) as seen, so the listing still tells who is gone.
         loop {
             let page = match contacts_delta::page(&mut self.graph, &url) {
                 Ok(page) => page,
@@ -66,7 +64,6 @@ impl Source for GraphSource {
             };
             let mut changes: Vec<Change> = page.removed.into_iter().map(Change::Remove).collect();
             for (what, why) in page.broken {
-                unreadable = true;
                 changes.push(sink.failed(what, why));
             }
             done += page.contacts.len() as u64;
@@ -85,16 +82,9 @@ impl Source for GraphSource {
                     ));
                 }
             };
-            if last && unreadable {
-                report::warn(&format!(
-                    "'{}' had contacts Graph sent without an id: nobody of that folder is deactivated, and it is read again next run",
-                    book.path
-                ));
-            }
-            let keep = last && !unreadable;
             // The delta link is valid once the last page is applied; a full
             // listing then also tells which users are gone.
-            sink.apply(book, changes, page.delta_link.filter(|_| keep), full && keep)?;
+            sink.apply(book, changes, page.delta_link.filter(|_| last), full && last)?;
             host::progress(&book.id, done, done);
             match page.next_link {
                 Some(next) => url = next,

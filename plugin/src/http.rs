@@ -58,27 +58,39 @@ impl std::io::Read for Body {
 }
 
 /// The parts of an `http://` or `https://` URL that wasi:http wants.
-pub struct Url<'a> {
+pub struct Url {
     pub https: bool,
-    pub authority: &'a str,
-    pub path: &'a str,
+    /// host and port, IPv6 literals in brackets, international names in
+    /// their ASCII form
+    pub authority: String,
+    pub path: String,
 }
 
-pub fn parse_url(url: &str) -> Result<Url<'_>> {
-    let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
-        (true, rest)
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        (false, rest)
-    } else {
-        return Err(Error::config(format!("endpoint {url} must start with https:// or http://")));
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    if authority.is_empty() {
-        return Err(Error::config(format!("endpoint {url} names no host")));
+/// Parse a URL with the url crate. One holding a user name or password is
+/// refused without being echoed.
+pub fn parse_url(text: &str) -> Result<Url> {
+    let url = url::Url::parse(text).map_err(|e| Error::config(format!("endpoint {text} is no URL: {e}")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::config("an endpoint holds a user name or password; give them as settings instead (not shown)"));
     }
+    let https = match url.scheme() {
+        "https" => true,
+        "http" => false,
+        _ => return Err(Error::config(format!("endpoint {text} must start with https:// or http://"))),
+    };
+    let host = match url.host() {
+        Some(url::Host::Ipv6(address)) => format!("[{address}]"),
+        Some(host) => host.to_string(),
+        None => return Err(Error::config(format!("endpoint {text} names no host"))),
+    };
+    let authority = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    };
+    let path = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_string(),
+    };
     Ok(Url { https, authority, path })
 }
 
@@ -123,10 +135,10 @@ fn start(method: Method, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Re
     request.set_method(&method).map_err(|_| Error::protocol("method refused"))?;
     request.set_scheme(Some(&scheme)).map_err(|_| Error::protocol("scheme refused"))?;
     request
-        .set_authority(Some(target.authority))
+        .set_authority(Some(&target.authority))
         .map_err(|_| Error::config(format!("invalid host in endpoint {url}")))?;
     request
-        .set_path_with_query(Some(target.path))
+        .set_path_with_query(Some(&target.path))
         .map_err(|_| Error::config(format!("invalid path in endpoint {url}")))?;
 
     let options = RequestOptions::new();
@@ -218,8 +230,9 @@ fn transport_error(url: &str, code: &ErrorCode) -> Error {
             Kind::Tls,
             format!("the server sent a TLS alert: {}", alert.alert_message.clone().unwrap_or_default()),
         ),
+        // The host's policy: the same for every folder, so the run stops.
         E::HttpRequestDenied => {
-            (Kind::AccessDenied, "the host does not allow the plugin to connect there".to_string())
+            (Kind::Configuration, "the host does not allow the plugin to connect there".to_string())
         }
         E::InternalError(Some(message)) => (Kind::Unreachable, message.clone()),
         E::HttpResponseBodySize(limit) => {
@@ -227,11 +240,13 @@ fn transport_error(url: &str, code: &ErrorCode) -> Error {
         }
         other => (Kind::Unreachable, format!("{other:?}")),
     };
-    // A dropped or stalled connection may pass; a refused one, a name that
-    // does not resolve, a certificate or a policy will not.
+    // A dropped or stalled connection or a failed name lookup may pass; a
+    // refused connection, a certificate or a policy will not.
     let transient = matches!(
         code,
-        E::ConnectionTerminated
+        E::DnsError(_)
+            | E::DnsTimeout
+            | E::ConnectionTerminated
             | E::ConnectionReadTimeout
             | E::ConnectionWriteTimeout
             | E::HttpResponseTimeout

@@ -51,7 +51,7 @@ impl Origin {
 
     /// Loopback is allowed only when the configuration names it.
     fn names_loopback(&self) -> bool {
-        self.host == "localhost" || self.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        self.host == "localhost" || self.host.parse::<IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback())
     }
 }
 
@@ -129,8 +129,15 @@ impl EgressPolicy {
         Box::new(async { Err(HttpError::HttpRequestDenied) })
     }
 
-    /// Resolve `origin` and keep only addresses it may use.
+    /// The addresses `origin` may use in this run: resolved once, at its
+    /// first request, and pinned; later requests dial the pinned set and
+    /// never look the name up again (no resolver hiccup or round-robin
+    /// answer can fail a run halfway).
     async fn resolve(origin: Origin, pins: Arc<Mutex<HashMap<(String, u16), Vec<SocketAddr>>>>, notes: Notes, timeout: Duration) -> Result<Vec<SocketAddr>, HttpError> {
+        let key = (origin.host.clone(), origin.port);
+        if let Some(pinned) = pins.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(pinned.clone());
+        }
         let found: Vec<SocketAddr> = match origin.host.parse::<IpAddr>() {
             Ok(ip) => vec![SocketAddr::new(ip, origin.port)],
             Err(_) => match tokio::time::timeout(timeout, tokio::net::lookup_host((origin.host.as_str(), origin.port))).await {
@@ -139,18 +146,21 @@ impl EgressPolicy {
                 Ok(Ok(addrs)) => addrs.collect(),
             },
         };
-        if !origin.names_loopback() && found.iter().any(|a| a.ip().is_loopback() || a.ip().is_unspecified()) {
+        // `::ffff:127.0.0.1` is loopback too.
+        let local = |a: &SocketAddr| {
+            let ip = a.ip().to_canonical();
+            ip.is_loopback() || ip.is_unspecified()
+        };
+        if !origin.names_loopback() && found.iter().any(local) {
             note(&notes, format!("refused: {} resolves to a loopback address, which the configuration does not name", origin.host));
             return Err(HttpError::HttpRequestDenied);
         }
-        let mut pins = pins.lock().unwrap_or_else(|p| p.into_inner());
-        let pinned = pins.entry((origin.host.clone(), origin.port)).or_insert_with(|| found.clone());
-        let usable: Vec<SocketAddr> = found.into_iter().filter(|a| pinned.contains(a)).collect();
-        if usable.is_empty() {
-            note(&notes, format!("refused: {} now resolves to other addresses than at the start of the run ({pinned:?})", origin.host));
-            return Err(HttpError::HttpRequestDenied);
+        if found.is_empty() {
+            return Err(HttpError::DnsError { rcode: Some("no addresses".into()), info_code: None });
         }
-        Ok(usable)
+        // Two requests may have looked the name up at once: the first pin stays.
+        let mut pins = pins.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(pins.entry(key).or_insert(found).clone())
     }
 }
 
@@ -222,18 +232,31 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn addresses_are_pinned_for_the_run() {
-        let origin = Origin::from_url("http://127.0.0.1:9/").unwrap();
+    async fn a_name_is_resolved_once_per_run_and_its_addresses_pinned() {
+        let origin = Origin { https: false, host: "localhost".into(), port: 9 };
         let pins: Arc<Mutex<HashMap<(String, u16), Vec<SocketAddr>>>> = Default::default();
         let notes: Notes = Default::default();
         let timeout = Duration::from_secs(5);
         let first = EgressPolicy::resolve(origin.clone(), pins.clone(), notes.clone(), timeout).await.unwrap();
-        assert_eq!(first, vec!["127.0.0.1:9".parse().unwrap()]);
-        // As if the name now pointed elsewhere: the pinned set no longer matches.
-        pins.lock().unwrap().insert(("127.0.0.1".into(), 9), vec!["10.9.9.9:9".parse().unwrap()]);
-        let again = EgressPolicy::resolve(origin, pins, notes.clone(), timeout).await;
-        assert!(matches!(again, Err(HttpError::HttpRequestDenied)));
-        assert!(notes.lock().unwrap().iter().any(|n| n.contains("other addresses")));
+        assert!(first.iter().all(|a| a.ip().is_loopback()), "{first:?}");
+        // As if the resolver now answered otherwise: the run keeps dialling
+        // what it pinned, without asking again.
+        let elsewhere: Vec<SocketAddr> = vec!["127.0.0.9:9".parse().unwrap()];
+        pins.lock().unwrap().insert(("localhost".into(), 9), elsewhere.clone());
+        let again = EgressPolicy::resolve(origin, pins, notes.clone(), timeout).await.unwrap();
+        assert_eq!(again, elsewhere);
+        assert!(notes.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn ipv4_mapped_loopback_is_loopback_and_ipv6_literals_parse() {
+        let mapped = Origin::from_url("http://[::ffff:127.0.0.1]:8080/EWS/Exchange.asmx").unwrap();
+        assert_eq!((mapped.host.as_str(), mapped.port), ("::ffff:7f00:1", 8080));
+        assert!(mapped.names_loopback());
+        let international = Origin::from_url("https://bücher.example/EWS/Exchange.asmx").unwrap();
+        assert_eq!(international.host, "xn--bcher-kva.example");
+        let error = Origin::from_url("https://svc:hunter2@mail.example.com/EWS/Exchange.asmx").unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
     }
 
     #[tokio::test]

@@ -33,6 +33,9 @@ pub enum Fault {
     Truncated,
     /// a body larger than any client should accept
     Oversized,
+    /// Graph: a delta page with neither `@odata.nextLink` nor
+    /// `@odata.deltaLink` (a page no round can end with)
+    UnterminatedPage,
 }
 
 pub const ALL: &[(Fault, &str)] = &[
@@ -49,7 +52,12 @@ pub const ALL: &[(Fault, &str)] = &[
     (Fault::BadChars, "bad-chars"),
     (Fault::Truncated, "truncated"),
     (Fault::Oversized, "oversized"),
+    (Fault::UnterminatedPage, "unterminated-page"),
 ];
+
+/// Faults `all` leaves out: they exist on one protocol only and would
+/// never fire on the other (named one by one, they are planned as usual).
+const NOT_IN_ALL: &[Fault] = &[Fault::UnterminatedPage];
 
 /// Faults that happen to one request and pass.
 const ONCE: &[Fault] = &[
@@ -64,6 +72,7 @@ const ONCE: &[Fault] = &[
     Fault::Oversized,
     Fault::InvalidSyncState,
     Fault::VanishedItem,
+    Fault::UnterminatedPage,
 ];
 
 #[derive(Default)]
@@ -85,7 +94,7 @@ impl Faults {
         let mut chosen = Vec::new();
         for name in spec.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             if name == "all" {
-                chosen.extend(ALL.iter().map(|(f, _)| *f));
+                chosen.extend(ALL.iter().map(|(f, _)| *f).filter(|f| !NOT_IN_ALL.contains(f)));
                 continue;
             }
             match ALL.iter().find(|(_, n)| *n == name) {

@@ -85,11 +85,7 @@ fn graph_error(status: u16, code: &str, message: &str) -> Answer {
 
 /// `POST /{tenant}/oauth2/v2.0/token` with a form body.
 pub fn token(state: &GraphState, tenant: &str, form: &str) -> Answer {
-    let fields: HashMap<String, String> = form
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (decode(k), decode(v)))
-        .collect();
+    let fields: HashMap<String, String> = url::form_urlencoded::parse(form.as_bytes()).into_owned().collect();
     let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or("");
     let oauth_error = |status: u16, error: &str, code: u32, text: &str| {
         answer(status, json!({ "error": error, "error_description": format!("AADSTS{code}: {text}"), "error_codes": [code] }))
@@ -124,44 +120,17 @@ pub fn token(state: &GraphState, tenant: &str, form: &str) -> Answer {
     answer(200, body)
 }
 
-/// Percent-encoding for a path segment.
+/// Percent-encoding for a path segment: everything but the unreserved
+/// characters (RFC 3986).
 pub fn escape_segment(segment: &str) -> String {
-    segment
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    const UNRESERVED: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    percent_encoding::utf8_percent_encode(segment, UNRESERVED).to_string()
 }
 
 /// A path segment: `+` is a plus there, not a space.
 fn decode_segment(segment: &str) -> String {
-    percent_decode(segment)
-}
-
-/// A form or query value: `+` is a space.
-fn decode(text: &str) -> String {
-    percent_decode(&text.replace('+', " "))
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match (bytes[i], bytes.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok())) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned()
 }
 
 /// The mailboxes, as Graph users: (id, mail, display name, folder root).
@@ -180,8 +149,7 @@ pub fn get(state: &GraphState, mailbox: &Mailbox, account: &str, base: &str, pat
         return graph_error(401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.");
     }
     let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-    let query: HashMap<String, String> =
-        query.split('&').filter_map(|p| p.split_once('=')).map(|(k, v)| (decode(k), decode(v))).collect();
+    let query: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
     // Ids are base64 and may hold `/` and `+`: clients escape them.
     let segments: Vec<String> = path.trim_start_matches("/v1.0/").split('/').map(decode_segment).collect();
     let parts: Vec<&str> = segments.iter().map(String::as_str).collect();

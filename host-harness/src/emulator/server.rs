@@ -52,7 +52,7 @@ pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Res
         let stale_token = parts.uri.query().is_some_and(|q| q.contains("deltatoken"));
         let delta = parts.uri.path().ends_with("/delta");
         let fault = state.faults.take(request_no, |f| match f {
-            Fault::InvalidSyncState => stale_token,
+            Fault::InvalidSyncState | Fault::UnterminatedPage => stale_token,
             Fault::Unauthorized => delta,
             Fault::BusyFault => false,
             _ => TRANSPORT.contains(&f),
@@ -66,6 +66,17 @@ pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Res
                 body: r#"{"error":{"code":"BadRequest","message":"Badly formed token."}}"#.into(),
                 retry_after: None,
             },
+            Some(Fault::UnterminatedPage) => {
+                let mut answer = graph_get(&state, &parts);
+                if let Ok(mut page) = serde_json::from_str::<serde_json::Value>(&answer.body)
+                    && let Some(page) = page.as_object_mut()
+                {
+                    page.remove("@odata.nextLink");
+                    page.remove("@odata.deltaLink");
+                    answer.body = serde_json::Value::Object(page.clone()).to_string();
+                }
+                answer
+            }
             _ => graph_get(&state, &parts),
         };
         return Ok(after_answer(fault, json(answer)).await);

@@ -129,7 +129,13 @@ pub struct XmlStream<R: BufRead> {
     pending_text: String,
     /// a tag or end held back while the text before it is delivered
     stash: Option<Item>,
+    /// elements open now
+    depth: usize,
 }
+
+/// Deeper than any EWS answer nests (about 15 levels); the readers recurse
+/// per level, so a hostile document must not set the depth.
+pub const MAX_DEPTH: usize = 64;
 
 impl<R: BufRead> XmlStream<R> {
     pub fn new(input: R) -> Self {
@@ -137,16 +143,25 @@ impl<R: BufRead> XmlStream<R> {
         let config = reader.config_mut();
         config.trim_text(false);
         config.expand_empty_elements = true;
-        XmlStream { reader, buf: Vec::with_capacity(4096), pending_text: String::new(), stash: None }
+        XmlStream { reader, buf: Vec::with_capacity(4096), pending_text: String::new(), stash: None, depth: 0 }
     }
 
     /// The next structural event. Text between tags is delivered as one
     /// `Text` item (entities resolved), whitespace-only text is dropped.
     pub fn next(&mut self) -> Result<Item, XmlError> {
-        match self.stash.take() {
-            Some(item) => Ok(item),
-            None => self.read(),
+        let item = match self.stash.take() {
+            Some(item) => item,
+            None => self.read()?,
+        };
+        match item {
+            Item::Start(_) if self.depth >= MAX_DEPTH => {
+                return Err(XmlError(format!("the answer nests elements deeper than {MAX_DEPTH} levels")));
+            }
+            Item::Start(_) => self.depth += 1,
+            Item::End => self.depth = self.depth.saturating_sub(1),
+            _ => {}
         }
+        Ok(item)
     }
 
     fn read(&mut self) -> Result<Item, XmlError> {
@@ -405,6 +420,19 @@ mod tests {
             }
             out.push(item);
         }
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_limit_is_an_error_not_a_stack_overflow() {
+        let deep = format!("{}{}", "<a>".repeat(10_000), "</a>".repeat(10_000));
+        let mut stream = XmlStream::new(deep.as_bytes());
+        let Item::Start(tag) = stream.next().unwrap() else { panic!("a start tag") };
+        let error = stream.read_element(tag).unwrap_err();
+        assert!(error.0.contains("deeper than 64"), "{}", error.0);
+        let fine = format!("{}{}", "<a>".repeat(MAX_DEPTH), "</a>".repeat(MAX_DEPTH));
+        let mut stream = XmlStream::new(fine.as_bytes());
+        let Item::Start(tag) = stream.next().unwrap() else { panic!("a start tag") };
+        assert!(stream.read_element(tag).is_ok());
     }
 
     #[test]

@@ -12,7 +12,8 @@ pub struct Page {
     pub contacts: Vec<(String, String, Attributes)>,
     /// ids of `@removed` entries
     pub removed: Vec<String>,
-    /// entries that cannot be read, as (what we know of it, why)
+    /// entries that cannot be read, as (their id, or "" when they have
+    /// none, why)
     pub broken: Vec<(String, String)>,
     pub next_link: Option<String>,
     /// on the last page: where the next sync starts
@@ -38,8 +39,11 @@ pub fn parse(document: &Value) -> Page {
     };
     for entry in document["value"].as_array().into_iter().flatten() {
         let Some(id) = entry["id"].as_str() else {
-            let name = entry["displayName"].as_str().unwrap_or("(no name)").to_string();
-            page.broken.push((name, "Graph sent a contact without an id".into()));
+            // No id to name it by, or to ask for it again: the reason names
+            // it, as `(contact Name <email>)`, so that the host can keep the
+            // user it may be (README, "Who wins").
+            let who = crate::mapping::describe(&flatten(entry));
+            page.broken.push((String::new(), format!("Graph sent a contact without an id (contact {who})")));
             continue;
         };
         if entry.get("@removed").is_some() {

@@ -89,13 +89,10 @@ fn error(url: &str, status: u16, body: &str) -> Error {
     Error::new(kind, format!("{url}: HTTP {status} {code}: {message}"))
 }
 
-/// Percent-encode everything but unreserved characters: ids in URL paths
-/// (Graph ids may hold `/`, `+` and `=`) and form values alike.
+/// Percent-encode everything but unreserved characters, for ids in URL
+/// paths (Graph ids may hold `/`, `+` and `=`).
 pub fn segment(id: &str) -> String {
-    id.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    const UNRESERVED: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    percent_encoding::utf8_percent_encode(id, UNRESERVED).to_string()
 }

@@ -45,7 +45,7 @@ pub fn acquire(config: &mut GraphConfig) -> Result<Token> {
         }
         (None, None) => return Err(Error::config("no client secret and no refresh token")),
     }
-    let body: String = form.iter().map(|(k, v)| format!("{k}={}", escape(v))).collect::<Vec<_>>().join("&");
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&form).finish();
     let response = http::post(&url, &[("content-type", "application/x-www-form-urlencoded")], body.as_bytes())?;
     let status = response.status;
     let text = response.text()?;

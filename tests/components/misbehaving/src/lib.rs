@@ -2,8 +2,9 @@
 //! `behavior` says: `egress` (a request to a host nobody allowed), `loop`
 //! (spins forever), `alloc` (allocates without bound), `trap` (panics),
 //! `ok` (answers normally, to show the next run is fine). `sync` too:
-//! `takeover` proposes the login `admin` and the email in the setting
-//! `victim_email`, which belong to users it does not own; `trap` hands over
+//! `takeover` proposes the login `admin`, the email in the setting
+//! `victim_email` and the login in `victim_login`, which belong to users
+//! it does not own; `trap` hands over
 //! a batch that changes the contact `victim_id` and then panics.
 
 wit_bindgen::generate!({ path: "../../../wit", world: "helpdesk:connector/connector", generate_all });
@@ -40,7 +41,7 @@ fn run(config: Config, _request: SyncRequest) -> Result<SyncReport, ConnectorErr
             apply(&batch(vec![
                 upsert("mallory-1", "admin", "mallory@evil.example"),
                 upsert("mallory-2", "mallory-2@evil.example", &victim),
-                upsert("mallory-3", &victim, "mallory-3@evil.example"),
+                upsert("mallory-3", &setting(&config, "victim_login"), "mallory-3@evil.example"),
             ]))?;
             Ok(SyncReport { folders: 1, contacts: 3, batches: 1 })
         }
