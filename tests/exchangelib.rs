@@ -1,10 +1,11 @@
 //! An independent client against the emulator: exchangelib 5.6.0 (from
 //! PyPI, in a virtual environment this test makes) reads the folders and
-//! contacts, and finds exactly what the plugin synced.
+//! contacts of the mailbox and the public folders, and finds exactly what
+//! the plugin synced, names and emails included.
 
-use helpdesk_e2e::{full_sync, setup};
+use helpdesk_e2e::{by_external_id, full_sync, setup};
 use helpdesk_host::bench::peer::python_with_exchangelib;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -40,32 +41,35 @@ async fn exchangelib_reads_what_the_plugin_synced() {
     let read: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(read["version"], "15.1.2507.6", "exchangelib read the version from ServerVersionInfo");
 
-    // What the plugin made of each folder: its users, and the contacts it skipped.
-    let mut synced: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for user in s.store.users().unwrap() {
-        synced.entry(user.folder_id.unwrap()).or_default().insert(user.external_id.unwrap());
-    }
-    for reason in &summary.skipped_reasons {
-        let folder = summary.folders.iter().find(|f| f.path == reason.folder).unwrap();
-        synced.entry(folder.id.clone()).or_default().insert(reason.contact.clone());
-    }
-
+    // Each contact exchangelib read is a user of that folder with its name
+    // and email, or a contact the plugin skipped (with the reason).
+    let users = by_external_id(s.store.users().unwrap());
+    let skipped: BTreeSet<&str> = summary.skipped_reasons.iter().map(|r| r.contact.as_str()).collect();
     let folders = read["folders"].as_object().unwrap();
-    assert_eq!(folders.len(), 6, "Contacts and its five subfolders: {:?}", folders.keys());
-    let mut total = 0;
+    let public = folders.values().filter(|f| f["public"] == true).count();
+    assert_eq!(folders.len() - public, 6, "Contacts and its five subfolders: {:?}", folders.keys());
+    assert!(public >= 1, "exchangelib read the public contact folders too");
+    let (mut total, mut compared) = (0, 0);
     for (id, folder) in folders {
-        let ids: BTreeSet<String> = folder["contacts"].as_array().unwrap().iter().map(|i| i.as_str().unwrap().to_string()).collect();
-        assert_eq!(ids, synced.get(id).cloned().unwrap_or_default(), "folder {}", folder["name"]);
+        let contacts = folder["contacts"].as_array().unwrap_or_else(|| panic!("{}: {}", folder["name"], folder["error"]));
+        for contact in contacts {
+            let contact_id = contact["id"].as_str().unwrap();
+            total += 1;
+            let Some(user) = users.get(contact_id) else {
+                assert!(skipped.contains(contact_id), "{contact_id} in {} is neither a user nor skipped", folder["name"]);
+                continue;
+            };
+            compared += 1;
+            assert_eq!(user.folder_id.as_deref(), Some(id.as_str()), "{contact_id}");
+            assert_eq!(user.firstname, contact["given_name"].as_str().unwrap(), "{contact_id}");
+            assert_eq!(user.lastname, contact["surname"].as_str().unwrap(), "{contact_id}");
+            assert_eq!(user.email.as_deref(), contact["email"].as_str(), "{contact_id}");
+        }
         let counted = summary.folders.iter().find(|f| &f.id == id).map(|f| f.counts.created + f.counts.skipped);
-        assert_eq!(counted.unwrap_or(0), ids.len() as u64, "folder {}", folder["name"]);
-        total += ids.len() as u64;
+        assert_eq!(counted.unwrap_or(0), contacts.len() as u64, "folder {}", folder["name"]);
     }
-    let mailbox_total: u64 = summary
-        .folders
-        .iter()
-        .filter(|f| !f.path.starts_with("Public Folders"))
-        .map(|f| f.counts.created + f.counts.skipped)
-        .sum();
-    assert_eq!(total, mailbox_total);
+    let synced: u64 = summary.folders.iter().map(|f| f.counts.created + f.counts.skipped).sum();
+    assert_eq!(total, synced, "exchangelib read exactly the contacts the plugin synced, public ones included");
+    assert_eq!(compared, users.len(), "every user was compared, field by field");
     assert!(total > 400);
 }

@@ -2,28 +2,47 @@
 
 Usage: exchangelib_read.py ENDPOINT USER PASSWORD
 Prints one JSON document: for the contacts folder and every folder below
-it, its name and the ids of the contacts exchangelib read from it.
+it, and for every contact folder among the public folders, its name and
+the contacts exchangelib read from it (id, given name, surname, first
+email address). A public folder it may not read is listed with its error.
 """
 import json
 import sys
 
 from exchangelib import BASIC, DELEGATE, Account, Configuration, Credentials
+from exchangelib.folders import Contacts
 from exchangelib.items import Contact
 
 endpoint, user, password = sys.argv[1:4]
 config = Configuration(service_endpoint=endpoint, credentials=Credentials(user, password), auth_type=BASIC)
 account = Account(user, config=config, autodiscover=False, access_type=DELEGATE)
 
+
+def read(folder, public):
+    entry = {"name": folder.name, "public": public, "total_count": folder.total_count}
+    try:
+        entry["contacts"] = sorted(
+            (
+                {
+                    "id": item.id,
+                    "given_name": item.given_name or "",
+                    "surname": item.surname or "",
+                    "email": item.email_addresses[0].email if item.email_addresses else None,
+                }
+                for item in folder.all()
+                if isinstance(item, Contact)
+            ),
+            key=lambda c: c["id"],
+        )
+    except Exception as error:  # a folder the account may not read
+        entry["error"] = f"{type(error).__name__}: {error}"
+    return entry
+
+
 folders = {}
 for folder in [account.contacts, *account.contacts.walk()]:
-    contacts = [item for item in folder.all() if isinstance(item, Contact)]
-    folders[folder.id] = {
-        "name": folder.name,
-        "total_count": folder.total_count,
-        "contacts": sorted(item.id for item in contacts),
-        "given_names": sorted(item.given_name or "" for item in contacts),
-        "emails": sorted(
-            (item.email_addresses[0].email if item.email_addresses else "") for item in contacts
-        ),
-    }
+    folders[folder.id] = read(folder, False)
+for folder in account.public_folders_root.walk():
+    if isinstance(folder, Contacts):
+        folders[folder.id] = read(folder, True)
 print(json.dumps({"version": str(account.version.build), "folders": folders}))
