@@ -363,3 +363,94 @@ fn bench_reports_every_figure() {
         assert!(f["ratio"].as_f64().is_some_and(|r| r > 0.0), "{f}");
     }
 }
+
+/// `serve` with a delegated Graph token the server rotates and accepts once
+/// (as the emulator models it): each run uses the token the last one kept,
+/// in one process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_uses_the_rotated_token_run_after_run() {
+    use helpdesk_host::emulator::graph::{CLIENT_ID, TENANT};
+    use helpdesk_host::emulator::{Emulator, EmulatorOptions};
+    let emulator = Emulator::start(EmulatorOptions { contacts: 60, seed: 9, ..Default::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("helpdesk.toml");
+    let base = emulator.graph_base();
+    std::fs::write(
+        &config,
+        format!(
+            "[exchange]\nmode = \"graph\"\ntenant_id = \"{TENANT}\"\nclient_id = \"{CLIENT_ID}\"\nrefresh_token = \"{}\"\n\
+             token_endpoint = \"{base}\"\ngraph_endpoint = \"{base}\"\n\n[store]\ndatabase = \"helpdesk.db\"\n\n[schedule]\ninterval = \"1s\"\n",
+            emulator.grant_refresh_token()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap().to_string();
+    let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_helpdesk-host"))
+        .args(["serve", "--config", &config, "--runs", "3"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+    let (ok, runs, stderr) = host(&["runs", "--config", &config, "--json"]);
+    assert!(ok, "{stderr}");
+    let statuses: Vec<&str> = runs.as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["succeeded"; 3], "{runs}");
+}
+
+/// SIGTERM stops `serve` cleanly, also in the middle of a run, and leaves
+/// the database free for the next sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_stops_on_sigterm_and_releases_the_lock() {
+    use helpdesk_host::emulator::{Emulator, EmulatorOptions};
+    let emulator = Emulator::start(EmulatorOptions { contacts: 30_000, seed: 10, ..Default::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(dir.path(), &emulator.endpoint(), emulator.password(), "1h");
+    let config = config.to_str().unwrap().to_string();
+    let db = dir.path().join("helpdesk.db");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_helpdesk-host"))
+        .args(["serve", "--config", &config])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The first run starts at once; stop it while it writes.
+    let started = std::time::Instant::now();
+    let running = || -> bool {
+        let Ok(conn) = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else { return false };
+        conn.query_row("SELECT count(*) FROM users", [], |row| row.get::<_, i64>(0)).unwrap_or(0) > 0
+    };
+    while !running() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "serve did not start a run");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // SAFETY: a signal to our own child process.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait()).await.expect("serve stopped").unwrap();
+    assert!(status.success(), "{status}");
+    let (ok, _, stderr) = host(&["sync", "--config", &config, "--json"]);
+    assert!(ok, "the lock was released: {stderr}");
+}
+
+/// Configuration mistakes are named, and a URL with a password in it is
+/// refused without showing it.
+#[test]
+fn bad_configurations_get_clear_errors_and_no_secret_is_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("helpdesk.toml");
+    let cases = [
+        ("mode = \"graf\"\nendpoint = \"http://127.0.0.1:9/EWS/Exchange.asmx\"\n", "", "mode = \"graf\" is not one of ews, graph"),
+        ("endpoint = \"http://127.0.0.1:9/EWS/Exchange.asmx\"\n", "[schedule]\ninterval = \"99999999999999999d\"\n", "longer than a year"),
+        ("endpoint = \"https://svc:hunter2@mail.example.com/EWS/Exchange.asmx\"\n", "", "holds a user name or password"),
+    ];
+    for (exchange, rest, expected) in cases {
+        std::fs::write(&config, format!("[exchange]\n{exchange}username = \"u\"\npassword = \"p\"\n{rest}")).unwrap();
+        for command in ["check", "sync", "serve"] {
+            let args = if command == "serve" { vec![command, "--config", config.to_str().unwrap()] } else { vec![command, "--config", config.to_str().unwrap(), "--json"] };
+            let output = Command::new(env!("CARGO_BIN_EXE_helpdesk-host")).args(&args).output().unwrap();
+            let all = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+            assert!(!output.status.success(), "{command}: {all}");
+            assert!(all.contains(expected), "{command}: {all}");
+            assert!(!all.contains("hunter2"), "{command}: {all}");
+        }
+    }
+}

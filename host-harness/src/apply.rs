@@ -47,6 +47,9 @@ impl Default for Policy {
     }
 }
 
+/// Deactivations a run may always make, whatever their share.
+pub const ALWAYS_ALLOWED: u64 = 10;
+
 pub struct RunContext<'a> {
     pub source: &'a str,
     pub run_id: i64,
@@ -88,7 +91,9 @@ impl<'a> RunContext<'a> {
     fn allow_deactivating(&self, more: u64) -> Result<(), ApplyError> {
         let total = self.deactivated.get() + more;
         let limit = u64::from(self.policy.max_deactivate_percent);
-        if more > 0 && !self.policy.force && total * 100 > limit * self.active_at_start {
+        // A handful is never stopped: removing one of three contacts is a
+        // third of a tiny book, and no accident.
+        if more > 0 && !self.policy.force && total > ALWAYS_ALLOWED && total * 100 > limit * self.active_at_start {
             return Err(ApplyError::Refused(format!(
                 "this run would deactivate {total} of the {} active users of this source ({} %), more than \
                  [sync] max_deactivate_percent = {limit}; nothing was deactivated. If that is what you want, \
@@ -757,6 +762,34 @@ mod tests {
             assert!(matches!(&outcomes[0].1, Outcome::Failed(why) if why.contains("UNIQUE")), "{outcomes:?}");
             let retry: i64 = conn.query_row("SELECT count(*) FROM retry_contacts WHERE external_id = 'B'", [], |r| r.get(0)).unwrap();
             assert_eq!(retry, 1, "kept to be read again");
+        });
+    }
+
+    #[test]
+    fn a_removal_from_another_folder_leaves_a_moved_contacts_user_active() {
+        with_store(|store, run_id| {
+            let mut conn = store.lock();
+            let run = RunContext::new(&conn, "exchange", run_id, Policy::default()).unwrap();
+            let batch = |folder: &str, changes: Vec<Change>| Batch {
+                folder_id: folder.into(),
+                folder_path: folder.into(),
+                changes,
+                checkpoint: None,
+                listing_complete: false,
+            };
+            let mut summary = Summary::default();
+            // The contact moved from A to B with its immutable id; B syncs first.
+            let moved = Change::Upsert(upsert("AAMk1", "ana@example.org", Some("ana@example.org")));
+            apply_batch(&mut conn, &run, &batch("A", vec![moved.clone()]), &mut summary).unwrap();
+            apply_batch(&mut conn, &run, &batch("B", vec![moved]), &mut summary).unwrap();
+            apply_batch(&mut conn, &run, &batch("A", vec![Change::Remove("AAMk1".into())]), &mut summary).unwrap();
+            assert_eq!(summary.counts.deactivated, 0);
+            let (active, folder): (bool, String) =
+                conn.query_row("SELECT active, folder_id FROM users WHERE external_id = 'AAMk1'", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+            assert_eq!((active, folder.as_str()), (true, "B"));
+            // Removed from its own folder, it is deactivated.
+            apply_batch(&mut conn, &run, &batch("B", vec![Change::Remove("AAMk1".into())]), &mut summary).unwrap();
+            assert_eq!(summary.counts.deactivated, 1);
         });
     }
 }

@@ -14,12 +14,13 @@ pub struct Bars {
 }
 
 impl Bars {
-    /// Bars when standard error is a terminal, else none.
-    pub fn on_terminal() -> Option<Bars> {
+    /// Bars when standard error is a terminal, else none; `paths` are the
+    /// address books' names from earlier runs.
+    pub fn on_terminal(paths: HashMap<String, String>) -> Option<Bars> {
         std::io::stderr().is_terminal().then(|| Bars {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             bars: HashMap::new(),
-            paths: HashMap::new(),
+            paths,
         })
     }
 
@@ -37,11 +38,14 @@ impl Bars {
     pub fn update(&mut self, folder_id: &str, done: u64, total: u64) {
         let bar = self.bars.entry(folder_id.to_string()).or_insert_with(|| {
             let bar = self.multi.add(ProgressBar::new(total));
-            let style = ProgressStyle::with_template("{msg:40!} [{bar:30}] {pos}/{len} contacts, {per_sec}, {elapsed}")
+            let style = ProgressStyle::with_template("{msg:40!} [{bar:30}] {pos}/{len} contacts, {rate}, {elapsed}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0}/s", state.per_sec());
+                })
                 .progress_chars("=> ");
             bar.set_style(style);
-            bar.set_message(self.paths.get(folder_id).cloned().unwrap_or_else(|| folder_id.to_string()));
+            bar.set_message(self.paths.get(folder_id).cloned().unwrap_or_else(|| "(an address book)".to_string()));
             bar
         });
         bar.set_length(total.max(done));

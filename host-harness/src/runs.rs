@@ -299,7 +299,7 @@ impl Connection {
         let target = SyncTarget { store: store.clone(), source: SOURCE.into(), run_id, policy: self.policy_of_store.clone() };
         let mut session = Session::syncing(target)?;
         session.keeper = Some(self.keeper());
-        session.bars = crate::progress::Bars::on_terminal();
+        session.bars = crate::progress::Bars::on_terminal(store.folder_paths(SOURCE)?);
         Ok((request, session, reconsidered))
     }
 }

@@ -343,6 +343,14 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The address books' display paths as the last batches named them.
+    pub fn folder_paths(&self, source: &str) -> Result<std::collections::HashMap<String, String>> {
+        let conn = self.lock();
+        let mut statement = conn.prepare("SELECT folder_id, path FROM folders WHERE source = ?1")?;
+        let rows = statement.query_map([source], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     pub fn user_count(&self) -> Result<u64> {
         let count: i64 = self.lock().query_row("SELECT count(*) FROM users", [], |row| row.get(0))?;
         Ok(count as u64)

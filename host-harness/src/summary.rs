@@ -244,4 +244,23 @@ mod tests {
         assert_eq!(reason_kind("'Acme Ltd' is not an email address (contact Ana <ana@x.org>)"), "is not an email address");
         assert_eq!(reason_kind("reading the contact failed: ErrorItemCorrupt: broken"), "reading the contact failed");
     }
+
+    #[test]
+    fn the_text_of_a_large_run_stays_short_and_names_each_example() {
+        use super::*;
+        let mut summary = Summary::default();
+        for n in 0..510 {
+            let contact = Named { id: format!("AAMk{n}"), name: format!("Person {n}"), email: Some(format!("p{n}@example.org")) };
+            summary.record("f", "Contacts", &contact, Outcome::Skipped(format!("duplicate email: p{n}@example.org is already used")));
+        }
+        for n in 0..3 {
+            summary.record("f", "Contacts", &Named::id(&format!("L{n}")), Outcome::Skipped("LDAP user: held by jdoe".into()));
+        }
+        let text = summary.text(false);
+        assert!(text.contains("skipped: 510 duplicate email, 3 LDAP user"), "{text}");
+        assert!(text.contains("Person 0 <p0@example.org> [AAMk0] in Contacts"), "{text}");
+        assert!(text.contains("... and 500 more") && text.contains("--verbose"), "{text}");
+        assert!(text.lines().count() < 30, "{text}");
+        assert!(summary.text(true).lines().count() > 513);
+    }
 }
