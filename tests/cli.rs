@@ -20,6 +20,7 @@ fn demo_json_twice_then_users() {
     let db = db.to_str().unwrap();
     let (ok, first, stderr) = host(&["demo", "--contacts", "400", "--seed", "3", "--db", db, "--json"]);
     assert!(ok, "{stderr}");
+    assert!(!stderr.contains(" contacts, "), "no progress bar when standard error is no terminal: {stderr}");
     assert_eq!(first["check"]["product"], "Exchange Server 2016");
     let paths: Vec<&str> = first["folders"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
     assert!(paths.starts_with(&["Contacts", "Contacts -> Suppliers", "Contacts -> Suppliers -> Europe"]), "{paths:?}");
@@ -95,13 +96,23 @@ fn config_file(dir: &std::path::Path, endpoint: &str, password: &str, interval: 
     config
 }
 
+/// An emulator, a temporary directory, and a configuration file for it
+/// there (its database `helpdesk.db` beside it).
+async fn emulator_with_config(
+    options: helpdesk_host::emulator::EmulatorOptions,
+    interval: &str,
+) -> (helpdesk_host::emulator::Emulator, tempfile::TempDir, String) {
+    let emulator = helpdesk_host::emulator::Emulator::start(options).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(dir.path(), &emulator.endpoint(), emulator.password(), interval);
+    let config = config.to_str().unwrap().to_string();
+    (emulator, dir, config)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_syncs_on_schedule_and_keeps_every_run() {
-    use helpdesk_host::emulator::{Emulator, EmulatorOptions};
-    let emulator = Emulator::start(EmulatorOptions { contacts: 120, seed: 8, ..Default::default() }).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = config_file(dir.path(), &emulator.endpoint(), emulator.password(), "1s");
-    let config = config.to_str().unwrap().to_string();
+    use helpdesk_host::emulator::EmulatorOptions;
+    let (_emulator, dir, config) = emulator_with_config(EmulatorOptions { contacts: 120, seed: 8, ..Default::default() }, "1s").await;
     let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_helpdesk-host"))
         .args(["serve", "--config", &config, "--runs", "2"])
         .status()
@@ -255,15 +266,12 @@ fn demo_with_all_faults_ends_with_the_same_users_as_without() {
 /// duplicate and no gap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_killed_after_its_first_commit_converges_on_the_next_run() {
+    use helpdesk_host::emulator::EmulatorOptions;
     use helpdesk_host::emulator::data::Layout;
-    use helpdesk_host::emulator::{Emulator, EmulatorOptions};
     // Big enough that the run commits several times (at most every 2 s),
     // in ten folders, so that the first commit holds whole folders.
     let options = EmulatorOptions { contacts: 60_000, seed: 29, layout: Layout::Flat(10), ..Default::default() };
-    let emulator = Emulator::start(options).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = config_file(dir.path(), &emulator.endpoint(), emulator.password(), "1h");
-    let config = config.to_str().unwrap().to_string();
+    let (emulator, dir, config) = emulator_with_config(options, "1h").await;
     let db = dir.path().join("helpdesk.db");
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_helpdesk-host"))
         .args(["sync", "--config", &config, "--json"])
@@ -402,11 +410,8 @@ async fn serve_uses_the_rotated_token_run_after_run() {
 /// the database free for the next sync.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_stops_on_sigterm_and_releases_the_lock() {
-    use helpdesk_host::emulator::{Emulator, EmulatorOptions};
-    let emulator = Emulator::start(EmulatorOptions { contacts: 30_000, seed: 10, ..Default::default() }).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = config_file(dir.path(), &emulator.endpoint(), emulator.password(), "1h");
-    let config = config.to_str().unwrap().to_string();
+    use helpdesk_host::emulator::EmulatorOptions;
+    let (_emulator, dir, config) = emulator_with_config(EmulatorOptions { contacts: 30_000, seed: 10, ..Default::default() }, "1h").await;
     let db = dir.path().join("helpdesk.db");
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_helpdesk-host"))
         .args(["serve", "--config", &config])

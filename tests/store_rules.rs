@@ -185,3 +185,24 @@ async fn an_ldap_user_added_later_takes_precedence_on_the_next_run() {
     assert_eq!((again.counts.deactivated, again.counts.created, again.counts.updated), (0, 0, 0));
     assert!(!table(s.store.users().unwrap())[&contact.emails[0].to_lowercase()].active);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_deleted_in_exchange_deactivates_its_users_on_the_next_run() {
+    let s = setup(300, 37).await;
+    full_sync(&s).await;
+    let customers = {
+        let mut mailbox = s.emulator.mailbox_mut();
+        let id = mailbox.folders.iter().find(|f| f.name == "Customers").unwrap().id.clone();
+        mailbox.folders.retain(|f| f.id != id);
+        id
+    };
+    let summary = sync(&s, SyncMode::Incremental).await;
+    let users = by_external_id(s.store.users().unwrap());
+    let gone: Vec<&UserRow> = users.values().filter(|u| u.folder_id.as_deref() == Some(customers.as_str())).collect();
+    assert!(gone.len() > 10 && gone.iter().all(|u| !u.active), "{} users of the deleted folder", gone.len());
+    assert_eq!(summary.counts.deactivated as usize, gone.len());
+    let folder = summary.folders.iter().find(|f| f.id == customers).expect("reported per folder");
+    assert_eq!((folder.path.as_str(), folder.counts.deactivated as usize), ("Contacts -> Customers", gone.len()));
+    assert!(summary.warnings.iter().any(|w| w.contains("'Contacts -> Customers' is gone")), "{:?}", summary.warnings);
+    assert_users_match(&s.store, &s.emulator.mailbox());
+}

@@ -22,6 +22,8 @@ pub const SOURCE: &str = "exchange";
 /// Wall-clock bounds: the guest may wait on host I/O, where epochs do not
 /// reach it.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
+/// Sampling reads a few hundred contacts, not the directory.
+const SAMPLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 const SYNC_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 
 /// A run that did not succeed, in terms an admin can act on.
@@ -164,7 +166,7 @@ impl Connection {
     }
 
     pub async fn attributes(&self, runtime: &Runtime, sample: u32) -> Result<Vec<AttributeSample>, RunError> {
-        self.read_only(runtime, SYNC_TIMEOUT, move |store, connector, settings| {
+        self.read_only(runtime, SAMPLE_TIMEOUT, move |store, connector, settings| {
             Box::pin(connector.helpdesk_connector_configure().call_attributes(store, settings, sample))
         })
         .await
