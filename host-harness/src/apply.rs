@@ -153,7 +153,7 @@ pub fn apply_batch(conn: &mut Connection, run: &RunContext, batch: &Batch, summa
         match change {
             Change::Upsert(upsert) => outcomes.extend(guarded_upsert(&tx, run, folder, upsert)?),
             Change::Remove(external_id) => {
-                forget(&tx, run, folder, external_id)?;
+                forget(&tx, run, Some(folder), external_id)?;
                 if let Some(named) = deactivate(&tx, run, folder, external_id)? {
                     run.allow_deactivating(1)?;
                     outcomes.push((named, Outcome::Deactivated));
@@ -331,15 +331,8 @@ fn lookup(tx: &Connection, run: &RunContext, upsert: &Upsert) -> rusqlite::Resul
 /// Apply one upsert in a savepoint of its own: a constraint the store
 /// enforces (a unique login, say) fails this contact, not the run.
 fn guarded_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Upsert) -> rusqlite::Result<Outcomes> {
-    execute(tx, "SAVEPOINT contact", [])?;
-    match apply_upsert(tx, run, folder_id, upsert) {
-        Ok(outcomes) => {
-            execute(tx, "RELEASE contact", [])?;
-            Ok(outcomes)
-        }
+    match in_savepoint(tx, "contact", || apply_upsert(tx, run, folder_id, upsert)) {
         Err(e) if refused_contact(&e) => {
-            execute(tx, "ROLLBACK TO contact", [])?;
-            execute(tx, "RELEASE contact", [])?;
             let failure = NotApplied {
                 external_id: upsert.external_id.clone(),
                 reason: format!("refused by the store: {e}"),
@@ -349,9 +342,22 @@ fn guarded_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &U
             named.email = upsert.user.email.clone();
             Ok(vec![(named, outcome)])
         }
+        other => other,
+    }
+}
+
+/// Run `body` in a savepoint: kept whole when it succeeds, undone whole
+/// when it fails (savepoints nest in any transaction around them).
+fn in_savepoint<T>(conn: &Connection, name: &str, body: impl FnOnce() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    execute(conn, &format!("SAVEPOINT {name}"), [])?;
+    match body() {
+        Ok(value) => {
+            execute(conn, &format!("RELEASE {name}"), [])?;
+            Ok(value)
+        }
         Err(e) => {
-            execute(tx, "ROLLBACK TO contact", [])?;
-            execute(tx, "RELEASE contact", [])?;
+            execute(conn, &format!("ROLLBACK TO {name}"), [])?;
+            execute(conn, &format!("RELEASE {name}"), [])?;
             Err(e)
         }
     }
@@ -474,7 +480,7 @@ fn apply_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Ups
         }
     };
 
-    forget(tx, run, folder_id, &upsert.external_id)?;
+    forget(tx, run, None, &upsert.external_id)?;
     let extra: BTreeMap<&str, &str> = user.extra.iter().map(|a| (a.key.as_str(), a.value.as_str())).collect();
     let extra = serde_json::to_string(&extra).expect("a map of strings serialises");
     let Some(target) = target else {
@@ -562,14 +568,15 @@ fn remember_skip(
     Ok(())
 }
 
-/// The contact made (or is gone from) a user: it is neither skipped nor
-/// waiting for a retry any more.
-fn forget(tx: &Connection, run: &RunContext, folder_id: &str, external_id: &str) -> rusqlite::Result<()> {
+/// The contact made a user (`folder_id` None: wherever its rows are, it
+/// may have moved), or was removed from `folder_id`: it is neither skipped
+/// nor waiting for a retry there any more.
+fn forget(tx: &Connection, run: &RunContext, folder_id: Option<&str>, external_id: &str) -> rusqlite::Result<()> {
     for (ids, table) in [(&run.skipped, "skipped_contacts"), (&run.retry, "retry_contacts")] {
         if ids.borrow().contains(external_id) {
             let removed = execute(
                 tx,
-                &format!("DELETE FROM {table} WHERE source = ?1 AND external_id = ?2 AND folder_id = ?3"),
+                &format!("DELETE FROM {table} WHERE source = ?1 AND external_id = ?2 AND (?3 IS NULL OR folder_id = ?3)"),
                 params![run.source, external_id, folder_id],
             )?;
             if removed > 0 {
@@ -656,6 +663,11 @@ fn unseen(tx: &Connection, run: &RunContext, folder_id: &str) -> rusqlite::Resul
 /// read again; users of this source whose email or login an active LDAP
 /// user now has are deactivated, LDAP taking precedence.
 pub fn reconsider(conn: &Connection, source: &str) -> rusqlite::Result<Summary> {
+    // All of it or nothing.
+    in_savepoint(conn, "reconsider", || reconsider_in(conn, source))
+}
+
+fn reconsider_in(conn: &Connection, source: &str) -> rusqlite::Result<Summary> {
     let mut summary = Summary::default();
     conn.execute(
         "INSERT INTO retry_contacts (source, external_id, folder_id, reason)

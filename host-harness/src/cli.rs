@@ -394,6 +394,7 @@ fn run_line(run: &crate::store::RunRow) -> String {
 async fn serve(config: &HostConfig, max_runs: Option<u32>, force: bool) -> Result<()> {
     let interval = config.interval()?;
     let store = open_store(config)?;
+    // A configuration that cannot make a connection fails at start, not hourly.
     Connection::from_config(config)?;
     let runtime = Runtime::shared()?;
     let mut ticker = tokio::time::interval(interval);
