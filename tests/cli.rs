@@ -109,18 +109,25 @@ async fn emulator_with_config(
     (emulator, dir, config)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_syncs_on_schedule_and_keeps_every_run() {
-    use helpdesk_host::emulator::EmulatorOptions;
-    let (_emulator, dir, config) = emulator_with_config(EmulatorOptions { contacts: 120, seed: 8, ..Default::default() }, "1s").await;
+/// `serve --runs N` to its end, then the runs it kept (`runs --json`).
+async fn serve_runs(config: &str, runs: u32) -> Value {
     let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_helpdesk-host"))
-        .args(["serve", "--config", &config, "--runs", "2"])
+        .args(["serve", "--config", config, "--runs", &runs.to_string()])
+        .stderr(std::process::Stdio::null())
         .status()
         .await
         .unwrap();
     assert!(status.success());
-    let (ok, runs, stderr) = host(&["runs", "--config", &config, "--json"]);
+    let (ok, runs, stderr) = host(&["runs", "--config", config, "--json"]);
     assert!(ok, "{stderr}");
+    runs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_syncs_on_schedule_and_keeps_every_run() {
+    use helpdesk_host::emulator::EmulatorOptions;
+    let (_emulator, dir, config) = emulator_with_config(EmulatorOptions { contacts: 120, seed: 8, ..Default::default() }, "1s").await;
+    let runs = serve_runs(&config, 2).await;
     let runs = runs.as_array().unwrap();
     assert_eq!(runs.len(), 2);
     assert!(runs.iter().all(|r| r["status"] == "succeeded" && r["mode"] == "incremental"));
@@ -393,15 +400,7 @@ async fn serve_uses_the_rotated_token_run_after_run() {
     )
     .unwrap();
     let config = config.to_str().unwrap().to_string();
-    let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_helpdesk-host"))
-        .args(["serve", "--config", &config, "--runs", "3"])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .await
-        .unwrap();
-    assert!(status.success());
-    let (ok, runs, stderr) = host(&["runs", "--config", &config, "--json"]);
-    assert!(ok, "{stderr}");
+    let runs = serve_runs(&config, 3).await;
     let statuses: Vec<&str> = runs.as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["succeeded"; 3], "{runs}");
 }
