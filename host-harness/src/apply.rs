@@ -59,8 +59,7 @@ pub struct RunContext<'a> {
     /// and then cost no statement
     skipped: RefCell<HashSet<String>>,
     retry: RefCell<HashSet<String>>,
-    /// active users of the source when the run began: the safety valve's base
-    active_at_start: u64,
+    /// users this run deactivated, for the safety valve
     deactivated: Cell<u64>,
 }
 
@@ -73,37 +72,51 @@ impl<'a> RunContext<'a> {
         };
         let skipped = ids("SELECT external_id FROM skipped_contacts WHERE source = ?1")?;
         let retry = ids("SELECT external_id FROM retry_contacts WHERE source = ?1")?;
-        let active: i64 =
-            conn.query_row("SELECT count(*) FROM users WHERE source = ?1 AND active = 1", [source], |row| row.get(0))?;
         Ok(RunContext {
             source,
             run_id,
             policy,
             skipped: RefCell::new(skipped),
             retry: RefCell::new(retry),
-            active_at_start: active as u64,
             deactivated: Cell::new(0),
         })
     }
 
-    /// Refuse to deactivate `more` users if the run would then have
-    /// deactivated more than the configured share of the source's users.
-    fn allow_deactivating(&self, more: u64) -> Result<(), ApplyError> {
-        let total = self.deactivated.get() + more;
+    /// Refuse to deactivate `more` users (`applied` of them already, in
+    /// the open transaction, which the refusal undoes) if the run would
+    /// then have deactivated more than the configured share of the
+    /// source's users (those active now, plus those this run deactivated).
+    fn allow_deactivating(&self, conn: &Connection, more: u64, applied: u64) -> Result<(), ApplyError> {
+        let before = self.deactivated.get();
+        let total = before + more;
+        self.deactivated.set(total);
         let limit = u64::from(self.policy.max_deactivate_percent);
         // A handful is never stopped: removing one of three contacts is a
         // third of a tiny book, and no accident.
-        if more > 0 && !self.policy.force && total > ALWAYS_ALLOWED && total * 100 > limit * self.active_at_start {
-            return Err(ApplyError::Refused(format!(
-                "this run would deactivate {total} of the {} active users of this source ({} %), more than \
-                 [sync] max_deactivate_percent = {limit}; nothing was deactivated. If that is what you want, \
-                 run the sync once with --force, or raise the setting",
-                self.active_at_start,
-                total * 100 / self.active_at_start.max(1),
-            )));
+        if more == 0 || self.policy.force || total <= ALWAYS_ALLOWED {
+            return Ok(());
         }
-        self.deactivated.set(total);
-        Ok(())
+        // The share is kept if at least `needed` users were active before
+        // this run deactivated any; count only that far (a large directory
+        // is not counted whole for a few removals).
+        let needed = if limit == 0 { u64::MAX } else { (total * 100).div_ceil(limit) };
+        let gone_already = before + applied;
+        let wanted = needed.saturating_sub(gone_already).min(i64::MAX as u64) as i64;
+        let active: i64 = conn.query_row(
+            "SELECT count(*) FROM (SELECT 1 FROM users WHERE source = ?1 AND active = 1 LIMIT ?2)",
+            params![self.source, wanted],
+            |row| row.get(0),
+        )?;
+        let base = active as u64 + gone_already;
+        if base >= needed {
+            return Ok(());
+        }
+        Err(ApplyError::Refused(format!(
+            "this run would deactivate {total} of the {base} active users of this source ({} %), more than \
+             [sync] max_deactivate_percent = {limit}; nothing was deactivated. If that is what you want, \
+             run the sync once with --force, or raise the setting",
+            total * 100 / base.max(1),
+        )))
     }
 }
 
@@ -155,7 +168,7 @@ pub fn apply_batch(conn: &mut Connection, run: &RunContext, batch: &Batch, summa
             Change::Remove(external_id) => {
                 forget(&tx, run, Some(folder), external_id)?;
                 if let Some(named) = deactivate(&tx, run, folder, external_id)? {
-                    run.allow_deactivating(1)?;
+                    run.allow_deactivating(&tx, 1, 1)?;
                     outcomes.push((named, Outcome::Deactivated));
                 }
             }
@@ -170,7 +183,7 @@ pub fn apply_batch(conn: &mut Connection, run: &RunContext, batch: &Batch, summa
     }
     if batch.listing_complete {
         let gone = unseen(&tx, run, folder)?;
-        run.allow_deactivating(gone.len() as u64)?;
+        run.allow_deactivating(&tx, gone.len() as u64, 0)?;
         for named in gone {
             execute(&tx, &format!("UPDATE users SET active = 0, updated_at = {NOW} WHERE source = ?1 AND external_id = ?2"), params![run.source, named.id])?;
             outcomes.push((named, Outcome::Deactivated));
@@ -218,9 +231,9 @@ fn apply_folder_set(conn: &mut Connection, run: &RunContext, batch: &Batch, summ
     let tx = conn.savepoint()?;
     let known: Vec<(String, String)> = {
         let mut statement = tx.prepare(
+            // Every folder a batch was written for is in `folders`.
             "SELECT f.folder_id, coalesce(p.path, f.folder_id) FROM
-               (SELECT DISTINCT folder_id FROM users WHERE source = ?1 AND active = 1 AND folder_id IS NOT NULL
-                UNION SELECT folder_id FROM checkpoints WHERE source = ?1
+               (SELECT folder_id FROM checkpoints WHERE source = ?1
                 UNION SELECT folder_id FROM folders WHERE source = ?1) f
              LEFT JOIN folders p ON p.source = ?1 AND p.folder_id = f.folder_id",
         )?;
@@ -245,7 +258,8 @@ fn apply_folder_set(conn: &mut Connection, run: &RunContext, batch: &Batch, summ
         deactivated.push((folder_id, path, users));
     }
     // The valve counts them all at once, before any of it is kept.
-    run.allow_deactivating(deactivated.iter().map(|(_, _, users)| users.len() as u64).sum())?;
+    let count = deactivated.iter().map(|(_, _, users)| users.len() as u64).sum();
+    run.allow_deactivating(&tx, count, count)?;
     tx.commit()?;
     for (folder_id, path, users) in deactivated {
         summary.warnings.push(format!(
@@ -684,12 +698,18 @@ fn reconsider_in(conn: &Connection, source: &str) -> rusqlite::Result<Summary> {
         [source],
     )?;
     let taken: Vec<(Named, String, String, i64, String, Option<String>, i64)> = {
+        // From the LDAP side (few users, often none), one index probe each
+        // on login and on email.
         let mut statement = conn.prepare(
             "SELECT u.external_id, trim(u.firstname || ' ' || u.lastname), u.email, coalesce(u.folder_id, ''),
                     l.login, l.id, u.login, u.version, u.id
-             FROM users u JOIN users l ON l.source = 'ldap' AND l.active = 1
-               AND (l.login = u.login OR (u.email IS NOT NULL AND l.email = u.email))
-             WHERE u.source = ?1 AND u.active = 1",
+             FROM users l JOIN users u ON u.login = l.login
+             WHERE l.source = 'ldap' AND l.active = 1 AND u.source = ?1 AND u.active = 1
+             UNION
+             SELECT u.external_id, trim(u.firstname || ' ' || u.lastname), u.email, coalesce(u.folder_id, ''),
+                    l.login, l.id, u.login, u.version, u.id
+             FROM users l JOIN users u ON u.email = l.email
+             WHERE l.source = 'ldap' AND l.active = 1 AND l.email IS NOT NULL AND u.source = ?1 AND u.active = 1",
         )?;
         let rows = statement.query_map([source], |row| {
             Ok((named_row(row)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?, row.get(8)?))

@@ -147,6 +147,14 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
 ];
 
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    // Databases from before the folders table: their users' folders.
+    let empty: bool = conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM folders)", [], |row| row.get(0))?;
+    if empty {
+        conn.execute_batch(
+            "INSERT OR IGNORE INTO folders (source, folder_id, path)
+             SELECT DISTINCT source, folder_id, folder_id FROM users WHERE folder_id IS NOT NULL",
+        )?;
+    }
     for (table, column, definition) in ADDED_COLUMNS {
         let exists: bool = conn.query_row(
             "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
