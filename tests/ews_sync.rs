@@ -102,10 +102,21 @@ async fn not_an_ews_endpoint_and_unreachable_are_told_apart() {
     let runtime = Runtime::shared().unwrap();
 
     let mut config = emulator_config(&s.emulator, &dir.path().join("x.db"));
-    config.exchange.endpoint = format!("http://{}/owa/", s.emulator.addr);
+    config.exchange.endpoint = format!("http://{}/ecp/", s.emulator.addr);
     let error = Connection::from_config(&config).unwrap().check(&runtime).await.unwrap_err();
     assert_eq!(error.kind, "not-exchange", "{error}");
     assert!(error.message.contains("HTTP 404"), "{error}");
+
+    // OWA's URL, or the bare host, redirect as Exchange's front end does:
+    // a configuration error naming where, at once, not throttling retried.
+    for (path, to) in [("/owa/", "/owa/auth/logon.aspx"), ("/", "/owa")] {
+        config.exchange.endpoint = format!("http://{}{path}", s.emulator.addr);
+        let before = s.emulator.requests();
+        let error = Connection::from_config(&config).unwrap().check(&runtime).await.unwrap_err();
+        assert_eq!(error.kind, "configuration", "{error}");
+        assert!(error.message.contains(&format!("redirects (HTTP 302) to {to}")) && error.message.contains("/EWS/Exchange.asmx"), "{error}");
+        assert_eq!(s.emulator.requests() - before, 1, "not retried");
+    }
 
     // A port nothing listens on: bind one, then let it go.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

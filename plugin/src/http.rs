@@ -19,6 +19,8 @@ pub struct Response {
     pub status: u16,
     pub content_type: String,
     pub www_authenticate: Option<String>,
+    /// where a redirect points
+    pub location: Option<String>,
     /// seconds, from `Retry-After`
     pub retry_after: Option<u64>,
     pub body: Body,
@@ -196,6 +198,7 @@ impl Pending {
         };
         let content_type = header("content-type").unwrap_or_default();
         let www_authenticate = header("www-authenticate");
+        let location = header("location");
         let retry_after = header("retry-after").and_then(|v| v.trim().parse().ok());
         drop(headers);
         let body = response.consume().map_err(|_| Error::protocol("response body unavailable"))?;
@@ -204,6 +207,7 @@ impl Pending {
             status,
             content_type,
             www_authenticate,
+            location,
             retry_after,
             body: Body { stream, _body: body, _response: response },
         })

@@ -81,6 +81,13 @@ pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Res
         };
         return Ok(after_answer(fault, json(answer)).await);
     }
+    // Exchange's Default Web Site sends `/` to OWA, and OWA sends a client
+    // without a session to its forms logon page (HTTP 302 both).
+    if let Some(location) = owa_redirect(parts.uri.path()) {
+        let mut response = page(StatusCode::FOUND, REDIRECT_PAGE);
+        response.headers_mut().insert("location", location.parse().expect("an ASCII path"));
+        return Ok(response);
+    }
     if !parts.uri.path().eq_ignore_ascii_case(EWS_PATH) {
         return Ok(page(StatusCode::NOT_FOUND, NOT_FOUND_PAGE));
     }
@@ -213,6 +220,17 @@ fn authorized(headers: &hyper::HeaderMap, state: &EmulatorState) -> bool {
     let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(token.trim()) else { return false };
     let expected = format!("{}:{}", state.user, state.password);
     decoded == expected.as_bytes()
+}
+
+const REDIRECT_PAGE: &str = "<html><head><title>Object moved</title></head><body><h2>Object moved to here.</h2></body></html>";
+
+/// Where Exchange's front end redirects a request for `path`, if it does.
+fn owa_redirect(path: &str) -> Option<&'static str> {
+    match path.to_ascii_lowercase().trim_end_matches('/') {
+        "" => Some("/owa"),
+        "/owa" => Some("/owa/auth/logon.aspx?url=%2fowa%2f&reason=0"),
+        _ => None,
+    }
 }
 
 fn page(status: StatusCode, html: &'static str) -> Response<Body> {

@@ -273,9 +273,23 @@ impl Ews {
                     format!("{} denies '{}' access to EWS (HTTP 403)", self.endpoint, self.username),
                 ));
             }
+            // A redirect to the generic error page is Exchange's way of
+            // saying it is unwell for a moment; any other (to OWA's logon
+            // page, from http to https) means the endpoint is not EWS.
+            status @ 300..=399 if !response.location.as_deref().is_some_and(|l| l.to_ascii_lowercase().contains("genericerrorpage")) => {
+                let to = response.location.as_deref().unwrap_or("nowhere it names");
+                return Err(Error::new(
+                    Kind::Configuration,
+                    format!(
+                        "{} redirects (HTTP {status}) to {to}: that is not the EWS endpoint. Set [exchange] endpoint \
+                         to the EWS URL, which usually ends in /EWS/Exchange.asmx",
+                        self.endpoint
+                    ),
+                ));
+            }
             // IIS queueing (503), throttling (429), the generic error page
-            // redirect (302), an ASP.NET error page (500 without XML).
-            status @ (302 | 429 | 503) | status @ 500 if status != 500 || !is_xml => {
+            // redirect, an ASP.NET error page (500 without XML).
+            status @ (300..=399 | 429 | 503) | status @ 500 if status != 500 || !is_xml => {
                 let hint = response.retry_after.map(|s| s * 1000);
                 return Err(Error::transient(Kind::Throttled, format!("{} answered HTTP {status}", self.endpoint), hint));
             }
