@@ -489,7 +489,8 @@ fn apply_upsert(tx: &Connection, run: &RunContext, folder_id: &str, upsert: &Ups
         }
         [Clash::Vacant(row)] => Some(*row),
         [Clash::Foreign(row)] => {
-            let why = format!("held by another user: {} belongs to {}, which this source does not own", held(row), row.describe());
+            let whose = if row.source == run.source { "an inactive user this contact may not take" } else { "a user this source does not own" };
+            let why = format!("held by another user: {} belongs to {}, {whose}", held(row), row.describe());
             return skip(why, row, key(row));
         }
     };
