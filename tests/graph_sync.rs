@@ -51,6 +51,14 @@ async fn graph_and_ews_give_the_same_counts_and_the_same_users() {
     assert_eq!(e.counts.created + e.counts.skipped, 800);
     assert_eq!(users(&ews.store), users(&graph.store));
     assert_users_match(&graph.store, &emulator.mailbox());
+    // The shared mailbox (its account disabled, as Microsoft 365 makes
+    // them) is synced; the user without a mailbox is one warning.
+    let shared = helpdesk_host::emulator::graph::PUBLIC_MAILBOX;
+    assert!(g.folders.iter().any(|f| f.path.starts_with(shared) && f.counts.created > 0), "{:?}", g.folders);
+    let mailboxless = helpdesk_host::emulator::graph::MAILBOXLESS_USER;
+    let warned: Vec<&String> = g.warnings.iter().filter(|w| w.contains(mailboxless)).collect();
+    assert_eq!(warned.len(), 1, "{:?}", g.warnings);
+    assert!(warned[0].contains("no mailbox") && warned[0].contains("MailboxNotEnabledForRESTAPI"), "{}", warned[0]);
 
     emulator.mailbox_mut().scripted_change(10);
     let (e, g) = (sync(&ews, SyncMode::Incremental).await.unwrap(), sync(&graph, SyncMode::Incremental).await.unwrap());

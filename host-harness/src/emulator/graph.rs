@@ -133,13 +133,27 @@ fn decode_segment(segment: &str) -> String {
     percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned()
 }
 
-/// The mailboxes, as Graph users: (id, mail, display name, folder root).
-fn users(mailbox: &Mailbox, account: &str) -> Vec<(String, String, String, String)> {
-    let root = |name: &str| mailbox.distinguished(name).map(|f| f.id.clone()).unwrap_or_default();
+/// A user without an Exchange Online mailbox (unlicensed, or hosted on
+/// premises in a hybrid organisation).
+pub const MAILBOXLESS_USER: &str = "former.employee@example.com";
+
+/// The directory's users: (id, mail, display name, account enabled, folder
+/// root; none for a user without a mailbox). The shared mailbox's account
+/// is disabled, as Microsoft 365 makes shared mailboxes (elastic
+/// docs-content#1828; reference/mailbox-content.md, "Users/mailboxes").
+fn users(mailbox: &Mailbox, account: &str) -> Vec<(String, String, String, bool, Option<String>)> {
+    let root = |name: &str| mailbox.distinguished(name).map(|f| f.id.clone());
     vec![
-        ("3c1a7f52-0001-4e0b-8e3a-5f0c2d9b7a11".into(), account.into(), "Helpdesk service".into(), root("msgfolderroot")),
-        ("3c1a7f52-0002-4e0b-8e3a-5f0c2d9b7a11".into(), PUBLIC_MAILBOX.into(), "Public Folders".into(), root("publicfoldersroot")),
+        ("3c1a7f52-0001-4e0b-8e3a-5f0c2d9b7a11".into(), account.into(), "Helpdesk service".into(), true, root("msgfolderroot")),
+        ("3c1a7f52-0002-4e0b-8e3a-5f0c2d9b7a11".into(), PUBLIC_MAILBOX.into(), "Public Folders".into(), false, root("publicfoldersroot")),
+        ("3c1a7f52-0003-4e0b-8e3a-5f0c2d9b7a11".into(), MAILBOXLESS_USER.into(), "Former Employee".into(), true, None),
     ]
+}
+
+/// What Graph answers for the mail or contacts of a user without a
+/// mailbox it can reach (reference/mailbox-content.md, "Users/mailboxes").
+fn no_mailbox() -> Answer {
+    graph_error(404, "MailboxNotEnabledForRESTAPI", "The mailbox is either inactive, soft-deleted, or is hosted on-premise.")
 }
 
 /// `GET /v1.0/...`, with a bearer token.
@@ -154,17 +168,24 @@ pub fn get(state: &GraphState, mailbox: &Mailbox, account: &str, base: &str, pat
     let segments: Vec<String> = path.trim_start_matches("/v1.0/").split('/').map(decode_segment).collect();
     let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
     let users = users(mailbox, account);
-    let user = |id: &str| users.iter().find(|(uid, mail, _, _)| uid == id || mail.eq_ignore_ascii_case(id));
+    let user = |id: &str| users.iter().find(|(uid, mail, ..)| uid == id || mail.eq_ignore_ascii_case(id));
+    // `accountEnabled` is "returned only on $select" (resources/user).
+    let selected = query.get("$select").is_some_and(|s| s.split(',').any(|p| p.trim() == "accountEnabled"));
     match parts.as_slice() {
         ["users"] => answer(
             200,
-            json!({ "value": users.iter().map(|(id, mail, name, _)| json!({
-                "id": id, "mail": mail, "userPrincipalName": mail, "displayName": name, "accountEnabled": true,
-            })).collect::<Vec<_>>() }),
+            json!({ "value": users.iter().map(|(id, mail, name, enabled, _)| {
+                let mut user = json!({ "id": id, "mail": mail, "userPrincipalName": mail, "displayName": name });
+                if selected {
+                    user["accountEnabled"] = json!(enabled);
+                }
+                user
+            }).collect::<Vec<_>>() }),
         ),
+        ["users", uid, "contactFolders", ..] if user(uid).is_some_and(|u| u.4.is_none()) => no_mailbox(),
         ["users", uid, "contactFolders"] => match user(uid) {
-            Some((_, _, _, root)) => folders(mailbox, root),
-            None => graph_error(404, "ErrorInvalidUser", "The requested user is invalid."),
+            Some((.., Some(root))) => folders(mailbox, root),
+            _ => graph_error(404, "ErrorInvalidUser", "The requested user is invalid."),
         },
         ["users", uid, "contactFolders", fid, rest @ ..] => {
             let Some(folder) = user(uid).and(mailbox.folder(fid)) else {

@@ -15,10 +15,20 @@ pub struct GraphBook {
 /// Folders per mailbox are few; the depth bound guards a broken tree.
 const MAX_DEPTH: usize = 32;
 
+/// What Graph answers for a user whose mailbox it cannot reach (guest,
+/// unlicensed, hosted on premises).
+const NO_MAILBOX: &[&str] = &["MailboxNotEnabledForRESTAPI", "ErrorInvalidUser", "ErrorNonExistentMailbox"];
+
 pub fn list(graph: &mut Graph, mailbox: &Mailbox, warnings: &mut Vec<String>) -> Result<Vec<GraphBook>> {
     let mut books = Vec::new();
     let top = graph.url(&format!("users/{}/contactFolders", mailbox.id));
-    walk(graph, mailbox, &top, &mailbox.mail, 0, &mut books, warnings)?;
+    match walk(graph, mailbox, &top, &mailbox.mail, 0, &mut books, warnings) {
+        // One such user is a warning, never a failed run.
+        Err(e) if books.is_empty() && NO_MAILBOX.iter().any(|code| e.message.contains(code)) => {
+            warnings.push(format!("{} has no mailbox Graph can read; skipped ({})", mailbox.mail, e.message));
+        }
+        other => other?,
+    }
     Ok(books)
 }
 
