@@ -34,7 +34,9 @@ pub enum Fault {
     /// a body larger than any client should accept
     Oversized,
     /// Graph: a delta page with neither `@odata.nextLink` nor
-    /// `@odata.deltaLink` (a page no round can end with)
+    /// `@odata.deltaLink`. Graph pages a round "until a page carries
+    /// `@odata.deltaLink`" (reference/ews-and-graph-protocol.md, paging);
+    /// this is a malformed answer, not a behaviour of Graph's
     UnterminatedPage,
 }
 

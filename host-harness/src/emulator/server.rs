@@ -82,7 +82,9 @@ pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Res
         return Ok(after_answer(fault, json(answer)).await);
     }
     // Exchange's Default Web Site sends `/` to OWA, and OWA sends a client
-    // without a session to its forms logon page (HTTP 302 both).
+    // without a session to its forms logon page (HTTP 302 both); the HTTP
+    // layer of errors in reference/ews-and-graph-protocol.md (only a 302 to
+    // genericerrorpage.htm is Exchange being unwell).
     if let Some(location) = owa_redirect(parts.uri.path()) {
         let mut response = page(StatusCode::FOUND, REDIRECT_PAGE);
         response.headers_mut().insert("location", location.parse().expect("an ASCII path"));
