@@ -23,9 +23,14 @@ fn demo_json_twice_then_users() {
     assert!(!stderr.contains(" contacts, "), "no progress bar when standard error is no terminal: {stderr}");
     assert_eq!(first["check"]["product"], "Exchange Server 2016");
     let paths: Vec<&str> = first["folders"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
-    assert!(paths.starts_with(&["Contacts", "Contacts -> Suppliers", "Contacts -> Suppliers -> Europe"]), "{paths:?}");
+    assert!(paths.starts_with(&["Contacts", "Contacts -> Recipient Cache"]), "{paths:?}");
     assert!(paths.contains(&"Public Folders -> Company Contacts"));
-    assert!(!paths.iter().any(|p| p.contains("AllContacts")), "search folders are skipped");
+    // Every contact folder is listed; a sync reads the default ones: no
+    // search folder, none of Exchange's hidden ones, nothing deleted.
+    let read: Vec<&str> = first["full"]["folders"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert!(paths.contains(&"AllContacts") && paths.contains(&"Contacts -> Recipient Cache"), "{paths:?}");
+    assert!(read.starts_with(&["Contacts", "Contacts -> Partners", "Contacts -> Suppliers"]), "{read:?}");
+    assert!(!read.iter().any(|p| p.contains("AllContacts") || p.contains("Recipient Cache") || p.contains("Deleted Items")), "{read:?}");
     let full = &first["full"];
     for key in ["created", "updated", "unchanged", "skipped", "failed", "deactivated", "requests", "elapsed_ms"] {
         assert!(full[key].is_u64(), "full.{key} in {full}");
@@ -368,8 +373,9 @@ fn bench_reports_every_figure() {
     assert!(f["bytes_received"].as_u64().unwrap() > 1500 * 500, "{f}");
     // A full read: listing and GetItem batches of 100 for each folder.
     assert!(f["requests"].as_u64().unwrap() >= 1500 / 100 + 10, "{f}");
-    // Nothing changed: one SyncFolderItems per folder, and the folder listing.
-    assert!(f["incremental_nochange_requests"].as_u64().unwrap() <= 10 + 2, "{f}");
+    // Nothing changed: one SyncFolderItems per folder, and the folder
+    // listing (the tree, Contacts and Deleted Items, the public root).
+    assert!(f["incremental_nochange_requests"].as_u64().unwrap() <= 10 + 3, "{f}");
     assert!(f["incremental_100_requests"].as_u64().unwrap() > f["incremental_nochange_requests"].as_u64().unwrap(), "{f}");
     assert!(f["compile_ms"].as_f64().unwrap() > f["load_cached_ms"].as_f64().unwrap());
     assert_eq!(f["peer"], "exchangelib 5.6.0");

@@ -11,40 +11,96 @@ use std::collections::BTreeMap;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn folders_lists_mailbox_and_public_address_books_cleanly() {
     let s = setup(300, 21).await;
-    let folders = s.connection.folders(&Runtime::shared().unwrap()).await.unwrap();
+    let folders = s
+        .connection
+        .folders(&Runtime::shared().unwrap())
+        .await
+        .unwrap();
     let paths: Vec<&str> = folders.iter().map(|f| f.path.as_str()).collect();
+    // Every contact folder, Exchange's hidden ones, Deleted Items' and the
+    // search folder included: any of them may be named in `folders`.
     assert_eq!(
         paths,
         [
             "Contacts",
+            "Contacts -> Recipient Cache",
+            "Contacts -> {06967759-274D-40B2-A3EB-D7F9E73727D7}",
+            "Contacts -> {A9E2BC46-B3A0-4243-B315-60D991004455}",
+            "Contacts -> GAL Contacts",
+            "Contacts -> Organizational Contacts",
+            "Contacts -> PeopleCentricConversation Buddies",
+            "Contacts -> Companies",
+            // a ContactsFolder without a FolderClass
+            "Contacts -> Partners",
             "Contacts -> Suppliers",
             "Contacts -> Suppliers -> Europe",
             "Contacts -> Customers",
             // U+0001 is dropped; a byte that is not UTF-8 becomes U+FFFD.
             "Contacts -> Alte Kontakte",
             "Contacts -> Archiv \u{FFFD}2019",
+            "Deleted Items -> Old suppliers",
+            "AllContacts",
             "Public Folders -> Company Contacts",
-            "Public Folders -> Board",
+            "Public Folders -> Company Contacts -> Board",
         ]
     );
     let mailbox = s.emulator.mailbox();
     for folder in &folders {
         let truth = mailbox.folder(&folder.id).unwrap();
-        assert_eq!(folder.item_count as usize, mailbox.item_count(truth), "{}", folder.path);
+        assert_eq!(
+            folder.item_count as usize,
+            mailbox.item_count(truth),
+            "{}",
+            folder.path
+        );
     }
     drop(mailbox);
-    // The board denies access: a warning, and the rest is synced.
+    // The board denies access: a warning, and the rest is synced: with
+    // `folders = []`, exactly the default address books.
     let summary = full_sync(&s).await;
-    let board: Vec<&String> = summary.warnings.iter().filter(|w| w.contains("Board")).collect();
-    assert!(board.iter().any(|w| w.contains("ErrorAccessDenied")), "{:?}", summary.warnings);
+    let read: Vec<&str> = summary.folders.iter().map(|f| f.path.as_str()).collect();
+    let expected: Vec<&str> = paths
+        .iter()
+        .copied()
+        .filter(|p| {
+            !p.contains("Recipient")
+                && !p.contains('{')
+                && !p.contains("GAL")
+                && !p.contains("Organizational")
+                && !p.contains("Buddies")
+                && !p.ends_with("Companies")
+                && !p.contains("Deleted")
+                && *p != "AllContacts"
+                && !p.ends_with("Board")
+        })
+        .collect();
+    assert_eq!(read, expected);
+    helpdesk_e2e::assert_users_match(&s.store, &s.emulator.mailbox());
+    let board: Vec<&String> = summary
+        .warnings
+        .iter()
+        .filter(|w| w.contains("Board"))
+        .collect();
+    assert!(
+        board.iter().any(|w| w.contains("ErrorAccessDenied")),
+        "{:?}",
+        summary.warnings
+    );
     assert_eq!(summary.counts.created + summary.counts.skipped, 300);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attributes_are_flat_keys_with_examples() {
     let s = setup(300, 22).await;
-    let found = s.connection.attributes(&Runtime::shared().unwrap(), 100).await.unwrap();
-    let found: BTreeMap<&str, &str> = found.iter().map(|a| (a.key.as_str(), a.example.as_str())).collect();
+    let found = s
+        .connection
+        .attributes(&Runtime::shared().unwrap(), 100)
+        .await
+        .unwrap();
+    let found: BTreeMap<&str, &str> = found
+        .iter()
+        .map(|a| (a.key.as_str(), a.example.as_str()))
+        .collect();
     for key in [
         "given_name",
         "surname",
@@ -60,11 +116,18 @@ async fn attributes_are_flat_keys_with_examples() {
         "complete_name.full_name",
         "extended.customer_id",
     ] {
-        let example = found.get(key).unwrap_or_else(|| panic!("{key} not found in {found:?}"));
+        let example = found
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} not found in {found:?}"));
         assert!(!example.is_empty(), "{key} has an example");
     }
     assert!(found["extended.customer_id"].starts_with("K-"));
-    assert!(found.keys().all(|k| exchange_connector::catalogue::is_known(k)), "every key found can be mapped");
+    assert!(
+        found
+            .keys()
+            .all(|k| exchange_connector::catalogue::is_known(k)),
+        "every key found can be mapped"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,7 +136,11 @@ async fn any_attribute_maps_to_any_field_including_custom_ones() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("custom.db");
     let mut config = emulator_config(&s.emulator, &db);
-    config.fields = [("department".to_string(), "Department".to_string()), ("customer_no".into(), "Customer number".into())].into();
+    config.fields = [
+        ("department".to_string(), "Department".to_string()),
+        ("customer_no".into(), "Customer number".into()),
+    ]
+    .into();
     config.mapping = [
         ("email_addresses.emailaddress1", "email"),
         ("complete_name.full_name", "firstname"),
@@ -121,7 +188,11 @@ async fn an_unknown_attribute_or_field_stops_the_sync_before_it_starts() {
     let runtime = Runtime::shared().unwrap();
     for (attribute, field, expected) in [
         ("department", "dept", "unknown user field 'dept'"),
-        ("departement", "firstname", "unknown attribute 'departement'"),
+        (
+            "departement",
+            "firstname",
+            "unknown attribute 'departement'",
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let mut config = emulator_config(&s.emulator, &dir.path().join("x.db"));
@@ -137,4 +208,48 @@ async fn an_unknown_attribute_or_field_stops_the_sync_before_it_starts() {
         assert_eq!(s.emulator.requests(), before, "not one request was sent");
         assert_eq!(s.store.user_count().unwrap(), 0);
     }
+}
+
+/// `folders` may name the Contacts folder by its distinguished name, in
+/// any language, and a folder left out by default on purpose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folders_name_contacts_by_distinguished_name_and_internal_ones_on_purpose() {
+    let s = setup(120, 24).await;
+    let connection = s.connection_with(|c| {
+        c.exchange.folders = vec!["contacts".into(), "contacts/Recipient Cache".into()]
+    });
+    let summary = connection
+        .sync(&Runtime::shared().unwrap(), &s.store, SyncMode::Full, false)
+        .await
+        .unwrap();
+    let read: Vec<&str> = summary.folders.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(read, ["Contacts", "Contacts -> Recipient Cache"]);
+    let mailbox = s.emulator.mailbox();
+    let wanted: Vec<&str> = ["contacts", "recipientcache"]
+        .iter()
+        .map(|n| mailbox.distinguished(n).unwrap().id.as_str())
+        .collect();
+    let users = s.store.users().unwrap();
+    let active: Vec<_> = users.iter().filter(|u| u.active).collect();
+    let expected = mailbox
+        .contacts
+        .iter()
+        .filter(|c| c.kind == "Contact" && wanted.contains(&c.folder_id.as_str()))
+        .count();
+    assert!(
+        active
+            .iter()
+            .all(|u| wanted.contains(&u.folder_id.as_deref().unwrap()))
+    );
+    assert_eq!(active.len() + summary.counts.skipped as usize, expected);
+    assert_eq!(
+        active
+            .iter()
+            .filter(|u| u
+                .email
+                .as_deref()
+                .is_some_and(|e| e.starts_with("recipient.")))
+            .count(),
+        3
+    );
 }

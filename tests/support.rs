@@ -72,9 +72,27 @@ pub async fn sync(s: &Setup, mode: SyncMode) -> Summary {
     s.connection.sync(&Runtime::shared().unwrap(), &s.store, mode, false).await.unwrap()
 }
 
-/// The folders a sync reads, in its order: the mailbox's contact folders
-/// (search folders aside), then the public ones; not those it may not open.
+/// The folders a sync reads by default, in its order: the mailbox's
+/// Contacts folder and the visible folders below it (Exchange's hidden
+/// internal folders, Deleted Items and search folders aside), then the
+/// public contact folders; not those it may not open. A contact folder is
+/// one by its element or its class.
 pub fn address_books(mailbox: &Mailbox) -> Vec<&Folder> {
+    let is_contacts = |f: &Folder| f.element == "ContactsFolder" || f.class == "IPF.Contact" || f.class.starts_with("IPF.Contact.");
+    let contacts = mailbox.distinguished("contacts").unwrap();
+    let inside = |f: &Folder| {
+        let mut current = Some(f);
+        while let Some(folder) = current {
+            if folder.hidden {
+                return false;
+            }
+            if folder.id == contacts.id {
+                return true;
+            }
+            current = folder.parent.as_deref().and_then(|p| mailbox.folder(p));
+        }
+        false
+    };
     let mut books = Vec::new();
     for root in ["msgfolderroot", "publicfoldersroot"] {
         let root = mailbox.distinguished(root).unwrap();
@@ -82,7 +100,7 @@ pub fn address_books(mailbox: &Mailbox) -> Vec<&Folder> {
             mailbox
                 .subfolders(&root.id, true)
                 .into_iter()
-                .filter(|f| f.class == "IPF.Contact" && f.element != "SearchFolder" && !f.denied),
+                .filter(|f| is_contacts(f) && f.element != "SearchFolder" && !f.denied && (f.public || inside(f))),
         );
     }
     books

@@ -7,7 +7,7 @@ pub mod bench;
 pub mod capabilities;
 pub mod cli;
 pub mod config;
-pub mod emulator;
+pub use exchange_emulator as emulator;
 pub mod progress;
 pub mod runs;
 pub mod runtime;

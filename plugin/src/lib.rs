@@ -97,6 +97,13 @@ impl configure::Guest for Connector {
         for warning in &listing.warnings {
             report::warn(warning);
         }
+        // API 0.1.0's folder record has no place for it: the host's log
+        // tells which folders `folders = []` leaves out, and why.
+        for book in &listing.books {
+            if let Some(why) = &book.excluded {
+                report::info(&format!("'{}' is not synced unless `folders` names it: {why}", book.path));
+            }
+        }
         Ok(listing.books.into_iter().map(|b| Folder { id: b.id, path: b.path, item_count: b.count }).collect())
     }
 

@@ -12,7 +12,12 @@ pub const FOLDER_PROPERTIES: &str = concat!(
     r#"<t:FieldURI FieldURI="folder:FolderClass"/>"#,
     r#"<t:FieldURI FieldURI="folder:TotalCount"/>"#,
     r#"<t:FieldURI FieldURI="folder:ChildFolderCount"/>"#,
+    // PidTagAttributeHidden: Exchange hides its internal folders with it.
+    r#"<t:ExtendedFieldURI PropertyTag="0x10F4" PropertyType="Boolean"/>"#,
 );
+
+/// PidTagAttributeHidden's tag.
+const HIDDEN_TAG: u32 = 0x10F4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Traversal {
@@ -47,6 +52,8 @@ pub struct FolderInfo {
     pub element: String,
     pub total_count: u64,
     pub child_count: u64,
+    /// PidTagAttributeHidden is set: one of Exchange's internal folders
+    pub hidden: bool,
 }
 
 impl Object for FolderInfo {
@@ -57,15 +64,34 @@ impl Object for FolderInfo {
 
 impl FolderInfo {
     pub fn from_element(element: &Element) -> Self {
-        let number = |name: &str| element.child_text(name).and_then(|t| t.trim().parse().ok()).unwrap_or(0);
+        let number = |name: &str| {
+            element
+                .child_text(name)
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(0)
+        };
         FolderInfo {
-            id: element.child("FolderId").and_then(|f| f.attr("Id")).unwrap_or_default().to_string(),
-            parent_id: element.child("ParentFolderId").and_then(|f| f.attr("Id")).map(str::to_string),
-            name: element.child_text("DisplayName").unwrap_or_default().to_string(),
-            class: element.child_text("FolderClass").unwrap_or_default().to_string(),
+            id: element
+                .child("FolderId")
+                .and_then(|f| f.attr("Id"))
+                .unwrap_or_default()
+                .to_string(),
+            parent_id: element
+                .child("ParentFolderId")
+                .and_then(|f| f.attr("Id"))
+                .map(str::to_string),
+            name: element
+                .child_text("DisplayName")
+                .unwrap_or_default()
+                .to_string(),
+            class: element
+                .child_text("FolderClass")
+                .unwrap_or_default()
+                .to_string(),
             element: element.name.clone(),
             total_count: number("TotalCount"),
             child_count: number("ChildFolderCount"),
+            hidden: element.children.iter().any(is_hidden_flag),
         }
     }
 
@@ -73,10 +99,31 @@ impl FolderInfo {
         self.element == "SearchFolder"
     }
 
-    /// Address books: contact folders (`IPF.Contact` and its subclasses).
+    /// Address books: a `ContactsFolder` whatever its class says or omits,
+    /// and any folder of class `IPF.Contact` or one of its subclasses.
     pub fn is_contact_folder(&self) -> bool {
-        self.class == "IPF.Contact" || self.class.starts_with("IPF.Contact.")
+        self.element == "ContactsFolder"
+            || self.class == "IPF.Contact"
+            || self.class.starts_with("IPF.Contact.")
     }
+}
+
+/// An `ExtendedProperty` saying PidTagAttributeHidden is true. The tag may
+/// come back as hex in any case or as a decimal number.
+fn is_hidden_flag(property: &Element) -> bool {
+    let tag = property
+        .child("ExtendedFieldURI")
+        .and_then(|uri| uri.attr("PropertyTag"))
+        .unwrap_or_default();
+    let tag = match tag.strip_prefix("0x").or_else(|| tag.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => tag.parse().ok(),
+    };
+    property.name == "ExtendedProperty"
+        && tag == Some(HIDDEN_TAG)
+        && property
+            .child_text("Value")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
 #[derive(Debug, Default)]
@@ -93,7 +140,10 @@ pub struct Parser {
 
 impl Parser {
     pub fn new(offset: u32) -> Self {
-        Parser { offset, page: Page::default() }
+        Parser {
+            offset,
+            page: Page::default(),
+        }
     }
 }
 

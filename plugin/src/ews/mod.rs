@@ -69,6 +69,12 @@ impl Ews {
         })
     }
 
+    /// Folders by reference, one result per folder in request order.
+    pub fn get_folders(&mut self, folders: &[FolderRef]) -> Result<Vec<std::result::Result<FolderInfo, Status>>> {
+        let (parser, _) = self.call(&get_folder::request(folders), get_folder::parser)?;
+        Ok(parser.results)
+    }
+
     /// Every folder below `root`, all pages.
     pub fn folder_tree(&mut self, root: &FolderRef, traversal: Traversal) -> Result<Vec<FolderInfo>> {
         let mut folders = Vec::new();

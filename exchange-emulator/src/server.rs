@@ -125,6 +125,10 @@ pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Res
         state.mailbox.write().unwrap_or_else(|p| p.into_inner()).remove(id);
     }
     state.stats.count(&answer.operation);
+    if let Some(log) = &state.exchanges {
+        let exchange = super::Exchange { operation: answer.operation.clone(), request: body.to_vec(), response: answer.body.clone() };
+        log.lock().unwrap_or_else(|p| p.into_inner()).push(exchange);
+    }
     let mut response = Response::new(full(answer.body));
     *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();

@@ -25,6 +25,8 @@ pub struct Folder {
     pub public: bool,
     /// the account may see the folder but not open it
     pub denied: bool,
+    /// PidTagAttributeHidden (0x10F4): Exchange's internal folders
+    pub hidden: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -125,21 +127,70 @@ impl Rng {
         for _ in 0..6 {
             bytes.extend_from_slice(&self.next().to_le_bytes());
         }
-        format!("{prefix}{}", base64::engine::general_purpose::STANDARD.encode(bytes))
+        format!(
+            "{prefix}{}",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        )
     }
 }
 
 /// Given names and surnames by script, each with an ASCII form for email.
 const PEOPLE: &[(&[(&str, &str)], &[(&str, &str)])] = &[
     (
-        &[("Anna", "anna"), ("Jürgen", "juergen"), ("Zoë", "zoe"), ("François", "francois"), ("Łukasz", "lukasz"), ("Søren", "soeren"), ("José", "jose"), ("Aoife", "aoife")],
-        &[("Müller", "mueller"), ("Østergaard", "oestergaard"), ("García", "garcia"), ("Kowalski", "kowalski"), ("O'Brien", "obrien"), ("Nguyễn", "nguyen"), ("Smith", "smith")],
+        &[
+            ("Anna", "anna"),
+            ("Jürgen", "juergen"),
+            ("Zoë", "zoe"),
+            ("François", "francois"),
+            ("Łukasz", "lukasz"),
+            ("Søren", "soeren"),
+            ("José", "jose"),
+            ("Aoife", "aoife"),
+        ],
+        &[
+            ("Müller", "mueller"),
+            ("Østergaard", "oestergaard"),
+            ("García", "garcia"),
+            ("Kowalski", "kowalski"),
+            ("O'Brien", "obrien"),
+            ("Nguyễn", "nguyen"),
+            ("Smith", "smith"),
+        ],
     ),
-    (&[("Иван", "ivan"), ("Ольга", "olga"), ("Дмитрий", "dmitry")], &[("Петров", "petrov"), ("Смирнова", "smirnova"), ("Волков", "volkov")]),
-    (&[("Γιώργος", "giorgos"), ("Ελένη", "eleni")], &[("Παπαδόπουλος", "papadopoulos"), ("Οικονόμου", "oikonomou")]),
-    (&[("太郎", "taro"), ("花子", "hanako"), ("伟", "wei"), ("芳", "fang")], &[("山田", "yamada"), ("佐藤", "sato"), ("王", "wang"), ("李", "li")]),
-    (&[("محمد", "mohammed"), ("فاطمة", "fatima")], &[("الحسن", "alhassan"), ("خليل", "khalil")]),
-    (&[("अनिल", "anil"), ("प्रिया", "priya")], &[("शर्मा", "sharma"), ("पटेल", "patel")]),
+    (
+        &[("Иван", "ivan"), ("Ольга", "olga"), ("Дмитрий", "dmitry")],
+        &[
+            ("Петров", "petrov"),
+            ("Смирнова", "smirnova"),
+            ("Волков", "volkov"),
+        ],
+    ),
+    (
+        &[("Γιώργος", "giorgos"), ("Ελένη", "eleni")],
+        &[("Παπαδόπουλος", "papadopoulos"), ("Οικονόμου", "oikonomou")],
+    ),
+    (
+        &[
+            ("太郎", "taro"),
+            ("花子", "hanako"),
+            ("伟", "wei"),
+            ("芳", "fang"),
+        ],
+        &[
+            ("山田", "yamada"),
+            ("佐藤", "sato"),
+            ("王", "wang"),
+            ("李", "li"),
+        ],
+    ),
+    (
+        &[("محمد", "mohammed"), ("فاطمة", "fatima")],
+        &[("الحسن", "alhassan"), ("خليل", "khalil")],
+    ),
+    (
+        &[("अनिल", "anil"), ("प्रिया", "priya")],
+        &[("शर्मा", "sharma"), ("पटेल", "patel")],
+    ),
 ];
 const COMPANIES: &[(&str, &str)] = &[
     ("Contoso", "contoso.example"),
@@ -148,8 +199,21 @@ const COMPANIES: &[(&str, &str)] = &[
     ("Tailspin Toys", "tailspin.example"),
     ("Wide World Importers", "wideworld.example"),
 ];
-const DEPARTMENTS: &[&str] = &["Sales", "Support", "Finance", "Engineering", "Logistics", "Einkauf"];
-const TITLES: &[&str] = &["Buyer", "Account Manager", "Engineer", "Director", "Sachbearbeiterin"];
+const DEPARTMENTS: &[&str] = &[
+    "Sales",
+    "Support",
+    "Finance",
+    "Engineering",
+    "Logistics",
+    "Einkauf",
+];
+const TITLES: &[&str] = &[
+    "Buyer",
+    "Account Manager",
+    "Engineer",
+    "Director",
+    "Sachbearbeiterin",
+];
 const PLACES: &[(&str, &str, &str)] = &[
     ("Berlin", "10115", "Germany"),
     ("Lisboa", "1100-148", "Portugal"),
@@ -157,6 +221,38 @@ const PLACES: &[(&str, &str, &str)] = &[
     ("Αθήνα", "105 57", "Greece"),
     ("東京", "100-0001", "Japan"),
     ("Москва", "101000", "Russia"),
+];
+
+/// Exchange Server 2013 and later's hidden folders below Contacts: display
+/// name, class, distinguished id where EWS has one.
+pub const INTERNAL_CONTACT_FOLDERS: &[(&str, &str, Option<&str>)] = &[
+    (
+        "Recipient Cache",
+        "IPF.Contact.RecipientCache",
+        Some("recipientcache"),
+    ),
+    (
+        "{06967759-274D-40B2-A3EB-D7F9E73727D7}",
+        "IPF.Contact.MOC.QuickContacts",
+        Some("quickcontacts"),
+    ),
+    (
+        "{A9E2BC46-B3A0-4243-B315-60D991004455}",
+        "IPF.Contact.MOC.ImContactList",
+        Some("imcontactlist"),
+    ),
+    ("GAL Contacts", "IPF.Contact.GalContacts", None),
+    (
+        "Organizational Contacts",
+        "IPF.Contact.OrganizationalContacts",
+        None,
+    ),
+    (
+        "PeopleCentricConversation Buddies",
+        "IPF.Contact.PeopleCentricConversationBuddies",
+        None,
+    ),
+    ("Companies", "IPF.Contact.Company", None),
 ];
 
 /// The shape of a seeded mailbox's folders.
@@ -177,18 +273,52 @@ impl Mailbox {
     }
 
     pub fn seeded_with(contacts: usize, seed: u64, layout: Layout) -> Mailbox {
-        let mut mailbox = Mailbox { rng: Rng(seed ^ 0x5EED_0F_E1C5), ..Default::default() };
+        let mut mailbox = Mailbox {
+            rng: Rng(seed ^ 0x5EED_0F_E1C5),
+            ..Default::default()
+        };
         let root = mailbox.new_folder(None, "Root", "", "Folder", Some("root"));
-        let top = mailbox.new_folder(Some(&root), "Top of Information Store", "IPF.Note", "Folder", Some("msgfolderroot"));
+        let top = mailbox.new_folder(
+            Some(&root),
+            "Top of Information Store",
+            "IPF.Note",
+            "Folder",
+            Some("msgfolderroot"),
+        );
         mailbox.new_folder(Some(&top), "Inbox", "IPF.Note", "Folder", Some("inbox"));
-        mailbox.new_folder(Some(&top), "Calendar", "IPF.Appointment", "CalendarFolder", Some("calendar"));
-        let main = mailbox.new_folder(Some(&top), "Contacts", "IPF.Contact", "ContactsFolder", Some("contacts"));
+        mailbox.new_folder(
+            Some(&top),
+            "Calendar",
+            "IPF.Appointment",
+            "CalendarFolder",
+            Some("calendar"),
+        );
+        let main = mailbox.new_folder(
+            Some(&top),
+            "Contacts",
+            "IPF.Contact",
+            "ContactsFolder",
+            Some("contacts"),
+        );
+        let deleted = mailbox.new_folder(
+            Some(&top),
+            "Deleted Items",
+            "IPF.Note",
+            "Folder",
+            Some("deleteditems"),
+        );
         let board = match layout {
-            Layout::Demo => Some(mailbox.demo_folders(&top, &main)),
+            Layout::Demo => Some(mailbox.demo_folders(&top, &main, &deleted)),
             Layout::Flat(folders) => {
                 mailbox.homes = vec![(main.clone(), 1)];
                 for n in 2..=folders.max(1) {
-                    let id = mailbox.new_folder(Some(&main), &format!("Address book {n}"), "IPF.Contact", "ContactsFolder", None);
+                    let id = mailbox.new_folder(
+                        Some(&main),
+                        &format!("Address book {n}"),
+                        "IPF.Contact",
+                        "ContactsFolder",
+                        None,
+                    );
                     mailbox.homes.push((id, 1));
                 }
                 None
@@ -200,43 +330,183 @@ impl Mailbox {
         // Contact groups live beside the contacts and are no people.
         for name in ["All suppliers", "Escalation list"] {
             let id = mailbox.rng.id("AAMkAGI2");
-            let group = Contact { id, kind: "DistributionList", display_name: name.into(), folder_id: main.clone(), ..Default::default() };
+            let group = Contact {
+                id,
+                kind: "DistributionList",
+                display_name: name.into(),
+                folder_id: main.clone(),
+                ..Default::default()
+            };
             mailbox.add(group);
+        }
+        if layout == Layout::Demo {
+            mailbox.internal_contacts();
         }
         // The board's contacts: there, but the account may not read them.
         for board in board.iter().flat_map(|board| [board; 3]) {
             let id = mailbox.rng.id("AAMkAGI2");
-            mailbox.add(Contact { id, kind: "Contact", given_name: "Board".into(), folder_id: board.clone(), ..Default::default() });
+            mailbox.add(Contact {
+                id,
+                kind: "Contact",
+                given_name: "Board".into(),
+                folder_id: board.clone(),
+                ..Default::default()
+            });
         }
         mailbox
     }
 
     /// The demo's folders beside and below Contacts, and the contacts'
     /// homes among them; returns the denied public folder.
-    fn demo_folders(&mut self, top: &str, main: &str) -> String {
-        let suppliers = self.new_folder(Some(main), "Suppliers", "IPF.Contact", "ContactsFolder", None);
-        let europe = self.new_folder(Some(&suppliers), "Europe", "IPF.Contact", "ContactsFolder", None);
-        let customers = self.new_folder(Some(main), "Customers", "IPF.Contact", "ContactsFolder", None);
+    fn demo_folders(&mut self, top: &str, main: &str, deleted: &str) -> String {
+        // What Exchange 2013 and later keep below Contacts for Outlook, OWA
+        // and Skype, hidden with PidTagAttributeHidden: the folder names,
+        // classes and distinguished ids Exchange gives them.
+        for (name, class, distinguished) in INTERNAL_CONTACT_FOLDERS {
+            let id = self.new_folder(Some(main), name, class, "ContactsFolder", *distinguished);
+            self.folder_mut(&id).hidden = true;
+        }
+        // A folder made by a client that sets no class: the element says
+        // what it is.
+        let partners = self.new_folder(Some(main), "Partners", "", "ContactsFolder", None);
+        // Deleted in Outlook: a contact folder now below Deleted Items.
+        self.new_folder(
+            Some(deleted),
+            "Old suppliers",
+            "IPF.Contact",
+            "ContactsFolder",
+            None,
+        );
+        let suppliers = self.new_folder(
+            Some(main),
+            "Suppliers",
+            "IPF.Contact",
+            "ContactsFolder",
+            None,
+        );
+        let europe = self.new_folder(
+            Some(&suppliers),
+            "Europe",
+            "IPF.Contact",
+            "ContactsFolder",
+            None,
+        );
+        let customers = self.new_folder(
+            Some(main),
+            "Customers",
+            "IPF.Contact",
+            "ContactsFolder",
+            None,
+        );
         // Names as real mailboxes have them: a control character that XML
         // 1.0 forbids, and a byte that is not UTF-8.
-        self.new_folder(Some(main), "Alte\u{1} Kontakte", "IPF.Contact", "ContactsFolder", None);
-        self.new_folder(Some(main), "Archiv \u{E000}2019", "IPF.Contact", "ContactsFolder", None);
-        let search = self.new_folder(Some(top), "AllContacts", "IPF.Contact", "SearchFolder", None);
+        self.new_folder(
+            Some(main),
+            "Alte\u{1} Kontakte",
+            "IPF.Contact",
+            "ContactsFolder",
+            None,
+        );
+        self.new_folder(
+            Some(main),
+            "Archiv \u{E000}2019",
+            "IPF.Contact",
+            "ContactsFolder",
+            None,
+        );
+        let search = self.new_folder(
+            Some(top),
+            "AllContacts",
+            "IPF.Contact",
+            "SearchFolder",
+            None,
+        );
         self.folder_mut(&search).search_source = Some(main.to_string());
 
-        let public_root = self.new_folder(None, "IPM_SUBTREE", "", "Folder", Some("publicfoldersroot"));
-        let company = self.new_folder(Some(&public_root), "Company Contacts", "IPF.Contact", "ContactsFolder", None);
-        let board = self.new_folder(Some(&public_root), "Board", "IPF.Contact", "ContactsFolder", None);
+        let public_root =
+            self.new_folder(None, "IPM_SUBTREE", "", "Folder", Some("publicfoldersroot"));
+        let company = self.new_folder(
+            Some(&public_root),
+            "Company Contacts",
+            "IPF.Contact",
+            "ContactsFolder",
+            None,
+        );
+        let board = self.new_folder(
+            Some(&company),
+            "Board",
+            "IPF.Contact",
+            "ContactsFolder",
+            None,
+        );
         let hidden = self.new_folder(Some(&board), "Minutes", "IPF.Note", "Folder", None);
         for id in [&public_root, &company, &board, &hidden] {
             self.folder_mut(id).public = true;
         }
         self.folder_mut(&board).denied = true;
-        self.homes = vec![(main.to_string(), 50), (suppliers, 20), (europe, 10), (customers, 15), (company, 5)];
+        self.homes = vec![
+            (main.to_string(), 50),
+            (suppliers, 20),
+            (europe, 10),
+            (customers, 15),
+            (partners, 3),
+            (company, 5),
+        ];
         board
     }
 
-    fn new_folder(&mut self, parent: Option<&str>, name: &str, class: &str, element: &'static str, distinguished: Option<&'static str>) -> String {
+    /// The people Exchange files by itself: everyone the mailbox wrote to
+    /// (Recipient Cache), directory entries Outlook keeps (GAL Contacts),
+    /// and a deleted address book's contacts. None of them is an address
+    /// book an admin chose.
+    fn internal_contacts(&mut self) {
+        let by_name = |mailbox: &Mailbox, name: &str| {
+            mailbox
+                .folders
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.id.clone())
+        };
+        let homes = [
+            ("Recipient Cache", 3),
+            ("GAL Contacts", 2),
+            ("Old suppliers", 2),
+        ];
+        for (folder, count) in homes {
+            let Some(folder_id) = by_name(self, folder) else {
+                continue;
+            };
+            for n in 1..=count {
+                let tag = folder
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or(folder)
+                    .to_lowercase();
+                let id = self.rng.id("AAMkAGI2");
+                self.add(Contact {
+                    id,
+                    change_key: "EQAAABYAAAB1".into(),
+                    folder_id: folder_id.clone(),
+                    kind: "Contact",
+                    given_name: format!("{folder} {n}"),
+                    surname: "Internal".into(),
+                    display_name: format!("{folder} {n}"),
+                    emails: vec![format!("{tag}.{n}@outside.example")],
+                    last_modified: "2026-11-01T08:00:00Z".into(),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+
+    fn new_folder(
+        &mut self,
+        parent: Option<&str>,
+        name: &str,
+        class: &str,
+        element: &'static str,
+        distinguished: Option<&'static str>,
+    ) -> String {
         let id = self.rng.id("AQMkAD");
         self.folders.push(Folder {
             id: id.clone(),
@@ -249,12 +519,16 @@ impl Mailbox {
             search_source: None,
             public: false,
             denied: false,
+            hidden: false,
         });
         id
     }
 
     fn folder_mut(&mut self, id: &str) -> &mut Folder {
-        self.folders.iter_mut().find(|f| f.id == id).expect("a folder just made")
+        self.folders
+            .iter_mut()
+            .find(|f| f.id == id)
+            .expect("a folder just made")
     }
 
     /// Make the next seeded contact; returns its id.
@@ -308,13 +582,24 @@ impl Mailbox {
             }
         } else if i % 37 == 11 && i >= 37 {
             // Shares the email of an earlier contact, in other case.
-            let earlier = self.contacts.iter().rev().take(25).find(|c| !c.emails.is_empty());
-            let email = earlier.map(|c| c.emails[0].clone()).unwrap_or_else(|| format!("shared{i}@{domain}"));
+            let earlier = self
+                .contacts
+                .iter()
+                .rev()
+                .take(25)
+                .find(|c| !c.emails.is_empty());
+            let email = earlier
+                .map(|c| c.emails[0].clone())
+                .unwrap_or_else(|| format!("shared{i}@{domain}"));
             contact.emails.push(capitalize(&email));
         } else {
-            contact.emails.push(format!("{given_ascii}.{surname_ascii}{i}@{domain}"));
+            contact
+                .emails
+                .push(format!("{given_ascii}.{surname_ascii}{i}@{domain}"));
             if i % 9 == 0 {
-                contact.emails.push(format!("{given_ascii}{i}@mail.{domain}"));
+                contact
+                    .emails
+                    .push(format!("{given_ascii}{i}@mail.{domain}"));
             }
         }
         let id = contact.id.clone();
@@ -325,7 +610,11 @@ impl Mailbox {
     /// A contact beside the seeded ones, for a fault to act on (so that
     /// the seeded people are the same with and without faults).
     pub fn add_fault_item(&mut self, id: &str, name: &str) {
-        let main = self.distinguished("contacts").expect("a contacts folder").id.clone();
+        let main = self
+            .distinguished("contacts")
+            .expect("a contacts folder")
+            .id
+            .clone();
         self.add(Contact {
             id: id.into(),
             change_key: "EQAAABYAAAB1".into(),
@@ -370,7 +659,9 @@ impl Mailbox {
 
     /// Change an item; it gets a new change key and modification time.
     pub fn change(&mut self, id: &str, edit: impl FnOnce(&mut Contact)) -> bool {
-        let Some(&position) = self.index.get(id) else { return false };
+        let Some(&position) = self.index.get(id) else {
+            return false;
+        };
         self.seq += 1;
         let seq = self.seq;
         let contact = &mut self.contacts[position];
@@ -393,8 +684,17 @@ impl Mailbox {
 
     /// Add `added` contacts, change `changed` and remove `removed`, as
     /// [`Mailbox::scripted_change`] does.
-    pub fn scripted_changes(&mut self, added: usize, changed: usize, removed: usize) -> ScriptedChange {
-        let main = self.distinguished("contacts").expect("a contacts folder").id.clone();
+    pub fn scripted_changes(
+        &mut self,
+        added: usize,
+        changed: usize,
+        removed: usize,
+    ) -> ScriptedChange {
+        let main = self
+            .distinguished("contacts")
+            .expect("a contacts folder")
+            .id
+            .clone();
         let mut counts: HashMap<String, usize> = HashMap::new();
         for email in self.contacts.iter().filter_map(|c| c.emails.first()) {
             *counts.entry(email.to_lowercase()).or_default() += 1;
@@ -403,13 +703,24 @@ impl Mailbox {
             .contacts
             .iter()
             .filter(|c| c.kind == "Contact" && c.folder_id == main)
-            .filter(|c| c.emails.first().is_some_and(|e| counts[&e.to_lowercase()] == 1))
+            .filter(|c| {
+                c.emails
+                    .first()
+                    .is_some_and(|e| counts[&e.to_lowercase()] == 1)
+            })
             .map(|c| c.id.clone())
             .collect();
         let touched = changed + removed;
-        assert!(candidates.len() >= touched, "too few contacts to change {changed} and remove {removed}");
+        assert!(
+            candidates.len() >= touched,
+            "too few contacts to change {changed} and remove {removed}"
+        );
         let step = candidates.len() / touched.max(1);
-        let chosen: Vec<String> = candidates.into_iter().step_by(step.max(1)).take(touched).collect();
+        let chosen: Vec<String> = candidates
+            .into_iter()
+            .step_by(step.max(1))
+            .take(touched)
+            .collect();
         let (changed, removed) = chosen.split_at(changed);
         let mut script = ScriptedChange::default();
         for id in changed {
@@ -439,11 +750,20 @@ impl Mailbox {
 
     /// At most `max` changes after `since`, the sequence number a client
     /// continues from, and whether these were the last ones.
-    pub fn change_page<'a>(&'a self, folder: &'a Folder, since: u64, max: usize) -> (Vec<Change<'a>>, u64, bool) {
+    pub fn change_page<'a>(
+        &'a self,
+        folder: &'a Folder,
+        since: u64,
+        max: usize,
+    ) -> (Vec<Change<'a>>, u64, bool) {
         let mut changes = self.changes_since(folder, since);
         let last = changes.len() <= max;
         changes.truncate(max);
-        let next = if last { self.seq.max(since) } else { changes.last().map_or(since, Change::seq) };
+        let next = if last {
+            self.seq.max(since)
+        } else {
+            changes.last().map_or(since, Change::seq)
+        };
         (changes, next, last)
     }
 
@@ -453,7 +773,13 @@ impl Mailbox {
         let mut changes: Vec<Change> = self
             .items_in(folder)
             .filter(|c| c.modified > since)
-            .map(|c| if c.created > since { Change::Create(c) } else { Change::Update(c) })
+            .map(|c| {
+                if c.created > since {
+                    Change::Create(c)
+                } else {
+                    Change::Update(c)
+                }
+            })
             .chain(
                 self.tombstones
                     .iter()
@@ -476,7 +802,11 @@ impl Mailbox {
     /// Folders below `id`: its children, or all descendants depth-first.
     pub fn subfolders(&self, id: &str, deep: bool) -> Vec<&Folder> {
         let mut out = Vec::new();
-        for folder in self.folders.iter().filter(|f| f.parent.as_deref() == Some(id)) {
+        for folder in self
+            .folders
+            .iter()
+            .filter(|f| f.parent.as_deref() == Some(id))
+        {
             out.push(folder);
             if deep {
                 out.extend(self.subfolders(&folder.id, true));
@@ -499,7 +829,10 @@ impl Mailbox {
         let by_folder = self.by_folder.get_or_init(|| {
             let mut by_folder: HashMap<String, Vec<usize>> = HashMap::new();
             for (i, contact) in self.contacts.iter().enumerate() {
-                by_folder.entry(contact.folder_id.clone()).or_default().push(i);
+                by_folder
+                    .entry(contact.folder_id.clone())
+                    .or_default()
+                    .push(i);
             }
             by_folder
         });
@@ -512,10 +845,12 @@ impl Mailbox {
 }
 
 /// The contact the broken-item fault adds, and breaks every time.
-pub const BROKEN_ITEM_ID: &str = "AAMkAGI2BrokenItemXmlIsNotWellFormed0000000000000000000000000000000000=";
+pub const BROKEN_ITEM_ID: &str =
+    "AAMkAGI2BrokenItemXmlIsNotWellFormed0000000000000000000000000000000000=";
 /// The contact the vanished-item fault adds, and deletes between FindItem
 /// and GetItem.
-pub const VANISHING_ITEM_ID: &str = "AAMkAGI2VanishingItemGoneBeforeGetItem000000000000000000000000000000=";
+pub const VANISHING_ITEM_ID: &str =
+    "AAMkAGI2VanishingItemGoneBeforeGetItem000000000000000000000000000000=";
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ScriptedChange {
@@ -529,7 +864,13 @@ fn swap_case(text: &str) -> String {
     let (head, tail) = text.split_at(split);
     let tail: String = tail
         .chars()
-        .map(|c| if c.is_ascii_lowercase() { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() })
+        .map(|c| {
+            if c.is_ascii_lowercase() {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
         .collect();
     format!("{head}{tail}")
 }
@@ -552,16 +893,46 @@ mod tests {
         let b = Mailbox::seeded(500, 7);
         assert_eq!(a.contacts, b.contacts);
         let board = a.folders.iter().find(|f| f.denied).unwrap().id.clone();
-        let people: Vec<&Contact> = a.contacts.iter().filter(|c| c.kind == "Contact" && c.folder_id != board).collect();
+        // Exchange's own folders hold people too, beside the seeded ones.
+        let internal: Vec<&str> = a
+            .folders
+            .iter()
+            .filter(|f| f.hidden || f.name == "Old suppliers")
+            .map(|f| f.id.as_str())
+            .collect();
+        assert_eq!(
+            a.contacts
+                .iter()
+                .filter(|c| internal.contains(&c.folder_id.as_str()))
+                .count(),
+            7
+        );
+        let people: Vec<&Contact> = a
+            .contacts
+            .iter()
+            .filter(|c| {
+                c.kind == "Contact"
+                    && c.folder_id != board
+                    && !internal.contains(&c.folder_id.as_str())
+            })
+            .collect();
         assert_eq!(people.len(), 500);
         assert!(people.iter().any(|c| c.emails.is_empty()));
-        let lower: Vec<String> = people.iter().filter_map(|c| c.emails.first()).map(|e| e.to_lowercase()).collect();
+        let lower: Vec<String> = people
+            .iter()
+            .filter_map(|c| c.emails.first())
+            .map(|e| e.to_lowercase())
+            .collect();
         let unique: std::collections::HashSet<&String> = lower.iter().collect();
         assert!(unique.len() < lower.len(), "some contacts share an email");
         let ids: Vec<String> = people.iter().map(|c| c.id.to_lowercase()).collect();
         let unique_ids: std::collections::HashSet<&String> = ids.iter().collect();
         assert!(unique_ids.len() < ids.len(), "some ids differ only in case");
-        assert!(people.iter().any(|c| c.given_name.chars().any(|ch| !ch.is_ascii())));
+        assert!(
+            people
+                .iter()
+                .any(|c| c.given_name.chars().any(|ch| !ch.is_ascii()))
+        );
     }
 }
 
@@ -581,7 +952,12 @@ mod change_tests {
         assert_eq!(count(|c| matches!(c, Change::Update(_))), 10);
         assert_eq!(count(|c| matches!(c, Change::Delete(_))), 10);
         assert!(changes.windows(2).all(|w| w[0].seq() < w[1].seq()));
-        assert!(script.removed.iter().all(|id| mailbox.contact(id).is_none()));
+        assert!(
+            script
+                .removed
+                .iter()
+                .all(|id| mailbox.contact(id).is_none())
+        );
         // From the start, every item is a creation and nothing is deleted.
         let all = mailbox.changes_since(&main, 0);
         assert_eq!(all.len(), mailbox.item_count(&main));

@@ -39,6 +39,8 @@ pub struct EmulatorOptions {
     /// faults to inject (`all` or a list), planned from `seed`
     pub faults: Option<String>,
     pub layout: data::Layout,
+    /// keep every EWS request and answer, for an independent party to check
+    pub record: bool,
 }
 
 impl Default for EmulatorOptions {
@@ -55,6 +57,7 @@ impl Default for EmulatorOptions {
             expire_every: None,
             faults: None,
             layout: data::Layout::Demo,
+            record: false,
         }
     }
 }
@@ -79,7 +82,17 @@ impl Stats {
     }
 }
 
+/// One EWS request and its answer, as they went over the wire.
+#[derive(Clone, Debug)]
+pub struct Exchange {
+    pub operation: String,
+    pub request: Vec<u8>,
+    pub response: Vec<u8>,
+}
+
 pub struct EmulatorState {
+    /// with [`EmulatorOptions::record`]: every EWS exchange, in order
+    pub exchanges: Option<Mutex<Vec<Exchange>>>,
     pub mailbox: RwLock<Mailbox>,
     pub user: String,
     pub password: String,
@@ -117,6 +130,7 @@ impl Emulator {
             faults.bad_chars_id = mailbox.contacts.iter().find(|c| c.kind == "Contact" && !c.emails.is_empty()).map(|c| c.id.clone());
         }
         let state = Arc::new(EmulatorState {
+            exchanges: options.record.then(Default::default),
             mailbox: RwLock::new(mailbox),
             user: options.user,
             password: options.password,
@@ -195,6 +209,11 @@ impl Emulator {
     /// Faults planned that have not fired yet.
     pub fn pending_faults(&self) -> Vec<faults::Fault> {
         self.state.faults.pending()
+    }
+
+    /// The EWS exchanges so far, when recording.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.state.exchanges.as_ref().map(|log| log.lock().unwrap().clone()).unwrap_or_default()
     }
 
     pub fn requests(&self) -> u64 {

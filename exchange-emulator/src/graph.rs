@@ -1,0 +1,536 @@
+//! The emulator's Microsoft Graph side: the OAuth2 token endpoint (client
+//! credentials and refresh tokens, which rotate), and v1.0 users, contact
+//! folders and contacts delta, over the same mailbox as the EWS side.
+//!
+//! Graph has no public folders; Microsoft 365 keeps shared address books in
+//! shared mailboxes, so the EWS side's public folders are a second user,
+//! `public.folders@example.com`, here.
+
+use super::data::{Change, Contact, Folder, Mailbox};
+use super::state_token;
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub const TENANT: &str = "2f1c0a5e-7e6d-4c1b-9a57-3d2b8e1f0c44";
+pub const CLIENT_ID: &str = "6b3e8a1d-helpdesk-connector";
+pub const CLIENT_SECRET: &str = "emulator-client-secret";
+pub const PUBLIC_MAILBOX: &str = "public.folders@example.com";
+/// Graph's largest page for contacts delta.
+const MAX_PAGE: usize = 1000;
+const DEFAULT_PAGE: usize = 100;
+const DELTA: &[u8; 8] = b"EMUDELTA";
+const SKIP: &[u8; 8] = b"EMUSKIP1";
+
+pub struct GraphState {
+    pub token_lifetime: Duration,
+    /// every n-th request finds its token expired, as if it ran out mid-sync
+    pub expire_every: Option<u64>,
+    requests: Mutex<u64>,
+    access: Mutex<HashMap<String, Instant>>,
+    refresh: Mutex<HashSet<String>>,
+    issued: Mutex<u64>,
+}
+
+impl GraphState {
+    pub fn new(token_lifetime: Duration, expire_every: Option<u64>) -> Self {
+        GraphState {
+            token_lifetime,
+            expire_every,
+            requests: Default::default(),
+            access: Default::default(),
+            refresh: Default::default(),
+            issued: Default::default(),
+        }
+    }
+
+    /// A refresh token for the delegated flow, as an admin would paste it.
+    pub fn grant_refresh_token(&self) -> String {
+        let token = self.mint("refresh");
+        self.refresh.lock().unwrap().insert(token.clone());
+        token
+    }
+
+    fn mint(&self, kind: &str) -> String {
+        let mut issued = self.issued.lock().unwrap();
+        *issued += 1;
+        format!(
+            "emu-{kind}-{:016x}",
+            (*issued).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        )
+    }
+
+    fn valid(&self, token: &str) -> bool {
+        let mut requests = self.requests.lock().unwrap();
+        *requests += 1;
+        let mut access = self.access.lock().unwrap();
+        if self.expire_every.is_some_and(|n| *requests % n == 0) {
+            access.remove(token);
+        }
+        access
+            .get(token)
+            .is_some_and(|expiry| Instant::now() < *expiry)
+    }
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+    pub retry_after: Option<u64>,
+}
+
+fn answer(status: u16, body: Value) -> Answer {
+    Answer {
+        status,
+        body: body.to_string(),
+        retry_after: None,
+    }
+}
+
+fn graph_error(status: u16, code: &str, message: &str) -> Answer {
+    answer(
+        status,
+        json!({ "error": { "code": code, "message": message, "innerError": { "request-id": "00000000-0000-0000-0000-000000000000" } } }),
+    )
+}
+
+/// `POST /{tenant}/oauth2/v2.0/token` with a form body.
+pub fn token(state: &GraphState, tenant: &str, form: &str) -> Answer {
+    let fields: HashMap<String, String> = url::form_urlencoded::parse(form.as_bytes())
+        .into_owned()
+        .collect();
+    let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or("");
+    let oauth_error = |status: u16, error: &str, code: u32, text: &str| {
+        answer(
+            status,
+            json!({ "error": error, "error_description": format!("AADSTS{code}: {text}"), "error_codes": [code] }),
+        )
+    };
+    if tenant != TENANT {
+        return oauth_error(
+            400,
+            "invalid_request",
+            90002,
+            &format!("Tenant '{tenant}' not found."),
+        );
+    }
+    if field("client_id") != CLIENT_ID {
+        return oauth_error(
+            400,
+            "unauthorized_client",
+            700016,
+            "Application not found in the directory.",
+        );
+    }
+    match field("grant_type") {
+        "client_credentials" if field("client_secret") == CLIENT_SECRET => {}
+        "client_credentials" => {
+            return oauth_error(
+                401,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided.",
+            );
+        }
+        "refresh_token" => {
+            if !state.refresh.lock().unwrap().remove(field("refresh_token")) {
+                return oauth_error(
+                    400,
+                    "invalid_grant",
+                    70000,
+                    "The refresh token is invalid or was already used.",
+                );
+            }
+        }
+        other => {
+            return oauth_error(
+                400,
+                "unsupported_grant_type",
+                70003,
+                &format!("grant type '{other}' is not supported"),
+            );
+        }
+    }
+    let access = state.mint("access");
+    state
+        .access
+        .lock()
+        .unwrap()
+        .insert(access.clone(), Instant::now() + state.token_lifetime);
+    let mut body = json!({
+        "token_type": "Bearer",
+        "expires_in": state.token_lifetime.as_secs(),
+        "ext_expires_in": state.token_lifetime.as_secs(),
+        "access_token": access,
+    });
+    if field("grant_type") == "refresh_token" {
+        body["refresh_token"] = json!(state.grant_refresh_token());
+    }
+    answer(200, body)
+}
+
+/// Percent-encoding for a path segment: everything but the unreserved
+/// characters (RFC 3986).
+pub fn escape_segment(segment: &str) -> String {
+    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(segment, UNRESERVED).to_string()
+}
+
+/// A path segment: `+` is a plus there, not a space.
+fn decode_segment(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// A user without an Exchange Online mailbox (unlicensed, or hosted on
+/// premises in a hybrid organisation).
+pub const MAILBOXLESS_USER: &str = "former.employee@example.com";
+
+/// The directory's users: (id, mail, display name, account enabled, the
+/// default Contacts folder; none for a user without a mailbox). The shared
+/// mailbox's account is disabled, as Microsoft 365 makes shared mailboxes
+/// (elastic docs-content#1828; reference/mailbox-content.md,
+/// "Users/mailboxes"); its default Contacts folder is the EWS side's first
+/// public contact folder, the shared address book.
+fn users(mailbox: &Mailbox, account: &str) -> Vec<(String, String, String, bool, Option<String>)> {
+    let contacts = mailbox.distinguished("contacts").map(|f| f.id.clone());
+    let shared = mailbox
+        .distinguished("publicfoldersroot")
+        .and_then(|root| {
+            mailbox
+                .subfolders(&root.id, false)
+                .into_iter()
+                .find(|f| is_contact_folder(f))
+        })
+        .map(|f| f.id.clone());
+    vec![
+        (
+            "3c1a7f52-0001-4e0b-8e3a-5f0c2d9b7a11".into(),
+            account.into(),
+            "Helpdesk service".into(),
+            true,
+            contacts,
+        ),
+        (
+            "3c1a7f52-0002-4e0b-8e3a-5f0c2d9b7a11".into(),
+            PUBLIC_MAILBOX.into(),
+            "Public Folders".into(),
+            false,
+            shared,
+        ),
+        (
+            "3c1a7f52-0003-4e0b-8e3a-5f0c2d9b7a11".into(),
+            MAILBOXLESS_USER.into(),
+            "Former Employee".into(),
+            true,
+            None,
+        ),
+    ]
+}
+
+/// What Graph answers for the mail or contacts of a user without a
+/// mailbox it can reach (reference/mailbox-content.md, "Users/mailboxes").
+fn no_mailbox() -> Answer {
+    graph_error(
+        404,
+        "MailboxNotEnabledForRESTAPI",
+        "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
+    )
+}
+
+/// `GET /v1.0/...`, with a bearer token.
+pub fn get(
+    state: &GraphState,
+    mailbox: &Mailbox,
+    account: &str,
+    base: &str,
+    path_and_query: &str,
+    authorization: Option<&str>,
+    prefer: Option<&str>,
+) -> Answer {
+    let token = authorization.and_then(|a| a.strip_prefix("Bearer "));
+    if !token.is_some_and(|t| state.valid(t)) {
+        return graph_error(
+            401,
+            "InvalidAuthenticationToken",
+            "Access token has expired or is not yet valid.",
+        );
+    }
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let query: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    // Ids are base64 and may hold `/` and `+`: clients escape them.
+    let segments: Vec<String> = path
+        .trim_start_matches("/v1.0/")
+        .split('/')
+        .map(decode_segment)
+        .collect();
+    let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let users = users(mailbox, account);
+    let user = |id: &str| {
+        users
+            .iter()
+            .find(|(uid, mail, ..)| uid == id || mail.eq_ignore_ascii_case(id))
+    };
+    // `accountEnabled` is "returned only on $select" (resources/user).
+    let selected = query
+        .get("$select")
+        .is_some_and(|s| s.split(',').any(|p| p.trim() == "accountEnabled"));
+    match parts.as_slice() {
+        // Pages of `$top` (default 100, at most 999), the rest behind
+        // `@odata.nextLink` with a `$skiptoken` (user-list).
+        ["users"] => {
+            let top: usize = query
+                .get("$top")
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(100)
+                .clamp(1, 999);
+            let skip = match query.get("$skiptoken") {
+                Some(token) => match token
+                    .strip_prefix("X%27")
+                    .and_then(|t| t.strip_suffix("%27"))
+                    .and_then(|t| usize::from_str_radix(t, 16).ok())
+                {
+                    Some(skip) => skip,
+                    None => {
+                        return graph_error(
+                            400,
+                            "Directory_ExpiredPageToken",
+                            "The specified page token value has expired and can no longer be included in your request.",
+                        );
+                    }
+                },
+                None => 0,
+            };
+            let value: Vec<Value> = users
+                .iter()
+                .skip(skip)
+                .take(top)
+                .map(|(id, mail, name, enabled, _)| {
+                    let mut user = json!({ "id": id, "mail": mail, "userPrincipalName": mail, "displayName": name });
+                    if selected {
+                        user["accountEnabled"] = json!(enabled);
+                    }
+                    user
+                })
+                .collect();
+            let mut body =
+                json!({ "@odata.context": format!("{base}/v1.0/$metadata#users"), "value": value });
+            if skip + top < users.len() {
+                let mut next = url::form_urlencoded::Serializer::new(String::new());
+                for (k, v) in query.iter().filter(|(k, _)| k.as_str() != "$skiptoken") {
+                    next.append_pair(k, v);
+                }
+                next.append_pair("$skiptoken", &format!("X%27{:08x}%27", skip + top));
+                body["@odata.nextLink"] = json!(format!("{base}/v1.0/users?{}", next.finish()));
+            }
+            answer(200, body)
+        }
+        ["users", uid, "contactFolders" | "contacts", ..]
+            if user(uid).is_some_and(|u| u.4.is_none()) =>
+        {
+            no_mailbox()
+        }
+        // "the contact folder collection in the default Contacts folder"
+        // (user-list-contactfolders): its children, not that folder.
+        ["users", uid, "contactFolders"] => match user(uid) {
+            Some((.., Some(default))) => folders(mailbox, default),
+            _ => graph_error(404, "ErrorInvalidUser", "The requested user is invalid."),
+        },
+        // The default Contacts folder's contacts (user-list-contacts).
+        ["users", uid, "contacts"] => match user(uid)
+            .and_then(|u| u.4.as_deref())
+            .and_then(|id| mailbox.folder(id))
+        {
+            Some(folder) => list_contacts(mailbox, folder, base, uid, &query),
+            None => graph_error(404, "ErrorInvalidUser", "The requested user is invalid."),
+        },
+        ["users", uid, "contactFolders", fid, rest @ ..] => {
+            let Some(folder) = user(uid).and(mailbox.folder(fid)) else {
+                return graph_error(
+                    404,
+                    "ErrorItemNotFound",
+                    "The specified object was not found in the store.",
+                );
+            };
+            if folder.denied {
+                return graph_error(
+                    403,
+                    "ErrorAccessDenied",
+                    "Access is denied. Check credentials and try again.",
+                );
+            }
+            match rest {
+                [] => answer(200, folder_json(folder)),
+                ["childFolders"] => folders(mailbox, &folder.id),
+                ["contacts", "delta"] => delta(mailbox, folder, base, uid, &query, prefer),
+                _ => graph_error(400, "BadRequest", "Resource not found for the segment."),
+            }
+        }
+        _ => graph_error(
+            400,
+            "BadRequest",
+            &format!("Resource not found for the segment '{path}'."),
+        ),
+    }
+}
+
+/// Contact folders as Graph sees them: by class or by element, hidden
+/// ones left out (as `/mailFolders` leaves them without
+/// `includeHiddenFolders`), search folders too.
+fn is_contact_folder(f: &Folder) -> bool {
+    (f.class == "IPF.Contact"
+        || f.class.starts_with("IPF.Contact.")
+        || f.element == "ContactsFolder")
+        && f.element != "SearchFolder"
+        && !f.hidden
+}
+
+/// contactfolder-get: id, displayName, parentFolderId.
+fn folder_json(f: &Folder) -> Value {
+    // JSON carries any character; the EWS side's stand-in for a byte that
+    // is not UTF-8 arrives as the replacement character.
+    json!({ "id": f.id, "parentFolderId": f.parent, "displayName": f.name.replace('\u{E000}', "\u{FFFD}") })
+}
+
+fn folders(mailbox: &Mailbox, parent: &str) -> Answer {
+    let value: Vec<Value> = mailbox
+        .subfolders(parent, false)
+        .into_iter()
+        .filter(|f| is_contact_folder(f))
+        .map(folder_json)
+        .collect();
+    answer(200, json!({ "value": value }))
+}
+
+/// `GET /users/{id}/contacts`: pages of `$top` (default 10, as Graph's
+/// list pages), `@odata.nextLink` with a `$skip` while there are more.
+fn list_contacts(
+    mailbox: &Mailbox,
+    folder: &Folder,
+    base: &str,
+    uid: &str,
+    query: &HashMap<String, String>,
+) -> Answer {
+    let top: usize = query
+        .get("$top")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(10)
+        .clamp(1, MAX_PAGE);
+    let skip: usize = query.get("$skip").and_then(|t| t.parse().ok()).unwrap_or(0);
+    let people: Vec<&Contact> = mailbox
+        .items_in(folder)
+        .filter(|c| c.kind == "Contact")
+        .collect();
+    let value: Vec<Value> = people
+        .iter()
+        .skip(skip)
+        .take(top)
+        .map(|c| contact_json(c))
+        .collect();
+    let mut body = json!({ "@odata.context": format!("{base}/v1.0/$metadata#users('{uid}')/contacts"), "value": value });
+    if skip + top < people.len() {
+        body["@odata.nextLink"] = json!(format!(
+            "{base}/v1.0/users/{}/contacts?$top={top}&$skip={}",
+            escape_segment(uid),
+            skip + top
+        ));
+    }
+    answer(200, body)
+}
+
+fn delta(
+    mailbox: &Mailbox,
+    folder: &Folder,
+    base: &str,
+    uid: &str,
+    query: &HashMap<String, String>,
+    prefer: Option<&str>,
+) -> Answer {
+    let since = match (query.get("$deltatoken"), query.get("$skiptoken")) {
+        (Some(token), _) => state_token::decode(DELTA, folder, token),
+        (None, Some(token)) => state_token::decode(SKIP, folder, token),
+        (None, None) => Some(0),
+    };
+    let Some(since) = since else {
+        return graph_error(400, "BadRequest", "Badly formed token.");
+    };
+    let page_size = prefer
+        .and_then(|p| {
+            p.split(',')
+                .find_map(|part| part.trim().strip_prefix("odata.maxpagesize="))
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(DEFAULT_PAGE)
+        .clamp(1, MAX_PAGE);
+    let (changes, next, last) = mailbox.change_page(folder, since, page_size);
+    let value: Vec<Value> = changes
+        .iter()
+        .filter_map(|change| match change {
+            Change::Create(c) | Change::Update(c) => (c.kind == "Contact").then(|| {
+                let mut json = contact_json(c);
+                // The broken-item fault's contact: an entry without its id.
+                if c.id == super::data::BROKEN_ITEM_ID {
+                    json.as_object_mut().map(|o| o.remove("id"));
+                }
+                json
+            }),
+            Change::Delete(t) => Some(json!({ "@odata.type": "#microsoft.graph.contact", "id": t.id, "@removed": { "reason": "deleted" } })),
+        })
+        .collect();
+    let link = format!(
+        "{base}/v1.0/users/{}/contactFolders/{}/contacts/delta",
+        escape_segment(uid),
+        escape_segment(&folder.id)
+    );
+    let mut body = json!({ "@odata.context": format!("{base}/v1.0/$metadata#Collection(contact)"), "value": value });
+    if last {
+        body["@odata.deltaLink"] = json!(format!(
+            "{link}?$deltatoken={}",
+            state_token::encode(DELTA, folder, next)
+        ));
+    } else {
+        body["@odata.nextLink"] = json!(format!(
+            "{link}?$skiptoken={}",
+            state_token::encode(SKIP, folder, next)
+        ));
+    }
+    answer(200, body)
+}
+
+/// A contact as Graph writes it; unset strings are null, unset addresses `{}`.
+pub fn contact_json(c: &Contact) -> Value {
+    let text = |s: &str| if s.is_empty() { Value::Null } else { json!(s) };
+    json!({
+        "@odata.etag": format!("W/\"{}\"", c.change_key),
+        "id": c.id,
+        "changeKey": c.change_key,
+        "parentFolderId": c.folder_id,
+        "lastModifiedDateTime": c.last_modified,
+        "displayName": text(&c.display_name),
+        "givenName": text(&c.given_name),
+        "surname": text(&c.surname),
+        "companyName": text(&c.company),
+        "department": text(&c.department),
+        "jobTitle": text(&c.job_title),
+        "emailAddresses": c.emails.iter().map(|e| json!({ "name": c.display_name, "address": e })).collect::<Vec<_>>(),
+        "businessPhones": c.business_phone.iter().collect::<Vec<_>>(),
+        "homePhones": [],
+        "mobilePhone": c.mobile_phone,
+        "businessAddress": {
+            "street": text(&c.street), "city": text(&c.city), "state": Value::Null,
+            "postalCode": text(&c.postal_code), "countryOrRegion": text(&c.country),
+        },
+        "homeAddress": {},
+        "otherAddress": {},
+    })
+}
