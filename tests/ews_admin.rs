@@ -253,3 +253,27 @@ async fn folders_name_contacts_by_distinguished_name_and_internal_ones_on_purpos
         3
     );
 }
+
+/// With only the server's address as endpoint, Autodiscover (POX) finds
+/// the EWS URL; `check` says so and a sync runs against it. An address
+/// Autodiscover does not know is a configuration error in its words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_host_is_enough_autodiscover_finds_ews() {
+    let s = setup(80, 26).await;
+    let runtime = Runtime::shared().unwrap();
+    let host = s.emulator.graph_base();
+    let connection = s.connection_with(|c| c.exchange.endpoint = host.clone());
+    let info = connection.check(&runtime).await.unwrap();
+    assert_eq!(info.endpoint, format!("{} (found by Autodiscover at {host})", s.emulator.endpoint()));
+    let summary = connection.sync(&runtime, &s.store, SyncMode::Full, false).await.unwrap();
+    assert_eq!(summary.counts.created + summary.counts.skipped, 80);
+    assert!(s.emulator.stats().operations().get("Autodiscover POX").is_some_and(|n| *n >= 2));
+    helpdesk_e2e::assert_users_match(&s.store, &s.emulator.mailbox());
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = emulator_config(&s.emulator, &dir.path().join("other.db"));
+    config.exchange.endpoint = format!("{host}/");
+    config.exchange.username = "nobody@example.com".into();
+    let error = Connection::from_config(&config).unwrap().check(&runtime).await.unwrap_err();
+    assert!(error.message.contains("Autodiscover") && error.message.contains("401"), "{error}");
+}

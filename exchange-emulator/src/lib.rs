@@ -1,6 +1,7 @@
 //! A built-in Exchange emulator, so that everything runs without a real
 //! server: EWS over HTTP on loopback, seeded deterministic data.
 
+pub mod autodiscover;
 pub mod data;
 pub mod faults;
 pub mod ews;

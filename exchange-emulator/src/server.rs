@@ -3,7 +3,7 @@
 
 use super::data::VANISHING_ITEM_ID as VANISHING;
 use super::faults::Fault;
-use super::{ews, graph};
+use super::{autodiscover, ews, graph};
 use super::EmulatorState;
 use base64::Engine as _;
 use bytes::Bytes;
@@ -81,6 +81,10 @@ pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Res
         };
         return Ok(after_answer(fault, json(answer)).await);
     }
+    let path = parts.uri.path().to_ascii_lowercase();
+    if path == autodiscover::POX_PATH || path == autodiscover::SOAP_PATH {
+        return Ok(autodiscover(&state, &parts, &body, path == autodiscover::POX_PATH));
+    }
     // Exchange's Default Web Site sends `/` to OWA, and OWA sends a client
     // without a session to its forms logon page (HTTP 302 both); the HTTP
     // layer of errors in reference/ews-and-graph-protocol.md (only a 302 to
@@ -94,10 +98,7 @@ pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Res
         return Ok(page(StatusCode::NOT_FOUND, NOT_FOUND_PAGE));
     }
     if !authorized(&parts.headers, &state) {
-        state.stats.unauthorized.fetch_add(1, Ordering::Relaxed);
-        let mut response = page(StatusCode::UNAUTHORIZED, UNAUTHORIZED_PAGE);
-        response.headers_mut().insert("www-authenticate", r#"Basic realm="mail.example.com""#.parse().unwrap());
-        return Ok(response);
+        return Ok(unauthorized(&state));
     }
     if parts.method != hyper::Method::POST {
         // EWS answers GET with its service description; clients only POST.
@@ -218,6 +219,41 @@ impl http_body::Body for Failing {
             None => Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset")),
         }))
     }
+}
+
+/// Autodiscover for the emulator's domain, behind the same authentication
+/// as EWS, at the scheme and host the client used.
+fn autodiscover(state: &EmulatorState, parts: &hyper::http::request::Parts, body: &[u8], pox: bool) -> Response<Body> {
+    state.stats.count(if pox { "Autodiscover POX" } else { "Autodiscover SOAP" });
+    if !authorized(&parts.headers, state) {
+        return unauthorized(state);
+    }
+    if parts.method != hyper::Method::POST {
+        return page(StatusCode::METHOD_NOT_ALLOWED, "<html><body>Use POST.</body></html>");
+    }
+    let host = parts.headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let base = format!("{}://{host}", if state.https { "https" } else { "http" });
+    let user = state.user.as_str();
+    let site = autodiscover::Site { base: &base, mailboxes: &[user] };
+    let (status, xml) = if pox {
+        (StatusCode::OK, autodiscover::pox(&site, body))
+    } else {
+        match autodiscover::soap(&site, body) {
+            Ok(xml) => (StatusCode::OK, xml),
+            Err(why) => (StatusCode::INTERNAL_SERVER_ERROR, ews::fault("ErrorInvalidRequest", &why)),
+        }
+    };
+    let mut response = Response::new(full(xml.into_bytes()));
+    *response.status_mut() = status;
+    response.headers_mut().insert("content-type", "text/xml; charset=utf-8".parse().unwrap());
+    response
+}
+
+fn unauthorized(state: &EmulatorState) -> Response<Body> {
+    state.stats.unauthorized.fetch_add(1, Ordering::Relaxed);
+    let mut response = page(StatusCode::UNAUTHORIZED, UNAUTHORIZED_PAGE);
+    response.headers_mut().insert("www-authenticate", r#"Basic realm="mail.example.com""#.parse().unwrap());
+    response
 }
 
 fn authorized(headers: &hyper::HeaderMap, state: &EmulatorState) -> bool {

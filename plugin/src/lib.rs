@@ -78,7 +78,13 @@ impl configure::Guest for Connector {
         let config = config::parse(&config)?;
         match config.protocol {
             config::Protocol::Ews { endpoint, username, password } => {
-                let version = ews::Ews::new(&endpoint, &username, &password).server_version()?;
+                let mut ews = ews::Ews::new(&endpoint, &username, &password);
+                let version = ews.server_version()?;
+                // Found by Autodiscover: say so, and where.
+                let endpoint = match &ews.discovered {
+                    Some(found) => format!("{} (found by Autodiscover at {endpoint})", found.ews_url),
+                    None => endpoint,
+                };
                 Ok(ServerInfo { product: version.product().into(), version: version.display(), endpoint })
             }
             config::Protocol::Graph(graph) => {

@@ -1,6 +1,7 @@
 //! Exchange Web Services: one module per operation, a streaming reader, an
 //! envelope writer, and this client that sends requests over wasi:http.
 
+pub mod autodiscover;
 pub mod envelope;
 pub mod find_folder;
 pub mod find_item;
@@ -43,6 +44,11 @@ pub struct Ews {
     retried_401: bool,
     /// GetItem requests sent at once
     in_flight: usize,
+    /// the endpoint is only a host: Autodiscover there finds the EWS URL
+    /// before the first request
+    discover_at: Option<String>,
+    /// what Autodiscover said, once it was asked
+    pub discovered: Option<autodiscover::Settings>,
 }
 
 impl Ews {
@@ -55,7 +61,32 @@ impl Ews {
             authenticated: false,
             retried_401: false,
             in_flight: IN_FLIGHT,
+            discover_at: is_bare_host(endpoint).then(|| endpoint.trim_end_matches('/').to_string()),
+            discovered: None,
         }
+    }
+
+    /// The EWS URL: the configured one, or the one Autodiscover found.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Ask Autodiscover for the EWS URL if the endpoint is only a host; it
+    /// needs the account's email address.
+    fn find_endpoint(&mut self) -> Result<()> {
+        let Some(base) = self.discover_at.take() else { return Ok(()) };
+        if !self.username.contains('@') {
+            return Err(Error::config(format!(
+                "the endpoint {base} is only a host, and Autodiscover needs an email address as the user name ('{}' is none); \
+                 set [exchange] endpoint to the EWS URL (it usually ends in /EWS/Exchange.asmx)",
+                self.username
+            )));
+        }
+        let settings = autodiscover::discover(&base, &self.username, &self.authorization)?;
+        crate::report::info(&format!("Autodiscover at {base} found the EWS URL {}", settings.ews_url));
+        self.endpoint = settings.ews_url.clone();
+        self.discovered = Some(settings);
+        Ok(())
     }
 
     /// Connect, authenticate and read the server's version.
@@ -223,6 +254,7 @@ impl Ews {
     /// busy servers in every form they say so, a truncated answer) with
     /// capped exponential back-off; `handler` makes a fresh parser per try.
     fn call<H: MessageHandler<Input>>(&mut self, operation: &str, mut handler: impl FnMut() -> H) -> Result<(H, Option<ServerVersion>)> {
+        self.find_endpoint()?;
         let body = envelope::envelope(operation);
         let name = operation.get(3..).and_then(|op| op.split([' ', '>']).next()).unwrap_or("request").to_string();
         // An unreadable answer is tried once more (a body cut short); an
@@ -342,4 +374,10 @@ impl Ews {
             }
         })
     }
+}
+
+/// An endpoint with no path (`https://mail.example.com`, `http://127.0.0.1:8080/`)
+/// names a server, not its EWS URL.
+fn is_bare_host(endpoint: &str) -> bool {
+    http::parse_url(endpoint).is_ok_and(|url| url.path.is_empty() || url.path == "/")
 }
