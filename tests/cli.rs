@@ -411,6 +411,64 @@ async fn serve_uses_the_rotated_token_run_after_run() {
     assert_eq!(statuses, ["succeeded"; 3], "{runs}");
 }
 
+/// `login` signs in by the device code: it shows where to go and the code,
+/// waits until the user approves, keeps the refresh token; the next sync,
+/// configured with neither a secret nor a token, uses it. A declined
+/// sign-in is an error that says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_by_device_code_then_sync_uses_the_token() {
+    use helpdesk_host::emulator::graph::{CLIENT_ID, TENANT};
+    use helpdesk_host::emulator::{Emulator, EmulatorOptions};
+    use tokio::io::AsyncBufReadExt;
+    let emulator = Emulator::start(EmulatorOptions { contacts: 50, seed: 12, device_interval: 1, ..Default::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("helpdesk.toml");
+    let base = emulator.graph_base();
+    std::fs::write(
+        &config,
+        format!(
+            "[exchange]\nmode = \"graph\"\ntenant_id = \"{TENANT}\"\nclient_id = \"{CLIENT_ID}\"\n\
+             token_endpoint = \"{base}\"\ngraph_endpoint = \"{base}\"\n\n[store]\ndatabase = \"helpdesk.db\"\n"
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap().to_string();
+    let sign_in = |approve: bool| {
+        let (config, base) = (config.clone(), base.clone());
+        let emulator = &emulator;
+        async move {
+            let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_helpdesk-host"))
+                .args(["login", "--config", &config])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+            let prompt = lines.next_line().await.unwrap().expect("login prints where to sign in");
+            assert!(prompt.contains(&format!("{base}/emulator/devicelogin")), "{prompt}");
+            let code = prompt.split("enter the code ").nth(1).and_then(|rest| rest.split_whitespace().next()).expect("a code");
+            assert!(emulator.answer_device_code(code, approve), "{code}");
+            let mut rest = String::new();
+            while let Some(line) = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await.unwrap().unwrap() {
+                rest.push_str(&line);
+            }
+            let output = child.wait_with_output().await.unwrap();
+            (output.status.success(), rest, String::from_utf8_lossy(&output.stderr).to_string())
+        }
+    };
+    let (ok, _, stderr) = sign_in(false).await;
+    assert!(!ok && stderr.contains("declined"), "{stderr}");
+    let (ok, said, stderr) = sign_in(true).await;
+    assert!(ok, "{stderr}");
+    assert!(said.contains("Signed in") && said.contains("secrets.json"), "{said}");
+    let (ok, summary, stderr) = host(&["sync", "--config", &config, "--json"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(summary["created"].as_u64().unwrap() + summary["skipped"].as_u64().unwrap(), 50, "{summary}");
+    // The token was rotated by that sync and is kept for the next one.
+    let (ok, _, stderr) = host(&["sync", "--config", &config, "--json"]);
+    assert!(ok, "{stderr}");
+}
+
 /// SIGTERM stops `serve` cleanly, also in the middle of a run, and leaves
 /// the database free for the next sync.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,7 +31,23 @@ pub struct GraphState {
     access: Mutex<HashMap<String, Instant>>,
     refresh: Mutex<HashSet<String>>,
     issued: Mutex<u64>,
+    /// device codes handed out and not yet redeemed, by device code
+    devices: Mutex<HashMap<String, Device>>,
+    /// seconds a device-code client is told to wait between polls
+    pub device_interval: u64,
 }
+
+/// A device authorization (RFC 8628) as the identity platform keeps it.
+struct Device {
+    user_code: String,
+    /// None while the user has not answered
+    approved: Option<bool>,
+    expires: Instant,
+}
+
+/// How long a device code stays valid (the identity platform's 15 minutes).
+const DEVICE_CODE_LIFETIME: Duration = Duration::from_secs(900);
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 impl GraphState {
     pub fn new(token_lifetime: Duration, expire_every: Option<u64>) -> Self {
@@ -42,6 +58,26 @@ impl GraphState {
             access: Default::default(),
             refresh: Default::default(),
             issued: Default::default(),
+            devices: Default::default(),
+            device_interval: 5,
+        }
+    }
+
+    pub fn with_device_interval(mut self, seconds: u64) -> Self {
+        self.device_interval = seconds;
+        self
+    }
+
+    /// What the user does at the verification page: approve (or decline)
+    /// the sign-in with the code they were shown. False for no such code.
+    pub fn answer_device_code(&self, user_code: &str, approve: bool) -> bool {
+        let mut devices = self.devices.lock().unwrap();
+        match devices.values_mut().find(|d| d.user_code.eq_ignore_ascii_case(user_code.trim())) {
+            Some(device) => {
+                device.approved = Some(approve);
+                true
+            }
+            None => false,
         }
     }
 
@@ -133,6 +169,26 @@ pub fn token(state: &GraphState, tenant: &str, form: &str) -> Answer {
                 "Invalid client secret provided.",
             );
         }
+        DEVICE_CODE_GRANT => {
+            // RFC 8628 section 3.5, in the identity platform's words.
+            let mut devices = state.devices.lock().unwrap();
+            let code = field("device_code");
+            match devices.get(code) {
+                None => return oauth_error(400, "bad_verification_code", 70000, "The device code is not valid."),
+                Some(d) if Instant::now() >= d.expires => {
+                    devices.remove(code);
+                    return oauth_error(400, "expired_token", 70020, "The provided value for the input parameter 'device_code' is expired.");
+                }
+                Some(Device { approved: None, .. }) => {
+                    return oauth_error(400, "authorization_pending", 70016, "OAuth 2.0 device flow error. Authorization is pending. Continue polling.");
+                }
+                Some(Device { approved: Some(false), .. }) => {
+                    devices.remove(code);
+                    return oauth_error(400, "authorization_declined", 70018, "The user declined the sign-in.");
+                }
+                Some(_) => drop(devices.remove(code)),
+            }
+        }
         "refresh_token" => {
             if !state.refresh.lock().unwrap().remove(field("refresh_token")) {
                 return oauth_error(
@@ -164,10 +220,41 @@ pub fn token(state: &GraphState, tenant: &str, form: &str) -> Answer {
         "ext_expires_in": state.token_lifetime.as_secs(),
         "access_token": access,
     });
-    if field("grant_type") == "refresh_token" {
+    // Delegated grants come with a refresh token (offline_access).
+    if matches!(field("grant_type"), "refresh_token" | DEVICE_CODE_GRANT) {
         body["refresh_token"] = json!(state.grant_refresh_token());
     }
     answer(200, body)
+}
+
+/// `POST /{tenant}/oauth2/v2.0/devicecode`: a device code for the client
+/// to poll with, and a user code to enter at `verification_uri`.
+pub fn device_code(state: &GraphState, tenant: &str, form: &str, verification_uri: &str) -> Answer {
+    let fields: HashMap<String, String> = url::form_urlencoded::parse(form.as_bytes()).into_owned().collect();
+    if tenant != TENANT {
+        return answer(400, json!({ "error": "invalid_request", "error_description": format!("AADSTS90002: Tenant '{tenant}' not found."), "error_codes": [90002] }));
+    }
+    if fields.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
+        return answer(400, json!({ "error": "unauthorized_client", "error_description": "AADSTS700016: Application not found in the directory.", "error_codes": [700016] }));
+    }
+    let device_code = state.mint("device");
+    let n = device_code.len();
+    let user_code: String = device_code[n - 9..].to_ascii_uppercase();
+    state.devices.lock().unwrap().insert(
+        device_code.clone(),
+        Device { user_code: user_code.clone(), approved: None, expires: Instant::now() + DEVICE_CODE_LIFETIME },
+    );
+    answer(
+        200,
+        json!({
+            "device_code": device_code,
+            "user_code": user_code,
+            "verification_uri": verification_uri,
+            "expires_in": DEVICE_CODE_LIFETIME.as_secs(),
+            "interval": state.device_interval,
+            "message": format!("To sign in, use a web browser to open the page {verification_uri} and enter the code {user_code} to authenticate."),
+        }),
+    )
 }
 
 /// Percent-encoding for a path segment: everything but the unreserved

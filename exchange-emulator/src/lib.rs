@@ -42,6 +42,8 @@ pub struct EmulatorOptions {
     pub layout: data::Layout,
     /// keep every EWS request and answer, for an independent party to check
     pub record: bool,
+    /// seconds between device-code polls the token endpoint asks for
+    pub device_interval: u64,
 }
 
 impl Default for EmulatorOptions {
@@ -59,6 +61,7 @@ impl Default for EmulatorOptions {
             faults: None,
             layout: data::Layout::Demo,
             record: false,
+            device_interval: 5,
         }
     }
 }
@@ -136,7 +139,7 @@ impl Emulator {
             user: options.user,
             password: options.password,
             stats: Stats::default(),
-            graph: graph::GraphState::new(options.token_lifetime, options.expire_every),
+            graph: graph::GraphState::new(options.token_lifetime, options.expire_every).with_device_interval(options.device_interval),
             https: options.tls,
             throttle_every: options.throttle_every,
             faults,
@@ -179,6 +182,12 @@ impl Emulator {
             Some(_) => format!("https://localhost:{}", self.addr.port()),
             None => format!("http://{}", self.addr),
         }
+    }
+
+    /// The user approves (or declines) a device-code sign-in with the code
+    /// they were shown; false for an unknown code.
+    pub fn answer_device_code(&self, user_code: &str, approve: bool) -> bool {
+        self.state.graph.answer_device_code(user_code, approve)
     }
 
     /// A refresh token for the delegated flow.

@@ -25,6 +25,11 @@ pub const EWS_PATH: &str = "/EWS/Exchange.asmx";
 /// `POST /emulator/change?n=10` (adds, changes and removes n contacts).
 pub const CHANGE_PATH: &str = "/emulator/change";
 const TOKEN_SUFFIX: &str = "/oauth2/v2.0/token";
+const DEVICE_CODE_SUFFIX: &str = "/oauth2/v2.0/devicecode";
+/// Not Microsoft's: where the emulator's "user" approves a device code
+/// (`POST /emulator/devicelogin?code=ABC&approve=true`), which the
+/// device-code answer names as its verification page.
+pub const DEVICE_LOGIN_PATH: &str = "/emulator/devicelogin";
 /// Larger requests are refused, as IIS's request filtering does.
 const MAX_REQUEST: usize = 16 << 20;
 
@@ -42,6 +47,20 @@ pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Res
     };
     if parts.uri.path() == CHANGE_PATH && parts.method == hyper::Method::POST {
         return Ok(scripted_change(&state, parts.uri.query()));
+    }
+    if let Some(tenant) = parts.uri.path().strip_prefix('/').and_then(|p| p.strip_suffix(DEVICE_CODE_SUFFIX)) {
+        state.stats.count("Graph device code");
+        let host = parts.headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+        let page = format!("{}://{host}{DEVICE_LOGIN_PATH}", if state.https { "https" } else { "http" });
+        return Ok(json(graph::device_code(&state.graph, tenant, &String::from_utf8_lossy(&body), &page)));
+    }
+    if parts.uri.path() == DEVICE_LOGIN_PATH && parts.method == hyper::Method::POST {
+        let query: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+        let approve = query.get("approve").is_none_or(|a| a != "false");
+        let known = state.graph.answer_device_code(query.get("code").map(String::as_str).unwrap_or(""), approve);
+        let status = if known { StatusCode::OK } else { StatusCode::NOT_FOUND };
+        return Ok(page(status, if known { "<html><body>Done.</body></html>" } else { "<html><body>No such code.</body></html>" }));
     }
     if let Some(tenant) = parts.uri.path().strip_prefix('/').and_then(|p| p.strip_suffix(TOKEN_SUFFIX)) {
         state.stats.count("Graph token");

@@ -87,6 +87,13 @@ enum Command {
         #[arg(long)]
         folders: Option<usize>,
     },
+    /// Sign in to Microsoft 365 for delegated access (device code): prints
+    /// where to go and the code to enter, waits, keeps the refresh token in
+    /// the secrets file beside the database for the next sync
+    Login {
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Connect and authenticate; print the server's version
     Check {
         #[arg(long)]
@@ -260,6 +267,17 @@ async fn run(command: Command) -> Result<()> {
             eprintln!("user {}; interrupt to stop", emulator.user());
             println!("{}", json!({ "endpoint": emulator.endpoint(), "user": emulator.user() }));
             tokio::signal::ctrl_c().await?;
+            Ok(())
+        }
+        Command::Login { config } => {
+            let config = HostConfig::load(&config)?;
+            let kept = crate::login::device_code(&config, |prompt| {
+                println!("{}", prompt.message);
+                // Flushed at once: whoever reads this waits for it.
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+            })
+            .await?;
+            println!("Signed in. The refresh token is kept in {}; the next sync uses it.", kept.display());
             Ok(())
         }
         Command::Check { config, json } => {

@@ -226,10 +226,12 @@ impl HostConfig {
     pub fn rotatable_fingerprints(&self) -> Result<BTreeMap<String, String>> {
         let e = &self.exchange;
         let mut found = BTreeMap::new();
-        if e.mode == "graph"
-            && let Some(token) = secret("refresh_token", &e.refresh_token, &e.refresh_token_env)?
-        {
-            found.insert("refresh_token".to_string(), crate::secrets::fingerprint(&token));
+        if e.mode == "graph" {
+            match secret("refresh_token", &e.refresh_token, &e.refresh_token_env)? {
+                Some(token) => drop(found.insert("refresh_token".to_string(), crate::secrets::fingerprint(&token))),
+                // A token from `login` rotates into another from login.
+                None => drop(found.insert("refresh_token".to_string(), crate::secrets::FROM_LOGIN.to_string())),
+            }
         }
         Ok(found)
     }

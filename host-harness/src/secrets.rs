@@ -12,7 +12,12 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-fn path(database: &Path) -> PathBuf {
+/// What a value `helpdesk-host login` obtained replaces: nothing
+/// configured stands behind it, and it is used while nothing is.
+pub const FROM_LOGIN: &str = "login";
+
+/// The secrets file of a database.
+pub fn path(database: &Path) -> PathBuf {
     PathBuf::from(format!("{}.secrets.json", database.display()))
 }
 
@@ -38,8 +43,13 @@ pub fn load(database: &Path) -> Result<BTreeMap<String, String>> {
 /// The value of `key` to use: the one a run kept, if it was rotated from
 /// the value configured now; else the configured one.
 pub fn current(database: &Path, key: &str, configured: Option<String>) -> Result<Option<String>> {
-    let Some(configured) = configured else { return Ok(None) };
     let saved = load(database)?;
+    let Some(configured) = configured else {
+        // Signed in with `login` (or rotated from such a token) and nothing
+        // configured: the kept one.
+        let from_login = saved.get(&marker(key)).is_some_and(|m| m == FROM_LOGIN);
+        return Ok(saved.get(key).filter(|_| from_login).cloned());
+    };
     let from_this = match saved.get(&marker(key)) {
         Some(replaced) => *replaced == fingerprint(&configured),
         // Kept before fingerprints were: it came from the configuration.
@@ -83,6 +93,17 @@ pub fn save(database: &Path, key: &str, value: &str, replaces: Option<&str>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_from_login_is_used_while_none_is_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("helpdesk.db");
+        save(&db, "refresh_token", "rotated-from-a-configured-one", None).unwrap();
+        assert_eq!(current(&db, "refresh_token", None).unwrap(), None, "not from login: not used unconfigured");
+        save(&db, "refresh_token", "from-login", Some(FROM_LOGIN)).unwrap();
+        assert_eq!(current(&db, "refresh_token", None).unwrap().as_deref(), Some("from-login"));
+        assert_eq!(current(&db, "refresh_token", Some("configured".into())).unwrap().as_deref(), Some("configured"), "a configured token wins");
+    }
 
     #[test]
     fn a_rotated_secret_wins_until_a_new_one_is_configured() {
