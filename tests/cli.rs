@@ -428,7 +428,7 @@ async fn login_by_device_code_then_sync_uses_the_token() {
         &config,
         format!(
             "[exchange]\nmode = \"graph\"\ntenant_id = \"{TENANT}\"\nclient_id = \"{CLIENT_ID}\"\n\
-             token_endpoint = \"{base}\"\ngraph_endpoint = \"{base}\"\n\n[store]\ndatabase = \"helpdesk.db\"\n"
+             authority = \"{base}\"\ngraph_endpoint = \"{base}\"\n\n[store]\ndatabase = \"helpdesk.db\"\n"
         ),
     )
     .unwrap();

@@ -195,4 +195,11 @@ async fn named_mailboxes_only() {
     let books: Vec<String> = helpdesk_e2e::address_books(&mailbox).iter().filter(|f| !f.public).map(|f| f.id.clone()).collect();
     let in_mailbox = mailbox.contacts.iter().filter(|c| c.kind == "Contact" && books.contains(&c.folder_id)).count() as u64;
     assert_eq!(summary.counts.created + summary.counts.skipped, in_mailbox);
+    drop(mailbox);
+    // check probes the named mailboxes, not the directory.
+    connection.check(&runtime).await.unwrap();
+    let mut config = emulator_config_for(&emulator, &db, Mode::Graph);
+    config.exchange.mailboxes = vec![helpdesk_host::emulator::graph::MAILBOXLESS_USER.to_string()];
+    let error = Connection::from_config(&config).unwrap().check(&runtime).await.unwrap_err();
+    assert!(error.message.contains(helpdesk_host::emulator::graph::MAILBOXLESS_USER) && error.message.contains("MailboxNotEnabledForRESTAPI"), "{error}");
 }

@@ -132,7 +132,10 @@ fn graph_error(status: u16, code: &str, message: &str) -> Answer {
 }
 
 /// `POST /{tenant}/oauth2/v2.0/token` with a form body.
-pub fn token(state: &GraphState, tenant: &str, form: &str) -> Answer {
+/// `resource` is this Graph's base URL: a token is for one resource, and
+/// the identity platform refuses a scope naming another (a national
+/// cloud's Graph is not graph.microsoft.com).
+pub fn token(state: &GraphState, tenant: &str, form: &str, resource: &str) -> Answer {
     let fields: HashMap<String, String> = url::form_urlencoded::parse(form.as_bytes())
         .into_owned()
         .collect();
@@ -157,6 +160,15 @@ pub fn token(state: &GraphState, tenant: &str, form: &str) -> Answer {
             "unauthorized_client",
             700016,
             "Application not found in the directory.",
+        );
+    }
+    let scopes: Vec<&str> = field("scope").split_whitespace().filter(|s| !matches!(*s, "offline_access" | "openid" | "profile")).collect();
+    if let Some(other) = scopes.iter().find(|s| !s.starts_with(&format!("{resource}/"))) {
+        return oauth_error(
+            400,
+            "invalid_resource",
+            500011,
+            &format!("The resource principal named {} was not found in the tenant named {tenant}.", other.trim_end_matches("/.default")),
         );
     }
     match field("grant_type") {

@@ -64,7 +64,9 @@ pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Res
     }
     if let Some(tenant) = parts.uri.path().strip_prefix('/').and_then(|p| p.strip_suffix(TOKEN_SUFFIX)) {
         state.stats.count("Graph token");
-        return Ok(json(graph::token(&state.graph, tenant, &String::from_utf8_lossy(&body))));
+        let host = parts.headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+        let resource = format!("{}://{host}", if state.https { "https" } else { "http" });
+        return Ok(json(graph::token(&state.graph, tenant, &String::from_utf8_lossy(&body), &resource)));
     }
     if parts.uri.path().starts_with("/v1.0/") {
         let request_no = state.stats.api_requests.fetch_add(1, Ordering::Relaxed) + 1;

@@ -565,7 +565,7 @@ pub fn emulator_config_for(emulator: &Emulator, db: &Path, mode: Mode) -> HostCo
             tenant_id: Some(crate::emulator::graph::TENANT.into()),
             client_id: Some(crate::emulator::graph::CLIENT_ID.into()),
             client_secret: Some(crate::emulator::graph::CLIENT_SECRET.into()),
-            token_endpoint: Some(emulator.graph_base()),
+            authority: Some(emulator.graph_base()),
             graph_endpoint: Some(emulator.graph_base()),
             ..Default::default()
         },

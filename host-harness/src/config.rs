@@ -49,12 +49,23 @@ pub struct ExchangeConfig {
     /// graph: mail addresses; empty or "all": every enabled user
     #[serde(default)]
     pub mailboxes: Vec<String>,
+    /// graph: the identity platform, `https://login.microsoftonline.com`
+    /// or a national cloud's
+    pub authority: Option<String>,
+    /// the old name of `authority`, still read (with a warning)
     pub token_endpoint: Option<String>,
     pub graph_endpoint: Option<String>,
     #[serde(default)]
     pub folders: Vec<String>,
     #[serde(default)]
     pub tls: TlsConfig,
+}
+
+impl ExchangeConfig {
+    /// `authority`, or its old name `token_endpoint`.
+    pub fn authority(&self) -> Option<String> {
+        self.authority.clone().or_else(|| self.token_endpoint.clone())
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -153,7 +164,11 @@ impl HostConfig {
             bail!("[exchange] mode = \"{}\" is not one of {}", e.mode, MODES.join(", "));
         }
         self.interval()?;
-        let urls = [("endpoint", Some(&e.endpoint)), ("token_endpoint", e.token_endpoint.as_ref()), ("graph_endpoint", e.graph_endpoint.as_ref())];
+        if e.token_endpoint.is_some() {
+            let both = if e.authority.is_some() { " (authority, also set, wins)" } else { "" };
+            tracing::warn!("[exchange] token_endpoint is now called authority; the old name is still read{both}");
+        }
+        let urls = [("endpoint", Some(&e.endpoint)), ("authority", e.authority.as_ref()), ("token_endpoint", e.token_endpoint.as_ref()), ("graph_endpoint", e.graph_endpoint.as_ref())];
         for (key, url) in urls {
             let Some(url) = url.filter(|u| !u.is_empty()) else { continue };
             // Never echo such a URL: the password is in it.
@@ -210,7 +225,7 @@ impl HostConfig {
             // configured anew replaces what was kept.
             let configured = secret("refresh_token", &e.refresh_token, &e.refresh_token_env)?;
             add("refresh_token", crate::secrets::current(&self.database(), "refresh_token", configured)?);
-            add("token_endpoint", e.token_endpoint.clone());
+            add("authority", self.exchange.authority());
             add("graph_endpoint", e.graph_endpoint.clone());
             add("mailboxes", Some(e.mailboxes.join("\n")));
         } else {
@@ -241,7 +256,7 @@ impl HostConfig {
         let e = &self.exchange;
         if e.mode == "graph" {
             vec![
-                e.token_endpoint.clone().unwrap_or_else(|| "https://login.microsoftonline.com".into()),
+                e.authority().unwrap_or_else(|| crate::login::DEFAULT_AUTHORITY.into()),
                 e.graph_endpoint.clone().unwrap_or_else(|| "https://graph.microsoft.com".into()),
             ]
         } else {

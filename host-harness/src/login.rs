@@ -37,7 +37,8 @@ pub async fn device_code(config: &HostConfig, show: impl FnOnce(&Prompt)) -> Res
     }
     let tenant = e.tenant_id.as_deref().ok_or_else(|| anyhow!("[exchange] needs tenant_id for login"))?;
     let client = e.client_id.as_deref().ok_or_else(|| anyhow!("[exchange] needs client_id for login"))?;
-    let authority = e.token_endpoint.as_deref().unwrap_or(DEFAULT_AUTHORITY).trim_end_matches('/');
+    let authority = e.authority().unwrap_or_else(|| DEFAULT_AUTHORITY.into());
+    let authority = authority.trim_end_matches('/');
     let graph = e.graph_endpoint.as_deref().unwrap_or(DEFAULT_GRAPH).trim_end_matches('/');
     let tls = crate::capabilities::tls::client_config(e.tls.verify, e.tls.ca_file.as_deref())?;
     // offline_access: without it there is no refresh token to keep.

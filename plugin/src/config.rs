@@ -26,8 +26,9 @@ pub struct GraphConfig {
     pub client_secret: Option<String>,
     /// delegated access: exchanged for tokens, and rotated
     pub refresh_token: Option<String>,
-    /// the identity platform, without the tenant: `https://login.microsoftonline.com`
-    pub token_endpoint: String,
+    /// the identity platform (authority), without the tenant:
+    /// `https://login.microsoftonline.com`, or a national cloud's
+    pub authority: String,
     /// without the version: `https://graph.microsoft.com`
     pub graph_endpoint: String,
     /// mail addresses or ids; empty: every enabled user of the tenant
@@ -60,8 +61,8 @@ pub fn settings() -> Vec<Setting> {
         setting("client_secret", "Client secret", SettingKind::Secret, "for application access", None),
         setting("refresh_token", "Refresh token", SettingKind::Secret, "for delegated access instead of a client secret", None),
         Setting {
-            default_value: Some(DEFAULT_TOKEN_ENDPOINT.into()),
-            ..setting("token_endpoint", "Identity platform", SettingKind::Url, "", None)
+            default_value: Some(DEFAULT_AUTHORITY.into()),
+            ..setting("authority", "Identity platform (authority)", SettingKind::Url, "login.microsoftonline.us for US Government, login.partner.microsoftonline.cn for China", None)
         },
         Setting {
             default_value: Some(DEFAULT_GRAPH_ENDPOINT.into()),
@@ -78,7 +79,7 @@ pub fn settings() -> Vec<Setting> {
     ]
 }
 
-pub const DEFAULT_TOKEN_ENDPOINT: &str = "https://login.microsoftonline.com";
+pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 pub const DEFAULT_GRAPH_ENDPOINT: &str = "https://graph.microsoft.com";
 
 pub fn parse(values: &[SettingValue]) -> Result<Config> {
@@ -107,14 +108,19 @@ pub fn parse(values: &[SettingValue]) -> Result<Config> {
                 client_id: required("client_id", "graph")?,
                 client_secret: raw("client_secret"),
                 refresh_token: raw("refresh_token"),
-                token_endpoint: get("token_endpoint").unwrap_or_else(|| DEFAULT_TOKEN_ENDPOINT.into()).trim_end_matches('/').into(),
+                // `token_endpoint` is the setting's old name, still read.
+                authority: get("authority")
+                    .or_else(|| get("token_endpoint"))
+                    .unwrap_or_else(|| DEFAULT_AUTHORITY.into())
+                    .trim_end_matches('/')
+                    .into(),
                 graph_endpoint: get("graph_endpoint").unwrap_or_else(|| DEFAULT_GRAPH_ENDPOINT.into()).trim_end_matches('/').into(),
                 mailboxes: lines("mailboxes").into_iter().filter(|m| m != "all").collect(),
             };
             if graph.client_secret.is_none() && graph.refresh_token.is_none() {
                 return Err(Error::config("mode = \"graph\" needs client_secret (application access) or refresh_token (delegated access)"));
             }
-            crate::http::parse_url(&graph.token_endpoint)?;
+            crate::http::parse_url(&graph.authority)?;
             crate::http::parse_url(&graph.graph_endpoint)?;
             Protocol::Graph(graph)
         }

@@ -88,9 +88,18 @@ impl configure::Guest for Connector {
                 Ok(ServerInfo { product: version.product().into(), version: version.display(), endpoint })
             }
             config::Protocol::Graph(graph) => {
+                // The mailboxes it is to read, when named: that they can be
+                // read is what matters, not that the directory can.
+                let mailboxes = graph.mailboxes.clone();
                 let mut client = graph::Graph::new(graph);
-                let url = client.url("users?$select=id&$top=1");
-                client.get(&url)?;
+                if mailboxes.is_empty() {
+                    let url = client.url("users?$select=id&$top=1");
+                    client.get(&url)?;
+                }
+                for mailbox in &mailboxes {
+                    let url = client.url(&format!("users/{}/contactFolders?$top=1", graph::segment(mailbox)));
+                    client.get(&url).map_err(|e| error::Error::new(e.kind, format!("the mailbox {mailbox}: {}", e.message)))?;
+                }
                 let endpoint = client.url("");
                 Ok(ServerInfo { product: "Microsoft 365 (Microsoft Graph)".into(), version: "v1.0".into(), endpoint })
             }

@@ -28,8 +28,10 @@ fn now() -> u64 {
 }
 
 pub fn acquire(config: &mut GraphConfig) -> Result<Token> {
-    let url = format!("{}/{}/oauth2/v2.0/token", config.token_endpoint, escape(&config.tenant_id));
-    let scope = format!("{}/.default", crate::config::DEFAULT_GRAPH_ENDPOINT);
+    let url = format!("{}/{}/oauth2/v2.0/token", config.authority, escape(&config.tenant_id));
+    // The token is for the Graph this configuration reads: a national
+    // cloud's Graph refuses one for graph.microsoft.com.
+    let scope = format!("{}/.default", config.graph_endpoint);
     let mut form = vec![("client_id", config.client_id.clone()), ("scope", scope)];
     match (&config.refresh_token, &config.client_secret) {
         (Some(refresh), secret) => {
