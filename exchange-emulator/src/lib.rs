@@ -44,6 +44,10 @@ pub struct EmulatorOptions {
     pub record: bool,
     /// seconds between device-code polls the token endpoint asks for
     pub device_interval: u64,
+    /// public-folder requests need X-AnchorMailbox and X-PublicFolderMailbox,
+    /// as on Exchange 2013 and later; off is the easy setup (a single
+    /// server, or a client such as exchangelib that does not route)
+    pub public_folder_routing: bool,
 }
 
 impl Default for EmulatorOptions {
@@ -62,6 +66,7 @@ impl Default for EmulatorOptions {
             layout: data::Layout::Demo,
             record: false,
             device_interval: 5,
+            public_folder_routing: true,
         }
     }
 }
@@ -95,6 +100,7 @@ pub struct Exchange {
 }
 
 pub struct EmulatorState {
+    pub public_folder_routing: bool,
     /// with [`EmulatorOptions::record`]: every EWS exchange, in order
     pub exchanges: Option<Mutex<Vec<Exchange>>>,
     pub mailbox: RwLock<Mailbox>,
@@ -135,6 +141,7 @@ impl Emulator {
         }
         let state = Arc::new(EmulatorState {
             exchanges: options.record.then(Default::default),
+            public_folder_routing: options.public_folder_routing,
             mailbox: RwLock::new(mailbox),
             user: options.user,
             password: options.password,

@@ -141,7 +141,7 @@ pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Res
     }
     let answer = {
         let mailbox = state.mailbox.read().unwrap_or_else(|p| p.into_inner());
-        ews::handle(&mailbox, &body, &state.faults, fault)
+        ews::handle(&mailbox, &body, &state.faults, fault, routed(&parts.headers, &state))
     };
     if let Some(id) = &answer.vanished {
         state.mailbox.write().unwrap_or_else(|p| p.into_inner()).remove(id);
@@ -268,6 +268,14 @@ fn autodiscover(state: &EmulatorState, parts: &hyper::http::request::Parts, body
     *response.status_mut() = status;
     response.headers_mut().insert("content-type", "text/xml; charset=utf-8".parse().unwrap());
     response
+}
+
+/// The public folder routing headers, as Autodiscover gives them.
+fn routed(headers: &hyper::HeaderMap, state: &EmulatorState) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|h| h.to_str().ok()).unwrap_or("").trim().to_string();
+    !state.public_folder_routing
+        || (header("x-anchormailbox").eq_ignore_ascii_case(autodiscover::PUBLIC_FOLDER_MAILBOX)
+            && header("x-publicfoldermailbox").eq_ignore_ascii_case(autodiscover::PUBLIC_FOLDER_SERVER))
 }
 
 fn unauthorized(state: &EmulatorState) -> Response<Body> {

@@ -42,13 +42,31 @@ impl Source for EwsSource {
     fn sync_book(&mut self, book: &AddressBook, checkpoint: Option<&str>, compare: bool, sink: &mut Sink) -> Result<()> {
         match checkpoint {
             // SyncFolderItems does not serve public folders.
-            _ if book.public => self.listing(book, compare, sink),
+            _ if book.public => {
+                if let Some(warning) = self.ews.start_public() {
+                    crate::report::warn(&warning);
+                }
+                let listed = self.listing(book, compare, sink);
+                self.ews.end_public();
+                listed
+            }
             Some(state) => self.changes(book, Some(state.to_string()), sink),
             None => self.changes(book, None, sink),
         }
     }
 
     fn sample(&mut self, book: &AddressBook, count: usize) -> Result<Vec<Attributes>> {
+        if book.public {
+            self.ews.start_public();
+        }
+        let found = self.sample_of(book, count);
+        self.ews.end_public();
+        found
+    }
+}
+
+impl EwsSource {
+    fn sample_of(&mut self, book: &AddressBook, count: usize) -> Result<Vec<Attributes>> {
         let page = self.ews.find_items(&book.id, 0)?;
         let contacts: Vec<ItemRef> = page.items.into_iter().filter(|i| i.kind == "Contact").take(count).collect();
         let mut found = Vec::new();
@@ -57,9 +75,7 @@ impl Source for EwsSource {
         }
         Ok(found)
     }
-}
 
-impl EwsSource {
     /// List the folder page by page. With `compare`, contacts whose change
     /// key is the stored one are not read again. Only one page of ids is
     /// held at a time.

@@ -17,7 +17,10 @@ pub fn list(ews: &mut Ews) -> Result<Listing> {
     let mut warnings = Vec::new();
     let well_known = well_known(ews, &mut warnings)?;
     let mut books = address_books(&tree, Some(&well_known));
-    let (public, unlisted) = public_tree(ews, &mut warnings)?;
+    warnings.extend(ews.start_public());
+    let public = public_tree(ews, &mut warnings);
+    ews.end_public();
+    let (public, unlisted) = public?;
     books.extend(address_books(&public, None));
     Ok(Listing {
         books,
@@ -64,12 +67,9 @@ fn public_tree(
         Traversal::Shallow,
     ) {
         Ok(top) => top,
-        // Many organisations have no public folders at all.
-        Err(e)
-            if NO_PUBLIC_FOLDERS
-                .iter()
-                .any(|code| e.message.contains(code)) =>
-        {
+        // Many organisations have no public folders at all; but one whose
+        // Autodiscover names a public folder mailbox has them.
+        Err(e) if NO_PUBLIC_FOLDERS.iter().any(|code| e.message.contains(code)) && !ews.has_public_route() => {
             crate::report::debug(&format!("no public folders: {}", e.message));
             return Ok((Vec::new(), Vec::new()));
         }

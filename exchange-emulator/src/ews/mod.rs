@@ -56,11 +56,14 @@ pub fn busy_fault() -> String {
 /// The back-off the busy faults suggest: short, so that tests stay quick.
 const BUSY_BACK_OFF_MS: u64 = 200;
 
+/// `routed`: the request carries the public folder routing headers (or
+/// the emulator was told not to ask for them).
 pub fn handle(
     mailbox: &Mailbox,
     request: &[u8],
     faults: &Faults,
     injected: Option<Fault>,
+    routed: bool,
 ) -> Answer {
     let parsed = match request::parse(request) {
         Ok(parsed) => parsed,
@@ -85,6 +88,17 @@ pub fn handle(
     }
     let operation = parsed.operation;
     let name = operation.name.clone();
+    // Exchange 2013 and later: a public-folder request without the routing
+    // headers reaches a mailbox server that holds no public folder
+    // mailbox (reference/ews-and-graph-protocol.md, public folders; F13 of
+    // the 2026-12-01 review).
+    if !routed && touches_public(mailbox, &operation) {
+        let text = "There are no public folder servers available.";
+        let count = ["FolderIds", "ParentFolderIds", "ItemIds"].iter().find_map(|c| operation.child(c)).map_or(1, |c| c.children.len().max(1));
+        let messages: String = (0..count).map(|_| error(&name, "ErrorNoPublicFolderReplicaAvailable", text, "")).collect();
+        let body = response(&name, &messages);
+        return Answer { status: 200, body: wire(envelope(&body)), vanished: None, operation: name };
+    }
     let shape_of = if name.contains("Folder") && name != "SyncFolderItems" {
         "FolderShape"
     } else {
@@ -750,4 +764,12 @@ fn sync_folder_items(mailbox: &Mailbox, op: &Element, shape: &Shape) -> Result<S
         }
     };
     Ok(response(OP, &message))
+}
+
+/// Whether a request names a public folder, or an item in one.
+fn touches_public(mailbox: &Mailbox, op: &Element) -> bool {
+    let folders = ["FolderIds", "ParentFolderIds", "SyncFolderId"].into_iter().filter_map(|c| op.child(c)).flat_map(|c| folder_refs(mailbox, Some(c)));
+    let in_public = |id: &str| mailbox.contact(id).and_then(|c| mailbox.folder(&c.folder_id)).is_some_and(|f| f.public);
+    let items = op.child("ItemIds").map(|ids| ids.children.iter().any(|id| id.attr("Id").is_some_and(in_public))).unwrap_or(false);
+    items || folders.flatten().any(|f| f.public)
 }

@@ -10,6 +10,7 @@ pub mod get_item;
 pub mod pipeline;
 pub mod response;
 pub mod sync_folder_items;
+pub mod user_settings;
 pub mod xml;
 
 use crate::error::{Error, Kind, Result};
@@ -49,6 +50,21 @@ pub struct Ews {
     discover_at: Option<String>,
     /// what Autodiscover said, once it was asked
     pub discovered: Option<autodiscover::Settings>,
+    /// where public-folder requests go, once found out (None inside: sent
+    /// without routing headers)
+    public_route: Option<Option<PublicRoute>>,
+    /// the requests now are public-folder requests
+    routing: bool,
+}
+
+/// The routing Exchange 2013 and later need for public-folder requests
+/// ("Route public folder hierarchy requests"): `X-AnchorMailbox` is the
+/// public folder mailbox Autodiscover names (PublicFolderInformation),
+/// `X-PublicFolderMailbox` that mailbox's InternalRpcClientServer.
+#[derive(Clone, Debug)]
+pub struct PublicRoute {
+    pub anchor: String,
+    pub server: String,
 }
 
 impl Ews {
@@ -63,7 +79,56 @@ impl Ews {
             in_flight: IN_FLIGHT,
             discover_at: is_bare_host(endpoint).then(|| endpoint.trim_end_matches('/').to_string()),
             discovered: None,
+            public_route: None,
+            routing: false,
         }
+    }
+
+    /// Send the next requests as public-folder requests, with the routing
+    /// headers, found out by Autodiscover on first use. A warning comes
+    /// back when they cannot be found out: the requests then go without.
+    pub fn start_public(&mut self) -> Option<String> {
+        self.routing = true;
+        if self.public_route.is_some() {
+            return None;
+        }
+        let found = self.find_public_route();
+        let (route, warning) = match found {
+            Ok(route) => (route, None),
+            Err(why) => (None, Some(format!("public-folder requests are sent without routing headers (X-AnchorMailbox, X-PublicFolderMailbox): {why}"))),
+        };
+        self.public_route = Some(route);
+        warning
+    }
+
+    /// Whether public-folder requests carry routing headers.
+    pub fn has_public_route(&self) -> bool {
+        matches!(self.public_route, Some(Some(_)))
+    }
+
+    pub fn end_public(&mut self) {
+        self.routing = false;
+    }
+
+    /// Ok(None): Autodiscover names no public folder mailbox (Exchange 2010,
+    /// or no public folders), so there is nothing to route by.
+    fn find_public_route(&mut self) -> std::result::Result<Option<PublicRoute>, String> {
+        self.find_endpoint().map_err(|e| e.message)?;
+        if !self.username.contains('@') {
+            return Err(format!("Autodiscover needs the account's email address as user name ('{}' is none)", self.username));
+        }
+        let base = url::Url::parse(&self.endpoint).map_err(|e| e.to_string())?.origin().ascii_serialization();
+        let anchor = match self.discovered.as_ref() {
+            Some(found) => found.public_folder_mailbox.clone(),
+            None => autodiscover::discover(&base, &self.username, &self.authorization).map_err(|e| e.message)?.public_folder_mailbox,
+        };
+        let Some(anchor) = anchor else { return Ok(None) };
+        let settings = user_settings::get(&base, &anchor, &["InternalRpcClientServer"], &self.authorization).map_err(|e| e.message)?;
+        let server = settings
+            .into_iter()
+            .find_map(|(name, value)| (name == "InternalRpcClientServer").then_some(value))
+            .ok_or_else(|| format!("Autodiscover gave no InternalRpcClientServer for the public folder mailbox {anchor}"))?;
+        Ok(Some(PublicRoute { anchor, server }))
     }
 
     /// The EWS URL: the configured one, or the one Autodiscover found.
@@ -280,8 +345,13 @@ impl Ews {
         self.read(response, handler)
     }
 
-    fn headers(&self) -> [(&'static str, &str); 2] {
-        [("content-type", "text/xml; charset=utf-8"), ("authorization", &self.authorization)]
+    fn headers(&self) -> Vec<(&'static str, &str)> {
+        let mut headers = vec![("content-type", "text/xml; charset=utf-8"), ("authorization", self.authorization.as_str())];
+        if let (true, Some(Some(route))) = (self.routing, &self.public_route) {
+            headers.push(("x-anchormailbox", route.anchor.as_str()));
+            headers.push(("x-publicfoldermailbox", route.server.as_str()));
+        }
+        headers
     }
 
     /// Judge an answer by its HTTP status, then stream its SOAP envelope
