@@ -101,6 +101,23 @@ fn config_file(dir: &std::path::Path, endpoint: &str, password: &str, interval: 
     config
 }
 
+/// A Graph configuration for the emulator in `dir`, with `extra` lines of
+/// [exchange] (a token, the authority); every second a run when served.
+fn graph_config_file(dir: &std::path::Path, emulator: &helpdesk_host::emulator::Emulator, extra: &str) -> String {
+    use helpdesk_host::emulator::graph::{CLIENT_ID, TENANT};
+    let config = dir.join("helpdesk.toml");
+    let base = emulator.graph_base();
+    std::fs::write(
+        &config,
+        format!(
+            "[exchange]\nmode = \"graph\"\ntenant_id = \"{TENANT}\"\nclient_id = \"{CLIENT_ID}\"\ngraph_endpoint = \"{base}\"\n{extra}\n\
+             [store]\ndatabase = \"helpdesk.db\"\n\n[schedule]\ninterval = \"1s\"\n"
+        ),
+    )
+    .unwrap();
+    config.to_str().unwrap().to_string()
+}
+
 /// An emulator, a temporary directory, and a configuration file for it
 /// there (its database `helpdesk.db` beside it).
 async fn emulator_with_config(
@@ -391,22 +408,12 @@ fn bench_reports_every_figure() {
 /// in one process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_uses_the_rotated_token_run_after_run() {
-    use helpdesk_host::emulator::graph::{CLIENT_ID, TENANT};
     use helpdesk_host::emulator::{Emulator, EmulatorOptions};
     let emulator = Emulator::start(EmulatorOptions { contacts: 60, seed: 9, ..Default::default() }).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("helpdesk.toml");
-    let base = emulator.graph_base();
-    std::fs::write(
-        &config,
-        format!(
-            "[exchange]\nmode = \"graph\"\ntenant_id = \"{TENANT}\"\nclient_id = \"{CLIENT_ID}\"\nrefresh_token = \"{}\"\n\
-             token_endpoint = \"{base}\"\ngraph_endpoint = \"{base}\"\n\n[store]\ndatabase = \"helpdesk.db\"\n\n[schedule]\ninterval = \"1s\"\n",
-            emulator.grant_refresh_token()
-        ),
-    )
-    .unwrap();
-    let config = config.to_str().unwrap().to_string();
+    // The old name of `authority` still works.
+    let token = format!("refresh_token = \"{}\"\ntoken_endpoint = \"{}\"\n", emulator.grant_refresh_token(), emulator.graph_base());
+    let config = graph_config_file(dir.path(), &emulator, &token);
     let runs = serve_runs(&config, 3).await;
     let statuses: Vec<&str> = runs.as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["succeeded"; 3], "{runs}");
@@ -418,22 +425,12 @@ async fn serve_uses_the_rotated_token_run_after_run() {
 /// sign-in is an error that says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_by_device_code_then_sync_uses_the_token() {
-    use helpdesk_host::emulator::graph::{CLIENT_ID, TENANT};
     use helpdesk_host::emulator::{Emulator, EmulatorOptions};
     use tokio::io::AsyncBufReadExt;
     let emulator = Emulator::start(EmulatorOptions { contacts: 50, seed: 12, device_interval: 1, ..Default::default() }).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("helpdesk.toml");
     let base = emulator.graph_base();
-    std::fs::write(
-        &config,
-        format!(
-            "[exchange]\nmode = \"graph\"\ntenant_id = \"{TENANT}\"\nclient_id = \"{CLIENT_ID}\"\n\
-             authority = \"{base}\"\ngraph_endpoint = \"{base}\"\n\n[store]\ndatabase = \"helpdesk.db\"\n"
-        ),
-    )
-    .unwrap();
-    let config = config.to_str().unwrap().to_string();
+    let config = graph_config_file(dir.path(), &emulator, &format!("authority = \"{base}\"\n"));
     let sign_in = |approve: bool| {
         let (config, base) = (config.clone(), base.clone());
         let emulator = &emulator;

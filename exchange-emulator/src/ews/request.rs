@@ -46,6 +46,11 @@ impl Node {
     }
 }
 
+/// A character XML 1.0 allows (its `Char` production).
+fn xml10_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
 /// A request as the server sees it.
 #[derive(Debug)]
 pub struct Request {
@@ -132,28 +137,16 @@ pub fn parse_document(body: &[u8]) -> Result<Node, String> {
             // and characters it allows; anything else makes the request
             // not well-formed, as it does for Exchange.
             Event::GeneralRef(reference) => {
-                let ch = match reference.resolve_char_ref() {
-                    Ok(Some(ch)) => Some(ch),
-                    Ok(None) => match &*reference {
-                        "lt" => Some('<'),
-                        "gt" => Some('>'),
-                        "amp" => Some('&'),
-                        "quot" => Some('"'),
-                        "apos" => Some('\''),
-                        _ => None,
-                    },
-                    Err(_) => None,
+                let text = match reference.resolve_char_ref() {
+                    Ok(Some(ch)) if xml10_char(ch) => Some(ch.to_string()),
+                    Ok(Some(_)) | Err(_) => None,
+                    Ok(None) => quick_xml::escape::resolve_predefined_entity(&reference).map(str::to_string),
                 };
-                let allowed = ch.filter(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..));
-                match (allowed, stack.last_mut()) {
-                    (Some(ch), Some(top)) => top.text.push(ch),
-                    (Some(_), None) => {}
-                    (None, _) => {
-                        return Err(format!(
-                            "The request is not well-formed XML: the reference '&{};' is not allowed.",
-                            &*reference
-                        ));
-                    }
+                let Some(text) = text else {
+                    return Err(format!("The request is not well-formed XML: the reference '&{};' is not allowed.", &*reference));
+                };
+                if let Some(top) = stack.last_mut() {
+                    top.text.push_str(&text);
                 }
             }
             Event::CData(data) => {

@@ -5,7 +5,7 @@
 //! Anywhere clients do.
 
 use super::envelope::escape;
-use super::xml::{Item, XmlStream};
+use super::xml::read_leaves;
 use crate::error::{Error, Kind, Result};
 use crate::http;
 use std::io::BufReader;
@@ -53,34 +53,18 @@ pub fn discover(base: &str, address: &str, authorization: &str) -> Result<Settin
 
 /// The settings of a POX answer, or its error.
 pub fn parse(input: impl std::io::BufRead) -> std::result::Result<Settings, String> {
-    let mut stream = XmlStream::new(input);
-    let (mut path, mut text): (Vec<String>, String) = (Vec::new(), String::new());
     let (mut expr, mut exch, mut public_folder, mut kind) = (None, None, None, String::new());
     let (mut error_code, mut message) = (None, String::new());
-    loop {
-        match stream.next().map_err(|e| format!("the answer is no Autodiscover XML ({})", e.0))? {
-            Item::Start(tag) => {
-                path.push(tag.name);
-                text.clear();
-            }
-            Item::Text(t) => text.push_str(&t),
-            Item::End => {
-                let name = path.pop().unwrap_or_default();
-                let parent = path.last().map(String::as_str).unwrap_or_default();
-                match (parent, name.as_str()) {
-                    ("Protocol", "Type") => kind = text.trim().to_string(),
-                    ("Protocol", "EwsUrl") if kind == "EXPR" => expr = Some(text.trim().to_string()),
-                    ("Protocol", "EwsUrl") if kind == "EXCH" => exch = Some(text.trim().to_string()),
-                    ("PublicFolderInformation", "SmtpAddress") => public_folder = Some(text.trim().to_string()),
-                    ("Error", "ErrorCode") => error_code = Some(text.trim().to_string()),
-                    ("Error", "Message") => message = text.trim().to_string(),
-                    _ => {}
-                }
-                text.clear();
-            }
-            Item::Eof => break,
-        }
-    }
+    read_leaves(input, |parent, name, text| match (parent, name) {
+        ("Protocol", "Type") => kind = text.to_string(),
+        ("Protocol", "EwsUrl") if kind == "EXPR" => expr = Some(text.to_string()),
+        ("Protocol", "EwsUrl") if kind == "EXCH" => exch = Some(text.to_string()),
+        ("PublicFolderInformation", "SmtpAddress") => public_folder = Some(text.to_string()),
+        ("Error", "ErrorCode") => error_code = Some(text.to_string()),
+        ("Error", "Message") => message = text.to_string(),
+        _ => {}
+    })
+    .map_err(|e| format!("the answer is no Autodiscover XML ({})", e.0))?;
     if let Some(code) = error_code {
         return Err(format!("error {code}: {message}"));
     }

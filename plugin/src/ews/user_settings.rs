@@ -4,7 +4,7 @@
 //! `X-PublicFolderMailbox` carries.
 
 use super::envelope::escape;
-use super::xml::{Item, XmlStream};
+use super::xml::read_leaves;
 use crate::error::{Error, Result};
 use crate::http;
 use std::io::BufReader;
@@ -44,30 +44,14 @@ pub fn get(base: &str, mailbox: &str, settings: &[&str], authorization: &str) ->
 }
 
 pub fn parse(input: impl std::io::BufRead) -> std::result::Result<Vec<(String, String)>, String> {
-    let mut stream = XmlStream::new(input);
-    let (mut path, mut text) = (Vec::<String>::new(), String::new());
     let (mut settings, mut name, mut error) = (Vec::new(), String::new(), None);
-    loop {
-        match stream.next().map_err(|e| format!("the answer is no Autodiscover XML ({})", e.0))? {
-            Item::Start(tag) => {
-                path.push(tag.name);
-                text.clear();
-            }
-            Item::Text(t) => text.push_str(&t),
-            Item::End => {
-                let element = path.pop().unwrap_or_default();
-                let parent = path.last().map(String::as_str).unwrap_or_default();
-                match (parent, element.as_str()) {
-                    ("UserSetting", "Name") => name = text.trim().to_string(),
-                    ("UserSetting", "Value") => settings.push((std::mem::take(&mut name), text.trim().to_string())),
-                    ("UserResponse", "ErrorCode") if text.trim() != "NoError" => error = Some(text.trim().to_string()),
-                    _ => {}
-                }
-                text.clear();
-            }
-            Item::Eof => break,
-        }
-    }
+    read_leaves(input, |parent, element, text| match (parent, element) {
+        ("UserSetting", "Name") => name = text.to_string(),
+        ("UserSetting", "Value") => settings.push((std::mem::take(&mut name), text.to_string())),
+        ("UserResponse", "ErrorCode") if text != "NoError" => error = Some(text.to_string()),
+        _ => {}
+    })
+    .map_err(|e| format!("the answer is no Autodiscover XML ({})", e.0))?;
     match error {
         Some(code) => Err(format!("error {code}")),
         None => Ok(settings),

@@ -255,6 +255,29 @@ impl<R: BufRead> XmlStream<R> {
     }
 }
 
+/// Walk a small document whole, calling `leaf(parent, name, text)` at the
+/// end of every element with its parent's name, its own and its text
+/// (trimmed). For answers read by a few names (Autodiscover's).
+pub fn read_leaves<R: BufRead>(input: R, mut leaf: impl FnMut(&str, &str, &str)) -> Result<(), XmlError> {
+    let mut stream = XmlStream::new(input);
+    let (mut path, mut text) = (Vec::<String>::new(), String::new());
+    loop {
+        match stream.next()? {
+            Item::Start(tag) => {
+                path.push(tag.name);
+                text.clear();
+            }
+            Item::Text(t) => text.push_str(&t),
+            Item::End => {
+                let name = path.pop().unwrap_or_default();
+                leaf(path.last().map(String::as_str).unwrap_or_default(), &name, text.trim());
+                text.clear();
+            }
+            Item::Eof => return Ok(()),
+        }
+    }
+}
+
 /// Replaces bytes that are not UTF-8 with U+FFFD, so that one bad byte in
 /// a folder name costs a character, not the response. Streams: a sequence
 /// split between two reads is carried over.
