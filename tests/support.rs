@@ -131,15 +131,19 @@ pub fn assert_users_match(store: &Store, mailbox: &Mailbox) {
 /// The contacts a sync must import, in sync order (address books in
 /// listing order, items in folder order), and the ones it must skip
 /// because an earlier contact has their email (compared without case).
+/// Addresses are as the directory resolves them: a contact made from the
+/// GAL holds a legacy DN, its user the SMTP address behind it.
 pub fn truth(mailbox: &Mailbox) -> (Vec<Contact>, Vec<Contact>) {
     let mut emails = HashSet::new();
     let (mut imported, mut duplicates) = (Vec::new(), Vec::new());
     for folder in address_books(mailbox) {
         // The broken-item fault's contact can never be read: no user.
         for contact in mailbox.items_in(folder).filter(|c| c.kind == "Contact" && c.id != BROKEN_ITEM_ID) {
+            let mut contact = contact.clone();
+            contact.emails = contact.emails.iter().map(|e| mailbox.smtp_of(e).to_string()).collect();
             match contact.emails.first() {
-                Some(email) if !emails.insert(email.to_lowercase()) => duplicates.push(contact.clone()),
-                _ => imported.push(contact.clone()),
+                Some(email) if !emails.insert(email.to_lowercase()) => duplicates.push(contact),
+                _ => imported.push(contact),
             }
         }
     }

@@ -102,6 +102,9 @@ pub struct Mailbox {
     homes: Vec<(String, usize)>,
     generated: usize,
     previous_without_email: Option<String>,
+    /// the directory (GAL): legacy DN and primary SMTP address of people
+    /// that contacts made from the directory point to
+    pub directory: Vec<(String, String)>,
 }
 
 /// SplitMix64: small, fast, and the same sequence everywhere.
@@ -580,6 +583,13 @@ impl Mailbox {
                 Some(previous) => contact.id = swap_case(&previous),
                 None => self.previous_without_email = Some(contact.id.clone()),
             }
+        } else if i % 50 == 23 {
+            // Made from the directory: the address is the person's
+            // Exchange legacy DN (routing type EX), as Outlook stores a
+            // contact added from the GAL.
+            let dn = format!("/o=Example/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn={given_ascii}{i}");
+            self.directory.push((dn.clone(), format!("{given_ascii}.{surname_ascii}{i}@{domain}")));
+            contact.emails.push(dn);
         } else if i % 37 == 11 && i >= 37 {
             // Shares the email of an earlier contact, in other case.
             let earlier = self
@@ -837,6 +847,12 @@ impl Mailbox {
             by_folder
         });
         by_folder.get(source).map_or(&[], Vec::as_slice)
+    }
+
+    /// The SMTP address of a directory entry's legacy DN; any other
+    /// address as it is.
+    pub fn smtp_of<'a>(&'a self, address: &'a str) -> &'a str {
+        self.directory.iter().find(|(dn, _)| dn.eq_ignore_ascii_case(address)).map_or(address, |(_, smtp)| smtp.as_str())
     }
 
     pub fn contact(&self, id: &str) -> Option<&Contact> {

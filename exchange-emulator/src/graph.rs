@@ -534,7 +534,7 @@ fn list_contacts(
         .iter()
         .skip(skip)
         .take(top)
-        .map(|c| contact_json(c))
+        .map(|c| contact_json(c, mailbox))
         .collect();
     let mut body = json!({ "@odata.context": format!("{base}/v1.0/$metadata#users('{uid}')/contacts"), "value": value });
     if skip + top < people.len() {
@@ -576,7 +576,7 @@ fn delta(
         .iter()
         .filter_map(|change| match change {
             Change::Create(c) | Change::Update(c) => (c.kind == "Contact").then(|| {
-                let mut json = contact_json(c);
+                let mut json = contact_json(c, mailbox);
                 // The broken-item fault's contact: an entry without its id.
                 if c.id == super::data::BROKEN_ITEM_ID {
                     json.as_object_mut().map(|o| o.remove("id"));
@@ -607,7 +607,7 @@ fn delta(
 }
 
 /// A contact as Graph writes it; unset strings are null, unset addresses `{}`.
-pub fn contact_json(c: &Contact) -> Value {
+pub fn contact_json(c: &Contact, mailbox: &Mailbox) -> Value {
     let text = |s: &str| if s.is_empty() { Value::Null } else { json!(s) };
     json!({
         "@odata.etag": format!("W/\"{}\"", c.change_key),
@@ -621,7 +621,9 @@ pub fn contact_json(c: &Contact) -> Value {
         "companyName": text(&c.company),
         "department": text(&c.department),
         "jobTitle": text(&c.job_title),
-        "emailAddresses": c.emails.iter().map(|e| json!({ "name": c.display_name, "address": e })).collect::<Vec<_>>(),
+        // A directory entry's address as its SMTP one: our references show
+        // Graph contacts with SMTP addresses only (contact-get, user-list-contacts).
+        "emailAddresses": c.emails.iter().map(|e| json!({ "name": c.display_name, "address": mailbox.smtp_of(e) })).collect::<Vec<_>>(),
         "businessPhones": c.business_phone.iter().collect::<Vec<_>>(),
         "homePhones": [],
         "mobilePhone": c.mobile_phone,

@@ -32,6 +32,8 @@ struct Listed {
 
 pub struct EwsSource {
     pub ews: Ews,
+    /// legacy DNs among contacts' addresses, to SMTP
+    pub names: crate::ex_addresses::Resolver,
 }
 
 impl Source for EwsSource {
@@ -194,7 +196,7 @@ impl EwsSource {
             for _ in 0..page.batches {
                 let (items, fetched) = pipeline.next(&mut self.ews).expect("a batch queued for this page")?;
                 done += items.len() as u64;
-                changes.extend(Self::mapped(&items, fetched, sink));
+                changes.extend(Self::mapped(&items, fetched, sink, &mut self.names));
             }
             if page.batches > 0 {
                 host::progress(&book.id, done, book.count.max(done));
@@ -228,7 +230,7 @@ impl EwsSource {
         let requests: Vec<&[ItemRef]> = items.chunks(get_item::MAX_BATCH).collect();
         let mut changes = Vec::with_capacity(items.len());
         self.ews.get_items_each(&requests, |i, fetched| {
-            changes.extend(Self::mapped(requests[i], fetched, sink));
+            changes.extend(Self::mapped(requests[i], fetched, sink, &mut self.names));
             progress(requests[i].len() as u64);
             Ok(())
         })?;
@@ -236,11 +238,19 @@ impl EwsSource {
     }
 
     /// GetItem's results as changes for the host.
-    fn mapped(items: &[ItemRef], fetched: Vec<std::result::Result<FetchedItem, Status>>, sink: &mut Sink) -> Vec<Change> {
+    fn mapped(
+        items: &[ItemRef],
+        fetched: Vec<std::result::Result<FetchedItem, Status>>,
+        sink: &mut Sink,
+        names: &mut crate::ex_addresses::Resolver,
+    ) -> Vec<Change> {
         let mut changes = Vec::with_capacity(items.len());
         for (item, result) in items.iter().zip(fetched) {
             match result {
-                Ok(contact) => changes.push(sink.contact(contact.id, contact.change_key, &contact.attributes)),
+                Ok(mut contact) => {
+                    names.fix(&mut contact.attributes);
+                    changes.push(sink.contact(contact.id, contact.change_key, &contact.attributes))
+                }
                 // Deleted between listing and reading: it is simply gone.
                 Err(status) if status.code == "ErrorItemNotFound" => {}
                 Err(status) => changes.push(sink.failed(

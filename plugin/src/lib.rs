@@ -10,6 +10,7 @@
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 pub mod address_books;
+pub mod ex_addresses;
 pub mod attributes;
 pub mod catalogue;
 pub mod config;
@@ -63,7 +64,10 @@ impl From<error::Error> for ConnectorError {
 fn source(config: &config::Config) -> Box<dyn sync::Source> {
     match &config.protocol {
         config::Protocol::Ews { endpoint, username, password } => {
-            Box::new(ews_source::EwsSource { ews: ews::Ews::new(endpoint, username, password) })
+            Box::new(ews_source::EwsSource {
+                ews: ews::Ews::new(endpoint, username, password),
+                names: ex_addresses::Resolver::new(ews::Ews::new(endpoint, username, password)),
+            })
         }
         config::Protocol::Graph(graph) => Box::new(graph_source::GraphSource::new(graph::Graph::new(graph.clone()))),
     }

@@ -165,6 +165,7 @@ pub fn handle(
             }
         },
         ("ConvertId", _) => convert_id(&operation),
+        ("ResolveNames", _) => resolve_names(mailbox, &operation),
         (other, _) => {
             let text = format!("The request is invalid: {other} is not supported by this server.");
             return Answer {
@@ -544,6 +545,29 @@ fn get_item(mailbox: &Mailbox, op: &Element, shape: &Shape, mut spoil: Spoil) ->
 }
 
 /// exchangelib's version probe: any answer with a version header will do.
+/// ResolveNames against the directory: a legacy DN or an SMTP address of
+/// a directory entry resolves to its mailbox.
+fn resolve_names(mailbox: &Mailbox, op: &Element) -> String {
+    const OP: &str = "ResolveNames";
+    let entry = op.child_text("UnresolvedEntry").unwrap_or_default().trim();
+    let found = mailbox.directory.iter().find(|(dn, smtp)| dn.eq_ignore_ascii_case(entry) || smtp.eq_ignore_ascii_case(entry));
+    let message = match found {
+        Some((_, smtp)) => success(
+            OP,
+            &format!(
+                concat!(
+                    r#"<m:ResolutionSet TotalItemsInView="1" IncludesLastItemInRange="true"><t:Resolution><t:Mailbox>"#,
+                    "<t:Name>{0}</t:Name><t:EmailAddress>{0}</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType>",
+                    "<t:MailboxType>Mailbox</t:MailboxType></t:Mailbox></t:Resolution></m:ResolutionSet>"
+                ),
+                escape(smtp.as_str())
+            ),
+        ),
+        None => error(OP, "ErrorNameResolutionNoResults", "No results were found.", ""),
+    };
+    response(OP, &message)
+}
+
 fn convert_id(op: &Element) -> String {
     let count = op.child("SourceIds").map_or(1, |s| s.children.len().max(1));
     let messages: String = (0..count)

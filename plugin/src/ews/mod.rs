@@ -8,6 +8,7 @@ pub mod find_item;
 pub mod get_folder;
 pub mod get_item;
 pub mod pipeline;
+pub mod resolve_names;
 pub mod response;
 pub mod sync_folder_items;
 pub mod user_settings;
@@ -162,6 +163,16 @@ impl Ews {
         }
         version.ok_or_else(|| {
             Error::new(Kind::NotExchange, format!("{} answered without ServerVersionInfo: not an Exchange server?", self.endpoint))
+        })
+    }
+
+    /// The SMTP address the directory has for `entry` (a legacy DN), if it
+    /// finds exactly that.
+    pub fn resolve_name(&mut self, entry: &str) -> Result<Option<String>> {
+        let (mut parser, _) = self.call(&resolve_names::request(entry), resolve_names::parser)?;
+        Ok(match parser.results.pop() {
+            Some(Ok(resolve_names::Resolution(found))) => found,
+            _ => None,
         })
     }
 
