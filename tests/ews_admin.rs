@@ -139,6 +139,7 @@ async fn any_attribute_maps_to_any_field_including_custom_ones() {
     config.fields = [
         ("department".to_string(), "Department".to_string()),
         ("customer_no".into(), "Customer number".into()),
+        ("birthday".into(), "Birthday".into()),
     ]
     .into();
     config.mapping = [
@@ -148,6 +149,7 @@ async fn any_attribute_maps_to_any_field_including_custom_ones() {
         ("phone_numbers.mobilephone", "phone"),
         ("department", "department"),
         ("extended.customer_id", "customer_no"),
+        ("birthday", "birthday"),
     ]
     .into_iter()
     .map(|(a, f)| (a.to_string(), f.to_string()))
@@ -180,6 +182,15 @@ async fn any_attribute_maps_to_any_field_including_custom_ones() {
         }
     }
     assert!(with_customer > 0);
+    // Birthdays arrive as the instant of their local midnight; users get
+    // the day.
+    let mut with_birthday = 0;
+    for (id, user) in &users {
+        let contact = mailbox.contact(id).unwrap();
+        assert_eq!(user.extra.get("birthday").and_then(|v| v.as_str()), contact.birthday.as_deref(), "{id}");
+        with_birthday += usize::from(contact.birthday.is_some());
+    }
+    assert!(with_birthday > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

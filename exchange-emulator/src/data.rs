@@ -52,6 +52,9 @@ pub struct Contact {
     pub country: String,
     /// MAPI PidTagCustomerId, an extended property
     pub customer_id: Option<String>,
+    /// the day, `YYYY-MM-DD`; on the wire as Outlook stores it: the day's
+    /// midnight in the mailbox's zone (Europe/Berlin here) as a UTC instant
+    pub birthday: Option<String>,
     pub last_modified: String,
     /// change sequence numbers: when the item was created, last modified
     pub created: u64,
@@ -573,6 +576,7 @@ impl Mailbox {
             postal_code: postal_code.into(),
             country: country.into(),
             customer_id: (i % 3 == 0).then(|| format!("K-{:06}", 100_000 + i)),
+            birthday: (i % 5 == 1).then(|| format!("{}-{:02}-{:02}", 1960 + i % 40, 1 + i % 12, 1 + i % 28)),
             last_modified: "2026-11-01T08:00:00Z".into(),
             ..Default::default()
         };
@@ -847,6 +851,19 @@ impl Mailbox {
             by_folder
         });
         by_folder.get(source).map_or(&[], Vec::as_slice)
+    }
+
+    /// A day's midnight in Berlin as the UTC instant Outlook stores for a
+    /// birthday: the evening before, 23:00 in winter, 22:00 in summer.
+    pub fn stored_birthday(day: &str) -> String {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        let Ok(date) = time::Date::parse(day, &format) else { return day.to_string() };
+        // Local midnight is never near a switch (at 01:00 UTC), so the
+        // offset two hours before the UTC midnight is the one of the day.
+        let midnight = date.midnight().assume_utc();
+        let offset = crate::zones::offset_at(crate::zones::MAILBOX_ZONE, midnight - time::Duration::hours(2)).expect("a known zone");
+        let local = midnight - time::Duration::seconds(i64::from(offset.whole_seconds()));
+        local.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| day.to_string())
     }
 
     /// The SMTP address of a directory entry's legacy DN; any other

@@ -621,6 +621,7 @@ pub fn contact_json(c: &Contact, mailbox: &Mailbox) -> Value {
         "companyName": text(&c.company),
         "department": text(&c.department),
         "jobTitle": text(&c.job_title),
+        "birthday": c.birthday.as_deref().map(Mailbox::stored_birthday),
         // A directory entry's address as its SMTP one: our references show
         // Graph contacts with SMTP addresses only (contact-get, user-list-contacts).
         "emailAddresses": c.emails.iter().map(|e| json!({ "name": c.display_name, "address": mailbox.smtp_of(e) })).collect::<Vec<_>>(),

@@ -9,6 +9,7 @@ pub mod graph;
 pub mod server;
 pub mod state_token;
 pub mod tls;
+pub mod zones;
 
 use anyhow::{Context, Result};
 use data::Mailbox;

@@ -10,6 +10,7 @@
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 pub mod address_books;
+pub mod dates;
 pub mod ex_addresses;
 pub mod attributes;
 pub mod catalogue;

@@ -65,7 +65,11 @@ pub fn map_contact(external_id: &str, attributes: &Attributes, mapping: &[FieldM
     };
     for rule in mapping {
         let Some(value) = get(attributes, &rule.attribute) else { continue };
-        let value = value.trim().to_string();
+        let value = if crate::dates::DAY_ATTRIBUTES.contains(&rule.attribute.as_str()) {
+            crate::dates::as_day(value)
+        } else {
+            value.trim().to_string()
+        };
         match rule.field.as_str() {
             "email" => user.email = Some(checked_email(&value)?),
             "firstname" => user.firstname = value,

@@ -687,6 +687,9 @@ fn contact_xml(c: &Contact, shape: &Shape) -> String {
             .iter()
             .filter_map(|(k, v)| v.as_deref().map(|v| (*k, v))),
     );
+    if let Some(day) = &c.birthday {
+        text(&mut x, "Birthday", &Mailbox::stored_birthday(day));
+    }
     text(&mut x, "Department", &c.department);
     text(&mut x, "JobTitle", &c.job_title);
     text(&mut x, "Surname", &c.surname);
