@@ -14,7 +14,12 @@ use std::path::PathBuf;
 /// `../shared/fixtures/ews` beside the checkout. Tests that read fixtures
 /// skip when it is absent, except in CI, where it must be there.
 pub fn fixtures() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/ews");
+    fixtures_of("ews")
+}
+
+/// `../shared/fixtures/KIND` (`ews`, `graph`), as [`fixtures`].
+pub fn fixtures_of(kind: &str) -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures").join(kind);
     if dir.is_dir() {
         return Some(dir);
     }

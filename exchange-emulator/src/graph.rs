@@ -125,10 +125,35 @@ fn answer(status: u16, body: Value) -> Answer {
 }
 
 fn graph_error(status: u16, code: &str, message: &str) -> Answer {
-    answer(
-        status,
-        json!({ "error": { "code": code, "message": message, "innerError": { "request-id": "00000000-0000-0000-0000-000000000000" } } }),
-    )
+    answer(status, error_body(code, message))
+}
+
+/// Graph's error envelope (concepts/errors): code, message, and an
+/// `innerError` with the request's id and date.
+fn error_body(code: &str, message: &str) -> Value {
+    let date = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let date = date.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    json!({ "error": { "code": code, "message": message, "innerError": { "request-id": "00000000-0000-0000-0000-000000000000", "date": date.trim_end_matches('Z') } } })
+}
+
+/// Outlook's 429 (reference: "Application is over its MailboxConcurrency
+/// limit"), in the envelope of concepts/throttling.
+pub fn throttled() -> Answer {
+    let mut body = error_body("ApplicationThrottled", "Application is over its MailboxConcurrency limit.");
+    body["error"]["innerError"]["code"] = json!("429");
+    body["error"]["innerError"]["status"] = json!("429");
+    body["error"]["innerError"]["message"] = json!("Please retry after");
+    Answer { status: 429, body: body.to_string(), retry_after: Some(1) }
+}
+
+/// `$select`: only the properties named come back, with `id` and the
+/// `@odata` annotations (OData's rule, as every list page documents it).
+fn select(mut item: Value, query: &HashMap<String, String>) -> Value {
+    if let (Some(names), Some(object)) = (query.get("$select"), item.as_object_mut()) {
+        let names: HashSet<&str> = names.split(',').map(str::trim).collect();
+        object.retain(|key, _| key == "id" || key.starts_with('@') || names.contains(key.as_str()));
+    }
+    item
 }
 
 /// `POST /{tenant}/oauth2/v2.0/token` with a form body.
@@ -415,11 +440,17 @@ pub fn get(
                 .skip(skip)
                 .take(top)
                 .map(|(id, mail, name, enabled, _)| {
-                    let mut user = json!({ "id": id, "mail": mail, "userPrincipalName": mail, "displayName": name });
+                    // The default property set (user-list, resources/user).
+                    let (given, surname) = name.split_once(' ').map_or((None, None), |(g, s)| (Some(g), Some(s)));
+                    let mut user = json!({
+                        "businessPhones": [], "displayName": name, "givenName": given, "jobTitle": null,
+                        "mail": mail, "mobilePhone": null, "officeLocation": null, "preferredLanguage": null,
+                        "surname": surname, "userPrincipalName": mail, "id": id,
+                    });
                     if selected {
                         user["accountEnabled"] = json!(enabled);
                     }
-                    user
+                    select(user, &query)
                 })
                 .collect();
             let mut body =
@@ -534,7 +565,7 @@ fn list_contacts(
         .iter()
         .skip(skip)
         .take(top)
-        .map(|c| contact_json(c, mailbox))
+        .map(|c| select(contact_json(c, mailbox), query))
         .collect();
     let mut body = json!({ "@odata.context": format!("{base}/v1.0/$metadata#users('{uid}')/contacts"), "value": value });
     if skip + top < people.len() {
@@ -581,7 +612,7 @@ fn delta(
                 if c.id == super::data::BROKEN_ITEM_ID {
                     json.as_object_mut().map(|o| o.remove("id"));
                 }
-                json
+                select(json, query)
             }),
             Change::Delete(t) => Some(json!({ "@odata.type": "#microsoft.graph.contact", "id": t.id, "@removed": { "reason": "deleted" } })),
         })
@@ -612,15 +643,35 @@ pub fn contact_json(c: &Contact, mailbox: &Mailbox) -> Value {
     json!({
         "@odata.etag": format!("W/\"{}\"", c.change_key),
         "id": c.id,
-        "changeKey": c.change_key,
-        "parentFolderId": c.folder_id,
+        "createdDateTime": c.last_modified,
         "lastModifiedDateTime": c.last_modified,
+        "changeKey": c.change_key,
+        "categories": [],
+        "parentFolderId": c.folder_id,
+        "fileAs": text(&c.display_name),
         "displayName": text(&c.display_name),
         "givenName": text(&c.given_name),
+        "initials": null,
+        "middleName": null,
+        "nickName": null,
         "surname": text(&c.surname),
+        "title": null,
+        "yomiGivenName": null,
+        "yomiSurname": null,
+        "yomiCompanyName": null,
+        "generation": null,
+        "imAddresses": [],
         "companyName": text(&c.company),
         "department": text(&c.department),
         "jobTitle": text(&c.job_title),
+        "officeLocation": null,
+        "profession": null,
+        "businessHomePage": null,
+        "assistantName": null,
+        "manager": null,
+        "spouseName": null,
+        "personalNotes": "",
+        "children": [],
         "birthday": c.birthday.as_deref().map(Mailbox::stored_birthday),
         // A directory entry's address as its SMTP one: our references show
         // Graph contacts with SMTP addresses only (contact-get, user-list-contacts).

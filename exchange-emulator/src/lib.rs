@@ -1,6 +1,9 @@
 //! A built-in Exchange emulator, so that everything runs without a real
 //! server: EWS over HTTP on loopback, seeded deterministic data.
 
+// Graph's contact has some fifty properties: one json! literal.
+#![recursion_limit = "256"]
+
 pub mod autodiscover;
 pub mod data;
 pub mod faults;

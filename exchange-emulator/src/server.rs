@@ -328,11 +328,7 @@ fn graph_get(state: &EmulatorState, parts: &hyper::http::request::Parts) -> grap
     state.stats.count("Graph GET");
     if state.throttle_every.is_some_and(|n| served % n == 0) {
         state.stats.count("Graph throttled");
-        return graph::Answer {
-            status: 429,
-            body: r#"{"error":{"code":"ApplicationThrottled","message":"Application is over its MailboxConcurrency limit."}}"#.into(),
-            retry_after: Some(1),
-        };
+        return graph::throttled();
     }
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let scheme = if state.https { "https" } else { "http" };
