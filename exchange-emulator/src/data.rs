@@ -855,6 +855,8 @@ impl Mailbox {
 
     /// A day's midnight in Berlin as the UTC instant Outlook stores for a
     /// birthday: the evening before, 23:00 in winter, 22:00 in summer.
+    /// (Outlook's convention; ../shared documents only that birthdays are
+    /// instants, reference/ews-and-graph-protocol.md, Graph contacts.)
     pub fn stored_birthday(day: &str) -> String {
         let format = time::macros::format_description!("[year]-[month]-[day]");
         let Ok(date) = time::Date::parse(day, &format) else { return day.to_string() };

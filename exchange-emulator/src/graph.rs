@@ -128,8 +128,9 @@ fn graph_error(status: u16, code: &str, message: &str) -> Answer {
     answer(status, error_body(code, message))
 }
 
-/// Graph's error envelope (concepts/errors): code, message, and an
-/// `innerError` with the request's id and date.
+/// Graph's error envelope (fixtures/graph errors__01, throttling__01):
+/// code, message, and an `innerError` with the request's id and its date,
+/// written without a zone as throttling__01 shows it.
 fn error_body(code: &str, message: &str) -> Value {
     let date = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let date = date.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();

@@ -1,6 +1,8 @@
-//! The time zones the emulator knows, by their Windows ids as
-//! `TimeZoneContext` names them: enough to show that dates follow the
-//! zone a client asks for, not a time zone database.
+//! The time zones the emulator knows, by their Windows ids: the mailbox's
+//! own (Berlin), in which Outlook stored its birthdays, and UTC. Not a
+//! time zone database, and not applied to `TimeZoneContext`: Exchange
+//! sends instants in UTC and uses that header only for zone-less values
+//! in requests (reference/mailbox-content.md, "Time zones").
 
 use time::{Date, Month, OffsetDateTime, UtcOffset, Weekday};
 
