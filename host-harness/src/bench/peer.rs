@@ -18,6 +18,14 @@ pub fn python_with_exchangelib(venv: &Path) -> Result<PathBuf> {
     if ready.exists() {
         return Ok(python);
     }
+    // Tests in several threads and processes may want it at once: one makes
+    // it, the others wait on the lock and find it ready.
+    std::fs::create_dir_all(venv.parent().unwrap_or(Path::new(".")))?;
+    let lock = std::fs::File::create(venv.with_extension("lock")).context("creating the venv lock")?;
+    lock.lock().context("waiting for the venv lock")?;
+    if ready.exists() {
+        return Ok(python);
+    }
     let status = Command::new("python3").args(["-m", "venv"]).arg(venv).status().context("running python3 -m venv")?;
     if !status.success() {
         bail!("python3 -m venv {} failed ({status})", venv.display());
