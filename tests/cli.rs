@@ -31,6 +31,20 @@ fn demo_json_twice_then_users() {
     assert!(paths.contains(&"AllContacts") && paths.contains(&"Contacts -> Recipient Cache"), "{paths:?}");
     assert!(read.starts_with(&["Contacts", "Contacts -> Partners", "Contacts -> Suppliers"]), "{read:?}");
     assert!(!read.iter().any(|p| p.contains("AllContacts") || p.contains("Recipient Cache") || p.contains("Deleted Items")), "{read:?}");
+    // `"default"` says which ones: exactly those read, but for the public
+    // folder that denies access (tried, with a warning); the others say why.
+    let listed = first["folders"].as_array().unwrap();
+    let defaults: Vec<&str> = listed
+        .iter()
+        .filter(|f| f["default"] == true && !f["path"].as_str().unwrap().ends_with("Board"))
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(defaults, read);
+    for f in listed {
+        assert_eq!(f["default"] == false, f["why"].as_str().is_some_and(|why| !why.is_empty()), "{f}");
+    }
+    let recipient_cache = listed.iter().find(|f| f["path"] == "Contacts -> Recipient Cache").unwrap();
+    assert!(recipient_cache["why"].as_str().unwrap().contains("hidden"), "{recipient_cache}");
     let full = &first["full"];
     for key in ["created", "updated", "unchanged", "skipped", "failed", "deactivated", "requests", "elapsed_ms"] {
         assert!(full[key].is_u64(), "full.{key} in {full}");

@@ -54,6 +54,18 @@ async fn folders_lists_mailbox_and_public_address_books_cleanly() {
             folder.path
         );
     }
+    // `default` as the emulator's truth has it (a denied folder is one: it
+    // is tried, and warns); the others say why they are left out.
+    let books: std::collections::BTreeSet<&str> = helpdesk_e2e::address_books(&mailbox).iter().map(|f| f.id.as_str()).collect();
+    for folder in &folders {
+        let default = books.contains(folder.id.as_str()) || mailbox.folder(&folder.id).unwrap().denied;
+        assert_eq!(folder.excluded.is_none(), default, "{}: {:?}", folder.path, folder.excluded);
+    }
+    let why = |path: &str| folders.iter().find(|f| f.path == path).and_then(|f| f.excluded.clone()).unwrap_or_default();
+    assert!(why("Contacts -> Recipient Cache").contains("hidden"), "{}", why("Contacts -> Recipient Cache"));
+    assert!(why("Contacts -> Companies").contains("IPF.Contact.Company"), "{}", why("Contacts -> Companies"));
+    assert!(why("AllContacts").contains("search folder"), "{}", why("AllContacts"));
+    assert!(why("Deleted Items -> Old suppliers").contains("Deleted Items"), "{}", why("Deleted Items -> Old suppliers"));
     drop(mailbox);
     // The board denies access: a warning, and the rest is synced: with
     // `folders = []`, exactly the default address books.
@@ -75,6 +87,8 @@ async fn folders_lists_mailbox_and_public_address_books_cleanly() {
         })
         .collect();
     assert_eq!(read, expected);
+    let listed_default: Vec<&str> = folders.iter().filter(|f| f.excluded.is_none() && !f.path.ends_with("Board")).map(|f| f.path.as_str()).collect();
+    assert_eq!(read, listed_default, "a sync with `folders = []` reads what `folders` calls default");
     helpdesk_e2e::assert_users_match(&s.store, &s.emulator.mailbox());
     let board: Vec<&String> = summary
         .warnings

@@ -290,7 +290,7 @@ async fn run(command: Command) -> Result<()> {
             let config = HostConfig::load(&config)?;
             let folders = Connection::from_config(&config)?.folders(&*Runtime::shared()?).await?;
             print(json, &folders_json(&folders), || {
-                folders.iter().map(|f| format!("{:>7}  {}\n", f.item_count, f.path)).collect::<String>()
+                folders.iter().map(folder_line).collect::<String>()
             });
             Ok(())
         }
@@ -596,7 +596,24 @@ fn server_json(info: &ServerInfo) -> Value {
 }
 
 fn folders_json(folders: &[Folder]) -> Value {
-    folders.iter().map(|f| json!({ "id": f.id, "path": f.path, "item_count": f.item_count })).collect()
+    folders
+        .iter()
+        .map(|f| {
+            let mut folder = json!({ "id": f.id, "path": f.path, "item_count": f.item_count, "default": f.excluded.is_none() });
+            if let Some(why) = &f.excluded {
+                folder["why"] = json!(why);
+            }
+            folder
+        })
+        .collect()
+}
+
+/// Count and path; a folder a default sync leaves out says why.
+fn folder_line(f: &Folder) -> String {
+    match &f.excluded {
+        None => format!("{:>7}  {}\n", f.item_count, f.path),
+        Some(why) => format!("{:>7}  {}  (not synced by default: {why})\n", f.item_count, f.path),
+    }
 }
 
 fn summary_text(s: &Summary, verbose: bool) -> String {

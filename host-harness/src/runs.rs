@@ -160,21 +160,21 @@ impl Connection {
 
     pub async fn check(&self, runtime: &Runtime) -> Result<ServerInfo, RunError> {
         self.read_only(runtime, CHECK_TIMEOUT, |store, connector, settings| {
-            Box::pin(connector.helpdesk_connector_configure().call_check(store, settings))
+            Box::pin(connector.check(store, settings))
         })
         .await
     }
 
     pub async fn attributes(&self, runtime: &Runtime, sample: u32) -> Result<Vec<AttributeSample>, RunError> {
         self.read_only(runtime, SAMPLE_TIMEOUT, move |store, connector, settings| {
-            Box::pin(connector.helpdesk_connector_configure().call_attributes(store, settings, sample))
+            Box::pin(connector.attributes(store, settings, sample))
         })
         .await
     }
 
     pub async fn folders(&self, runtime: &Runtime) -> Result<Vec<Folder>, RunError> {
         self.read_only(runtime, CHECK_TIMEOUT, |store, connector, settings| {
-            Box::pin(connector.helpdesk_connector_configure().call_folders(store, settings))
+            Box::pin(connector.folders(store, settings))
         })
         .await
     }
@@ -231,7 +231,7 @@ impl Connection {
 
         let outcome = async {
             let (mut wasm, connector) = runtime.instantiate(policy.clone(), session).await?;
-            let call = connector.helpdesk_connector_sync().call_run(&mut wasm, &self.settings, &request);
+            let call = connector.run(&mut wasm, &self.settings, &request);
             let result = bounded(SYNC_TIMEOUT, call).await;
             let state = wasm.into_data();
             let mut session = state.session;

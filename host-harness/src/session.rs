@@ -2,7 +2,7 @@
 //! progress, the user fields, and batches applied to the store.
 
 use crate::capabilities::RunState;
-use crate::runtime::helpdesk::connector::host::{Host, LogLevel};
+use crate::runtime::v0_2::helpdesk::connector::host::{Host, LogLevel};
 use crate::runtime::types::{Batch, UserField};
 use crate::store::{STANDARD_FIELDS, Store};
 use crate::summary::Summary;

@@ -29,7 +29,7 @@ pub mod sync;
 
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "../wit/0.2.0",
         world: "helpdesk:connector/connector",
         generate_all,
     });
@@ -117,14 +117,11 @@ impl configure::Guest for Connector {
         for warning in &listing.warnings {
             report::warn(warning);
         }
-        // API 0.1.0's folder record has no place for it: the host's log
-        // tells which folders `folders = []` leaves out, and why.
-        for book in &listing.books {
-            if let Some(why) = &book.excluded {
-                report::info(&format!("'{}' is not synced unless `folders` names it: {why}", book.path));
-            }
-        }
-        Ok(listing.books.into_iter().map(|b| Folder { id: b.id, path: b.path, item_count: b.count }).collect())
+        Ok(listing
+            .books
+            .into_iter()
+            .map(|b| Folder { id: b.id, path: b.path, item_count: b.count, excluded: b.excluded })
+            .collect())
     }
 
     fn attributes(config: Config, sample_size: u32) -> Result<Vec<AttributeSample>, ConnectorError> {

@@ -1,10 +1,14 @@
 // Shared by the test components (included, not a crate): the exports a
-// test component does not care about, around its own `check`.
+// test component does not care about, around its own `check` (and `run`
+// and `folders`, when it has them).
 macro_rules! connector_with_check {
     ($component:ident, $check:expr) => {
         connector_with_check!($component, $check, |_: Config, _: SyncRequest| Ok(SyncReport { folders: 0, contacts: 0, batches: 0 }));
     };
     ($component:ident, $check:expr, $run:expr) => {
+        connector_with_check!($component, $check, $run, |_: Config| Ok(Vec::new()));
+    };
+    ($component:ident, $check:expr, $run:expr, $folders:expr) => {
         use exports::helpdesk::connector::{configure, r#map, sync};
         use helpdesk::connector::types::*;
 
@@ -19,8 +23,8 @@ macro_rules! connector_with_check {
                 $check(config)
             }
 
-            fn folders(_: Config) -> Result<Vec<Folder>, ConnectorError> {
-                Ok(Vec::new())
+            fn folders(config: Config) -> Result<Vec<Folder>, ConnectorError> {
+                $folders(config)
             }
 
             fn attributes(_: Config, _: u32) -> Result<Vec<AttributeSample>, ConnectorError> {

@@ -7,7 +7,7 @@
 //! it does not own; `trap` hands over
 //! a batch that changes the contact `victim_id` and then panics.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "helpdesk:connector/connector", generate_all });
+wit_bindgen::generate!({ path: "../../../wit/0.2.0", world: "helpdesk:connector/connector", generate_all });
 include!("../../stubs.rs");
 
 use wasi::http::outgoing_handler;

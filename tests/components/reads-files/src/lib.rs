@@ -1,7 +1,7 @@
 //! A connector that reads the host's files: using `std::fs` makes the
 //! component import `wasi:filesystem`, which the host never grants.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "helpdesk:connector/connector", generate_all });
+wit_bindgen::generate!({ path: "../../../wit/0.2.0", world: "helpdesk:connector/connector", generate_all });
 include!("../../stubs.rs");
 
 connector_with_check!(ReadsFiles, check);

@@ -1,6 +1,7 @@
 //! The wasmtime runtime: one engine per process, the component compiled
 //! once and cached on disk, and a fresh store per run (an instance is
-//! poisoned after any trap).
+//! poisoned after any trap). Each released API version has its bindings
+//! (`v0_1`, `v0_2`); the host works with the current one's types.
 
 use crate::capabilities::{EgressPolicy, RunState};
 use anyhow::{Context, Result};
@@ -12,19 +13,11 @@ use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, Store};
 
-wasmtime::component::bindgen!({
-    path: "../wit",
-    world: "helpdesk:connector/connector",
-    imports: { default: async | trappable },
-    exports: { default: async },
-    with: {
-        "wasi:http": wasmtime_wasi_http::p2::bindings::http,
-        "wasi:io": wasmtime_wasi::p2::bindings::io,
-        "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
-    },
-});
+pub mod v0_1;
+pub mod v0_2;
 
-pub use helpdesk::connector::types;
+pub use v0_2::helpdesk::connector::types;
+use types::{AttributeSample, ConnectorError, Folder, ServerInfo, SyncReport, SyncRequest};
 
 /// The component this harness was built with.
 pub const CONNECTOR_WASM: &[u8] = include_bytes!(env!("EXCHANGE_CONNECTOR_WASM"));
@@ -68,9 +61,57 @@ const GRANTED_IMPORTS: &[&str] = &[
 
 pub struct Runtime {
     engine: Engine,
-    pre: ConnectorPre<RunState>,
+    pre: Pre,
     limits: Limits,
 }
+
+/// A component ready to instantiate, by the API version it exports.
+enum Pre {
+    V0_1(v0_1::ConnectorPre<RunState>),
+    V0_2(v0_2::ConnectorPre<RunState>),
+}
+
+/// An instance of a plugin, whatever API version it exports; its calls
+/// take and give the current version's types.
+pub enum Connector {
+    V0_1(v0_1::Connector),
+    V0_2(v0_2::Connector),
+}
+
+type Answer<T> = wasmtime::Result<Result<T, ConnectorError>>;
+
+impl Connector {
+    pub async fn check(&self, store: &mut Store<RunState>, config: &types::Config) -> Answer<ServerInfo> {
+        match self {
+            Connector::V0_1(c) => v0_1::check(c, store, config).await,
+            Connector::V0_2(c) => c.helpdesk_connector_configure().call_check(store, config).await,
+        }
+    }
+
+    pub async fn folders(&self, store: &mut Store<RunState>, config: &types::Config) -> Answer<Vec<Folder>> {
+        match self {
+            Connector::V0_1(c) => v0_1::folders(c, store, config).await,
+            Connector::V0_2(c) => c.helpdesk_connector_configure().call_folders(store, config).await,
+        }
+    }
+
+    pub async fn attributes(&self, store: &mut Store<RunState>, config: &types::Config, sample: u32) -> Answer<Vec<AttributeSample>> {
+        match self {
+            Connector::V0_1(c) => v0_1::attributes(c, store, config, sample).await,
+            Connector::V0_2(c) => c.helpdesk_connector_configure().call_attributes(store, config, sample).await,
+        }
+    }
+
+    pub async fn run(&self, store: &mut Store<RunState>, config: &types::Config, request: &SyncRequest) -> Answer<SyncReport> {
+        match self {
+            Connector::V0_1(c) => v0_1::run(c, store, config, request).await,
+            Connector::V0_2(c) => c.helpdesk_connector_sync().call_run(store, config, request).await,
+        }
+    }
+}
+
+/// The API versions this host binds, by semver: 0.1.x and 0.2.x.
+pub const API_VERSIONS: &str = "0.1.x, 0.2.x";
 
 impl Runtime {
     /// The process-wide runtime with the built-in connector.
@@ -103,12 +144,12 @@ impl Runtime {
         })?;
         let component = compile(&engine, wasm, cache)?;
         audit(&engine, &component)?;
-        let mut linker = Linker::<RunState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        helpdesk::connector::host::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s)?;
-        helpdesk::connector::types::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s)?;
-        let pre = ConnectorPre::new(linker.instantiate_pre(&component)?)?;
+        let instance = linker_for(&engine)?.instantiate_pre(&component)?;
+        let pre = match api_version(&engine, &component)? {
+            v if v.major == 0 && v.minor == 1 => Pre::V0_1(v0_1::ConnectorPre::new(instance)?),
+            v if v.major == 0 && v.minor == 2 => Pre::V0_2(v0_2::ConnectorPre::new(instance)?),
+            v => anyhow::bail!("the plugin exports helpdesk:connector@{v}; this host binds {API_VERSIONS}"),
+        };
         Ok(Runtime { engine, pre, limits })
     }
 
@@ -128,12 +169,38 @@ impl Runtime {
             }
             Ok(wasmtime::UpdateDeadline::Yield(1))
         });
-        let connector = self.pre.instantiate_async(&mut store).await?;
+        let connector = match &self.pre {
+            Pre::V0_1(pre) => Connector::V0_1(pre.instantiate_async(&mut store).await?),
+            Pre::V0_2(pre) => Connector::V0_2(pre.instantiate_async(&mut store).await?),
+        };
         Ok((store, connector))
     }
 }
 
 pub const CPU_EXHAUSTED: &str = "the plugin used up its CPU budget";
+
+/// WASI, outgoing HTTP, and the host interfaces of every API version.
+fn linker_for(engine: &Engine) -> Result<Linker<RunState>> {
+    let mut linker = Linker::<RunState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    v0_1::helpdesk::connector::host::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s)?;
+    v0_1::helpdesk::connector::types::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s)?;
+    v0_2::helpdesk::connector::host::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s)?;
+    v0_2::helpdesk::connector::types::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s)?;
+    Ok(linker)
+}
+
+/// The version of `helpdesk:connector` whose `sync` the component exports.
+fn api_version(engine: &Engine, component: &Component) -> Result<semver::Version> {
+    const SYNC: &str = "helpdesk:connector/sync@";
+    let exports: Vec<String> = component.component_type().exports(engine).map(|(name, _)| name.to_string()).collect();
+    let sync = exports
+        .iter()
+        .find_map(|name| name.strip_prefix(SYNC))
+        .with_context(|| format!("the plugin exports no {SYNC}VERSION, so it is no connector (it exports {})", exports.join(", ")))?;
+    semver::Version::parse(sync).with_context(|| format!("the plugin's {SYNC}{sync}: not a version"))
+}
 
 /// Refuse a component that asks for more than this host grants.
 fn audit(engine: &Engine, component: &Component) -> Result<()> {
