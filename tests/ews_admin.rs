@@ -299,3 +299,47 @@ async fn a_bare_host_is_enough_autodiscover_finds_ews() {
     let error = Connection::from_config(&config).unwrap().check(&runtime).await.unwrap_err();
     assert!(error.message.contains("Autodiscover") && error.message.contains("401"), "{error}");
 }
+
+/// A German mailbox: Exchange names its default folders in the mailbox's
+/// language. A default sync still reads Kontakte with its visible
+/// subfolders and nothing of "Gelöschte Elemente"; `folders` may name a
+/// folder by its localised path or from the distinguished `contacts`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_german_mailbox_is_found_by_distinguished_folders_not_by_english_names() {
+    let s = helpdesk_e2e::setup_with(helpdesk_host::emulator::EmulatorOptions {
+        contacts: 150,
+        seed: 27,
+        language: helpdesk_host::emulator::data::Language::German,
+        ..Default::default()
+    })
+    .await;
+    let runtime = Runtime::shared().unwrap();
+    let folders = s.connection.folders(&runtime).await.unwrap();
+    let listed = |path: &str| folders.iter().find(|f| f.path == path).unwrap_or_else(|| panic!("no {path}"));
+    assert_eq!(listed("Kontakte").excluded, None);
+    assert_eq!(listed("Kontakte -> Suppliers").excluded, None);
+    assert!(listed("Gelöschte Elemente -> Old suppliers").excluded.as_deref().unwrap().contains("Deleted Items"));
+    assert!(listed("Kontakte -> Recipient Cache").excluded.as_deref().unwrap().contains("hidden"));
+    assert!(!folders.iter().any(|f| f.path.starts_with("Contacts")), "{folders:?}");
+
+    let summary = full_sync(&s).await;
+    let read: Vec<&str> = summary.folders.iter().map(|f| f.path.as_str()).collect();
+    let books = helpdesk_e2e::address_books(&s.emulator.mailbox()).len();
+    assert_eq!(read.len(), books, "{read:?}");
+    assert!(read.iter().all(|p| p.starts_with("Kontakte") || p.starts_with("Public Folders")), "{read:?}");
+    helpdesk_e2e::assert_users_match(&s.store, &s.emulator.mailbox());
+
+    for name in ["Kontakte -> Suppliers", "kontakte/suppliers", "contacts/Suppliers", "Contacts -> Suppliers"] {
+        let mut connection = s.connection_with(|c| c.exchange.folders = vec![name.into()]);
+        // One folder of many: the other folders' users would go (a dry run).
+        connection.set_force(true);
+        let summary = connection.sync(&runtime, &s.store, SyncMode::Full, true).await.unwrap();
+        // The other folders appear for their deactivated users only.
+        let read: Vec<&str> = summary.folders.iter().filter(|f| f.counts.unchanged + f.counts.updated > 0).map(|f| f.path.as_str()).collect();
+        assert_eq!(read, ["Kontakte -> Suppliers"], "{name}");
+    }
+    let connection = s.connection_with(|c| c.exchange.folders = vec!["Lieferanten".into()]);
+    let error = connection.sync(&runtime, &s.store, SyncMode::Full, true).await.unwrap_err();
+    assert_eq!(error.kind, "configuration", "{error}");
+    assert!(error.message.contains("no contact folder 'Lieferanten'") && error.message.contains("Kontakte -> Suppliers"), "{error}");
+}

@@ -261,6 +261,27 @@ pub const INTERNAL_CONTACT_FOLDERS: &[(&str, &str, Option<&str>)] = &[
     ("Companies", "IPF.Contact.Company", None),
 ];
 
+/// The language of a mailbox's default folders. Exchange names them in the
+/// mailbox's language (Set-MailboxRegionalConfiguration
+/// -LocalizeDefaultFolderName), as Outlook shows them; only their
+/// distinguished ids stay the same (reference/mailbox-content.md: "never
+/// resolve by display name"). Folders a user made keep their names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Language {
+    #[default]
+    English,
+    German,
+}
+
+/// German Outlook's names of the default folders, by distinguished id.
+const GERMAN_FOLDERS: &[(&str, &str)] = &[
+    ("msgfolderroot", "Oberste Ebene des Informationsspeichers"),
+    ("inbox", "Posteingang"),
+    ("calendar", "Kalender"),
+    ("contacts", "Kontakte"),
+    ("deleteditems", "Gelöschte Elemente"),
+];
+
 /// The shape of a seeded mailbox's folders.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Layout {
@@ -360,6 +381,20 @@ impl Mailbox {
             });
         }
         mailbox
+    }
+
+    /// Name the default folders in `language`. Done after seeding, so
+    /// that ids and contacts do not depend on the language.
+    pub fn localise(&mut self, language: Language) {
+        let names = match language {
+            Language::English => return,
+            Language::German => GERMAN_FOLDERS,
+        };
+        for folder in &mut self.folders {
+            if let Some((_, name)) = names.iter().find(|(id, _)| folder.distinguished == Some(*id)) {
+                folder.name = name.to_string();
+            }
+        }
     }
 
     /// The demo's folders beside and below Contacts, and the contacts'

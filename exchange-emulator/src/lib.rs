@@ -44,6 +44,8 @@ pub struct EmulatorOptions {
     /// faults to inject (`all` or a list), planned from `seed`
     pub faults: Option<String>,
     pub layout: data::Layout,
+    /// the language of the mailbox's default folder names
+    pub language: data::Language,
     /// keep every EWS request and answer, for an independent party to check
     pub record: bool,
     /// seconds between device-code polls the token endpoint asks for
@@ -68,6 +70,7 @@ impl Default for EmulatorOptions {
             expire_every: None,
             faults: None,
             layout: data::Layout::Demo,
+            language: data::Language::English,
             record: false,
             device_interval: 5,
             public_folder_routing: true,
@@ -134,6 +137,7 @@ impl Emulator {
             None => faults::Faults::default(),
         };
         let mut mailbox = Mailbox::seeded_with(options.contacts, options.seed, options.layout);
+        mailbox.localise(options.language);
         if faults.broken_item {
             mailbox.add_fault_item(data::BROKEN_ITEM_ID, "Broken");
         }

@@ -2,7 +2,7 @@
 //! tests (see DESIGN.md); keep them stable.
 
 use crate::config::{ExchangeConfig, HostConfig, ScheduleConfig, StoreConfig, TlsConfig};
-use crate::emulator::data::Layout;
+use crate::emulator::data::{Language, Layout};
 use crate::emulator::{Emulator, EmulatorOptions};
 use crate::runs::{Connection, RunError};
 use crate::runtime::Runtime;
@@ -86,6 +86,10 @@ enum Command {
         /// instead of the demo's awkward folder tree
         #[arg(long)]
         folders: Option<usize>,
+        /// the language of the mailbox's default folder names (de:
+        /// Kontakte, Posteingang, Gelöschte Elemente, ...)
+        #[arg(long, value_enum, default_value_t = FolderLanguage::En)]
+        language: FolderLanguage,
     },
     /// Sign in to Microsoft 365 for delegated access (device code): prints
     /// where to go and the code to enter, waits, keeps the refresh token in
@@ -255,9 +259,13 @@ async fn run(command: Command) -> Result<()> {
         Command::Demo { contacts, seed, db, mode, faults, verbose, json } => {
             demo(contacts, seed, db, mode, faults, verbose, json).await
         }
-        Command::Emulator { listen, contacts, seed, user, password, tls, cert_out, faults, folders } => {
+        Command::Emulator { listen, contacts, seed, user, password, tls, cert_out, faults, folders, language } => {
             let layout = folders.map_or(Layout::Demo, Layout::Flat);
-            let options = EmulatorOptions { listen, contacts, seed, user, password, tls, faults, layout, ..Default::default() };
+            let language = match language {
+                FolderLanguage::En => Language::English,
+                FolderLanguage::De => Language::German,
+            };
+            let options = EmulatorOptions { listen, contacts, seed, user, password, tls, faults, layout, language, ..Default::default() };
             let emulator = Emulator::start(options).await?;
             if let (Some(path), Some(pem)) = (&cert_out, &emulator.ca_pem) {
                 std::fs::write(path, pem).with_context(|| format!("writing {}", path.display()))?;
@@ -542,6 +550,12 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, fault
 /// A configuration for the in-process emulator, over EWS.
 pub fn emulator_config(emulator: &Emulator, db: &Path) -> HostConfig {
     emulator_config_for(emulator, db, Mode::Ews)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FolderLanguage {
+    En,
+    De,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -274,7 +274,8 @@ impl Connection {
                 Ok(summary)
             }
             Some(mut e) => {
-                if let Some(store_error) = session.store_error {
+                // The plugin may have passed the store's refusal on already.
+                if let Some(store_error) = session.store_error.filter(|s| !e.message.contains(s.as_str())) {
                     e.message = format!("{} ({store_error})", e.message);
                 }
                 store.finish_run(run_id, Some(&summary), Some(&e.to_string()))?;
