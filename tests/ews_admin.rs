@@ -300,6 +300,29 @@ async fn a_bare_host_is_enough_autodiscover_finds_ews() {
     assert!(error.message.contains("Autodiscover") && error.message.contains("401"), "{error}");
 }
 
+/// The mailbox's address as endpoint: Autodiscover, asked at the host
+/// `[exchange] autodiscover` names (else at the hosts of the address's
+/// domain), finds the EWS URL; `check` says where, and a sync runs on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_is_enough_autodiscover_finds_ews() {
+    let s = setup(60, 28).await;
+    let runtime = Runtime::shared().unwrap();
+    let host = s.emulator.graph_base();
+    let address = s.emulator.user().to_string();
+    assert!(address.ends_with("@example.com"), "{address}");
+    let connection = s.connection_with(|c| {
+        c.exchange.endpoint = address.clone();
+        c.exchange.autodiscover = Some(host.clone());
+    });
+    let info = connection.check(&runtime).await.unwrap();
+    assert_eq!(info.endpoint, format!("{} (found by Autodiscover at {host})", s.emulator.endpoint()));
+    let summary = connection.sync(&runtime, &s.store, SyncMode::Full, false).await.unwrap();
+    assert_eq!(summary.counts.created + summary.counts.skipped, 60);
+    helpdesk_e2e::assert_users_match(&s.store, &s.emulator.mailbox());
+    // The public folders were routed with what Autodiscover said there.
+    assert!(!summary.warnings.iter().any(|w| w.contains("routing headers")), "{:?}", summary.warnings);
+}
+
 /// A German mailbox: Exchange names its default folders in the mailbox's
 /// language. A default sync still reads Kontakte with its visible
 /// subfolders and nothing of "Gelöschte Elemente"; `folders` may name a

@@ -32,9 +32,12 @@ pub struct HostConfig {
 pub struct ExchangeConfig {
     #[serde(default = "default_mode")]
     pub mode: String,
-    /// ews: the EWS URL
+    /// ews: the EWS URL, or the server or the mailbox's address for
+    /// Autodiscover to find it
     #[serde(default)]
     pub endpoint: String,
+    /// ews: where to ask Autodiscover instead of the hosts the endpoint implies
+    pub autodiscover: Option<String>,
     #[serde(default)]
     pub username: String,
     pub password: Option<String>,
@@ -168,7 +171,7 @@ impl HostConfig {
             let both = if e.authority.is_some() { " (authority, also set, wins)" } else { "" };
             tracing::warn!("[exchange] token_endpoint is now called authority; the old name is still read{both}");
         }
-        let urls = [("endpoint", Some(&e.endpoint)), ("authority", e.authority.as_ref()), ("token_endpoint", e.token_endpoint.as_ref()), ("graph_endpoint", e.graph_endpoint.as_ref())];
+        let urls = [("endpoint", Some(&e.endpoint)), ("autodiscover", e.autodiscover.as_ref()), ("authority", e.authority.as_ref()), ("token_endpoint", e.token_endpoint.as_ref()), ("graph_endpoint", e.graph_endpoint.as_ref())];
         for (key, url) in urls {
             let Some(url) = url.filter(|u| !u.is_empty()) else { continue };
             // Never echo such a URL: the password is in it.
@@ -230,6 +233,7 @@ impl HostConfig {
             add("mailboxes", Some(e.mailboxes.join("\n")));
         } else {
             add("endpoint", Some(e.endpoint.clone()));
+            add("autodiscover", e.autodiscover.clone());
             add("username", Some(e.username.clone()));
             let password = secret("password", &e.password, &e.password_env)?;
             add("password", Some(password.ok_or_else(|| anyhow::anyhow!("[exchange] needs password or password_env"))?));
@@ -260,13 +264,29 @@ impl HostConfig {
                 e.graph_endpoint.clone().unwrap_or_else(|| "https://graph.microsoft.com".into()),
             ]
         } else {
-            vec![e.endpoint.clone()]
+            let mut urls = match mail_domain(&e.endpoint) {
+                // An address: Autodiscover at its domain, and the EWS URL it
+                // names, on a host of that domain.
+                Some(domain) => vec![format!("https://{domain}"), format!("https://*.{domain}")],
+                None => vec![e.endpoint.clone()],
+            };
+            urls.extend(e.autodiscover.clone());
+            urls
         }
     }
 
     pub fn interval(&self) -> Result<Duration> {
         parse_interval(&self.schedule.interval)
     }
+}
+
+/// The domain of an endpoint given as an email address.
+fn mail_domain(endpoint: &str) -> Option<String> {
+    if endpoint.contains("://") {
+        return None;
+    }
+    let (user, domain) = endpoint.rsplit_once('@')?;
+    (!user.is_empty() && domain.contains('.')).then(|| domain.to_ascii_lowercase())
 }
 
 /// A secret given as a value or as the name of an environment variable.

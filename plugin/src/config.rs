@@ -14,7 +14,9 @@ pub struct Config {
 #[derive(Debug)]
 pub enum Protocol {
     /// Exchange Server on premises, EWS with Basic auth
-    Ews { endpoint: String, username: String, password: String },
+    /// `endpoint`: the EWS URL, a bare host or the mailbox's address (both
+    /// found out by Autodiscover, at `autodiscover` when set)
+    Ews { endpoint: String, username: String, password: String, autodiscover: Option<String> },
     /// Microsoft 365, Microsoft Graph with OAuth2
     Graph(GraphConfig),
 }
@@ -53,7 +55,15 @@ pub fn settings() -> Vec<Setting> {
             choices: vec!["ews".into(), "graph".into()],
             ..setting("mode", "Protocol", SettingKind::Choice, "ews: Exchange Server on premises; graph: Microsoft 365", None)
         },
-        setting("endpoint", "EWS URL", SettingKind::Url, "for example https://mail.example.com/EWS/Exchange.asmx", Some("mode=ews")),
+        setting(
+            "endpoint",
+            "EWS URL or address",
+            SettingKind::Text,
+            "https://mail.example.com/EWS/Exchange.asmx; or the server (https://mail.example.com) or the mailbox's address \
+             (helpdesk@example.com), for Autodiscover to find it",
+            Some("mode=ews"),
+        ),
+        setting("autodiscover", "Autodiscover host", SettingKind::Url, "where to ask Autodiscover instead of the hosts the endpoint implies", None),
         setting("username", "User name", SettingKind::Text, "user@example.com or DOMAIN\\user", Some("mode=ews")),
         setting("password", "Password", SettingKind::Secret, "never shown or logged", Some("mode=ews")),
         setting("tenant_id", "Tenant id", SettingKind::Text, "the directory (tenant) id of the Microsoft 365 organisation", Some("mode=graph")),
@@ -95,9 +105,16 @@ pub fn parse(values: &[SettingValue]) -> Result<Config> {
     let protocol = match get("mode").as_deref() {
         None | Some("ews") => {
             let endpoint = required("endpoint", "ews")?;
-            crate::http::parse_url(&endpoint)?;
+            if !crate::ews::discovery::is_address(&endpoint) {
+                crate::http::parse_url(&endpoint)?;
+            }
+            let autodiscover = get("autodiscover");
+            if let Some(url) = &autodiscover {
+                crate::http::parse_url(url)?;
+            }
             Protocol::Ews {
                 endpoint,
+                autodiscover,
                 username: required("username", "ews")?,
                 password: raw("password").ok_or_else(|| Error::config("the setting 'password' is required with mode = \"ews\""))?,
             }

@@ -64,11 +64,9 @@ impl From<error::Error> for ConnectorError {
 /// The protocol the configuration asks for.
 fn source(config: &config::Config) -> Box<dyn sync::Source> {
     match &config.protocol {
-        config::Protocol::Ews { endpoint, username, password } => {
-            Box::new(ews_source::EwsSource {
-                ews: ews::Ews::new(endpoint, username, password),
-                names: ex_addresses::Resolver::new(ews::Ews::new(endpoint, username, password)),
-            })
+        config::Protocol::Ews { endpoint, username, password, autodiscover } => {
+            let ews = || ews::Ews::new(endpoint, username, password, autodiscover.as_deref());
+            Box::new(ews_source::EwsSource { ews: ews(), names: ex_addresses::Resolver::new(ews()) })
         }
         config::Protocol::Graph(graph) => Box::new(graph_source::GraphSource::new(graph::Graph::new(graph.clone()))),
     }
@@ -82,12 +80,12 @@ impl configure::Guest for Connector {
     fn check(config: Config) -> Result<ServerInfo, ConnectorError> {
         let config = config::parse(&config)?;
         match config.protocol {
-            config::Protocol::Ews { endpoint, username, password } => {
-                let mut ews = ews::Ews::new(&endpoint, &username, &password);
+            config::Protocol::Ews { endpoint, username, password, autodiscover } => {
+                let mut ews = ews::Ews::new(&endpoint, &username, &password, autodiscover.as_deref());
                 let version = ews.server_version()?;
                 // Found by Autodiscover: say so, and where.
                 let endpoint = match &ews.discovered {
-                    Some(found) => format!("{} (found by Autodiscover at {endpoint})", found.ews_url),
+                    Some((base, found)) => format!("{} (found by Autodiscover at {base})", found.ews_url),
                     None => endpoint,
                 };
                 Ok(ServerInfo { product: version.product().into(), version: version.display(), endpoint })

@@ -116,11 +116,17 @@ impl EgressPolicy {
         self.notes.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn origin_of(&self, uri: &http::Uri) -> Option<&Origin> {
+    /// The request's origin, if an allowed one admits it. `*.example.com`
+    /// (configured as a mail domain) admits the hosts below example.com.
+    fn origin_of(&self, uri: &http::Uri) -> Option<Origin> {
         let https = uri.scheme() == Some(&Scheme::HTTPS);
         let host = bare_host(uri.host()?);
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        self.allowed.iter().find(|o| o.https == https && o.port == port && o.host == host)
+        let admits = |allowed: &str| match allowed.strip_prefix('*') {
+            Some(suffix) => host.ends_with(suffix) && host.len() > suffix.len(),
+            None => allowed == host,
+        };
+        self.allowed.iter().any(|o| o.https == https && o.port == port && admits(&o.host)).then_some(Origin { https, host, port })
     }
 
     fn deny(&self, why: String) -> Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send> {
@@ -172,7 +178,7 @@ impl WasiHttpHooks for EgressPolicy {
         fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send> {
         drop(fut);
-        let Some(origin) = self.origin_of(request.uri()).cloned() else {
+        let Some(origin) = self.origin_of(request.uri()) else {
             return self.deny(format!("{} {} is not an allowed origin", request.method(), request.uri()));
         };
         self.requests.fetch_add(1, Ordering::Relaxed);
@@ -229,6 +235,18 @@ mod tests {
         assert!(!allowed("https://mail.example.com:8443/"), "port");
         assert!(!allowed("https://evil.example.com/"), "host");
         assert!(!allowed("https://mail.example.com.evil.net/"), "suffix");
+    }
+
+    #[test]
+    fn a_mail_domain_admits_its_hosts_over_https_only() {
+        let p = policy(&["https://example.com", "https://*.example.com"]);
+        let allowed = |url: &str| p.origin_of(&url.parse().unwrap());
+        assert_eq!(allowed("https://mail.example.com/EWS/Exchange.asmx").unwrap().host, "mail.example.com");
+        assert!(allowed("https://autodiscover.example.com/autodiscover/autodiscover.xml").is_some());
+        assert!(allowed("https://example.com/autodiscover/autodiscover.xml").is_some());
+        assert!(allowed("http://mail.example.com/").is_none(), "scheme");
+        assert!(allowed("https://evilexample.com/").is_none(), "no dot");
+        assert!(allowed("https://mail.example.com.evil.net/").is_none(), "suffix");
     }
 
     #[tokio::test]

@@ -2,6 +2,7 @@
 //! envelope writer, and this client that sends requests over wasi:http.
 
 pub mod autodiscover;
+pub mod discovery;
 pub mod envelope;
 pub mod find_folder;
 pub mod find_item;
@@ -46,11 +47,13 @@ pub struct Ews {
     retried_401: bool,
     /// GetItem requests sent at once
     in_flight: usize,
-    /// the endpoint is only a host: Autodiscover there finds the EWS URL
-    /// before the first request
-    discover_at: Option<String>,
-    /// what Autodiscover said, once it was asked
-    pub discovered: Option<autodiscover::Settings>,
+    /// the endpoint is not the EWS URL: Autodiscover finds it before the
+    /// first request
+    discovery: Option<discovery::Discovery>,
+    /// the mailbox address Autodiscover is asked about
+    address: Option<String>,
+    /// what Autodiscover said, once it was asked, and which host said it
+    pub discovered: Option<(String, autodiscover::Settings)>,
     /// where public-folder requests go, once found out (None inside: sent
     /// without routing headers)
     public_route: Option<Option<PublicRoute>>,
@@ -69,8 +72,12 @@ pub struct PublicRoute {
 }
 
 impl Ews {
-    pub fn new(endpoint: &str, username: &str, password: &str) -> Self {
+    /// `autodiscover_at`: where to ask Autodiscover instead of the hosts
+    /// the endpoint implies.
+    pub fn new(endpoint: &str, username: &str, password: &str, autodiscover_at: Option<&str>) -> Self {
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+        let discovery = discovery::Discovery::plan(endpoint, autodiscover_at);
+        let address = discovery.as_ref().and_then(|d| d.address.clone()).or_else(|| username.contains('@').then(|| username.to_string()));
         Ews {
             endpoint: endpoint.to_string(),
             username: username.to_string(),
@@ -78,7 +85,8 @@ impl Ews {
             authenticated: false,
             retried_401: false,
             in_flight: IN_FLIGHT,
-            discover_at: is_bare_host(endpoint).then(|| endpoint.trim_end_matches('/').to_string()),
+            discovery,
+            address,
             discovered: None,
             public_route: None,
             routing: false,
@@ -115,13 +123,16 @@ impl Ews {
     /// or no public folders), so there is nothing to route by.
     fn find_public_route(&mut self) -> std::result::Result<Option<PublicRoute>, String> {
         self.find_endpoint().map_err(|e| e.message)?;
-        if !self.username.contains('@') {
+        let Some(address) = self.address.clone() else {
             return Err(format!("Autodiscover needs the account's email address as user name ('{}' is none)", self.username));
-        }
-        let base = url::Url::parse(&self.endpoint).map_err(|e| e.to_string())?.origin().ascii_serialization();
-        let anchor = match self.discovered.as_ref() {
-            Some(found) => found.public_folder_mailbox.clone(),
-            None => autodiscover::discover(&base, &self.username, &self.authorization).map_err(|e| e.message)?.public_folder_mailbox,
+        };
+        let (base, anchor) = match self.discovered.as_ref() {
+            Some((base, found)) => (base.clone(), found.public_folder_mailbox.clone()),
+            None => {
+                let base = url::Url::parse(&self.endpoint).map_err(|e| e.to_string())?.origin().ascii_serialization();
+                let found = autodiscover::discover(&base, &address, &self.authorization).map_err(|e| e.message)?;
+                (base, found.public_folder_mailbox)
+            }
         };
         let Some(anchor) = anchor else { return Ok(None) };
         let settings = user_settings::get(&base, &anchor, &["InternalRpcClientServer"], &self.authorization).map_err(|e| e.message)?;
@@ -137,21 +148,13 @@ impl Ews {
         &self.endpoint
     }
 
-    /// Ask Autodiscover for the EWS URL if the endpoint is only a host; it
-    /// needs the account's email address.
+    /// Ask Autodiscover for the EWS URL if the endpoint is not it.
     fn find_endpoint(&mut self) -> Result<()> {
-        let Some(base) = self.discover_at.take() else { return Ok(()) };
-        if !self.username.contains('@') {
-            return Err(Error::config(format!(
-                "the endpoint {base} is only a host, and Autodiscover needs an email address as the user name ('{}' is none); \
-                 set [exchange] endpoint to the EWS URL (it usually ends in /EWS/Exchange.asmx)",
-                self.username
-            )));
-        }
-        let settings = autodiscover::discover(&base, &self.username, &self.authorization)?;
+        let Some(discovery) = self.discovery.take() else { return Ok(()) };
+        let (base, settings) = discovery.find(&self.username, &self.authorization)?;
         crate::report::info(&format!("Autodiscover at {base} found the EWS URL {}", settings.ews_url));
         self.endpoint = settings.ews_url.clone();
-        self.discovered = Some(settings);
+        self.discovered = Some((base, settings));
         Ok(())
     }
 
@@ -457,8 +460,3 @@ impl Ews {
     }
 }
 
-/// An endpoint with no path (`https://mail.example.com`, `http://127.0.0.1:8080/`)
-/// names a server, not its EWS URL.
-fn is_bare_host(endpoint: &str) -> bool {
-    http::parse_url(endpoint).is_ok_and(|url| url.path.is_empty() || url.path == "/")
-}
