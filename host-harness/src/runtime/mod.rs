@@ -13,6 +13,25 @@ use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, Store};
 
+/// The bindings of one API version's WIT folder: every version is bound
+/// with the same options, so that only the types differ.
+macro_rules! bindings {
+    ($path:tt) => {
+        wasmtime::component::bindgen!({
+            path: $path,
+            world: "helpdesk:connector/connector",
+            imports: { default: async | trappable },
+            exports: { default: async },
+            with: {
+                "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+                "wasi:io": wasmtime_wasi::p2::bindings::io,
+                "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+            },
+        });
+    };
+}
+use bindings;
+
 pub mod v0_1;
 pub mod v0_2;
 

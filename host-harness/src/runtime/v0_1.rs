@@ -10,17 +10,7 @@ use helpdesk::connector::host;
 use helpdesk::connector::types as old;
 use wasmtime::Store;
 
-wasmtime::component::bindgen!({
-    path: "../wit/0.1.0",
-    world: "helpdesk:connector/connector",
-    imports: { default: async | trappable },
-    exports: { default: async },
-    with: {
-        "wasi:http": wasmtime_wasi_http::p2::bindings::http,
-        "wasi:io": wasmtime_wasi::p2::bindings::io,
-        "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
-    },
-});
+super::bindings!("../wit/0.1.0");
 
 /// A value of one API version as the other version's.
 trait Convert<T> {
