@@ -9,6 +9,7 @@ pub mod data;
 pub mod faults;
 pub mod ews;
 pub mod graph;
+pub mod ntlm;
 pub mod server;
 pub mod state_token;
 pub mod tls;

@@ -2,6 +2,7 @@
 //! HTTP only, and only to the origins its configuration names.
 
 pub mod egress;
+pub mod ntlm;
 pub mod sender;
 pub mod tls;
 
