@@ -9,23 +9,12 @@ use helpdesk_e2e::{by_external_id, full_sync, setup_with, sync};
 use helpdesk_host::emulator::EmulatorOptions;
 use helpdesk_host::runtime::Runtime;
 use helpdesk_host::runtime::types::SyncMode;
-use helpdesk_host::bench::peer::python_with_exchangelib;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A virtual environment with exchangelib, made once per target directory.
-/// Without Python or PyPI the test is skipped, except in CI.
 fn python() -> Option<PathBuf> {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("exchangelib-venv");
-    match python_with_exchangelib(&venv) {
-        Ok(python) => Some(python),
-        Err(e) => {
-            assert!(std::env::var_os("CI").is_none(), "{e:#}");
-            eprintln!("skipped: {e:#}");
-            None
-        }
-    }
+    helpdesk_e2e::exchangelib_python(Path::new(env!("CARGO_TARGET_TMPDIR")))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

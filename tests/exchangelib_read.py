@@ -1,6 +1,8 @@
 """Reads the emulator with exchangelib 5.6.0, an independent EWS client.
 
-Usage: exchangelib_read.py ENDPOINT USER PASSWORD
+Usage: exchangelib_read.py ENDPOINT USER PASSWORD [basic|ntlm]
+(ntlm: requests_ntlm and pyspnego, with the MIC and, over HTTPS, the
+channel binding; REQUESTS_CA_BUNDLE names the emulator's CA there)
 Prints one JSON document: for the contacts folder and every folder below
 it, and for every contact folder among the public folders, its name and
 the contacts exchangelib read from it (id, given name, surname, first
@@ -9,12 +11,13 @@ email address). A public folder it may not read is listed with its error.
 import json
 import sys
 
-from exchangelib import BASIC, DELEGATE, Account, Configuration, Credentials
+from exchangelib import BASIC, DELEGATE, NTLM, Account, Configuration, Credentials
 from exchangelib.folders import Contacts
 from exchangelib.items import Contact
 
 endpoint, user, password = sys.argv[1:4]
-config = Configuration(service_endpoint=endpoint, credentials=Credentials(user, password), auth_type=BASIC)
+auth_type = {"basic": BASIC, "ntlm": NTLM}[sys.argv[4] if len(sys.argv) > 4 else "basic"]
+config = Configuration(service_endpoint=endpoint, credentials=Credentials(user, password), auth_type=auth_type)
 account = Account(user, config=config, autodiscover=False, access_type=DELEGATE)
 
 

@@ -13,6 +13,19 @@ use std::path::PathBuf;
 
 /// `../shared/fixtures/ews` beside the checkout. Tests that read fixtures
 /// skip when it is absent, except in CI, where it must be there.
+/// Python with exchangelib, in a virtual environment made once in
+/// `target_tmp`. Without Python or PyPI the caller skips, except in CI.
+pub fn exchangelib_python(target_tmp: &std::path::Path) -> Option<PathBuf> {
+    match helpdesk_host::bench::peer::python_with_exchangelib(&target_tmp.join("exchangelib-venv")) {
+        Ok(python) => Some(python),
+        Err(e) => {
+            assert!(std::env::var_os("CI").is_none(), "{e:#}");
+            eprintln!("skipped: {e:#}");
+            None
+        }
+    }
+}
+
 pub fn fixtures() -> Option<PathBuf> {
     fixtures_of("ews")
 }

@@ -4,6 +4,7 @@
 // Graph's contact has some fifty properties: one json! literal.
 #![recursion_limit = "256"]
 
+pub mod auth;
 pub mod autodiscover;
 pub mod data;
 pub mod faults;
@@ -55,6 +56,10 @@ pub struct EmulatorOptions {
     /// as on Exchange 2013 and later; off is the easy setup (a single
     /// server, or a client such as exchangelib that does not route)
     pub public_folder_routing: bool,
+    /// the schemes EWS and Autodiscover accept
+    pub auth: auth::Schemes,
+    /// Extended Protection, checked over TLS
+    pub epa: ntlm::Epa,
 }
 
 impl Default for EmulatorOptions {
@@ -75,6 +80,10 @@ impl Default for EmulatorOptions {
             record: false,
             device_interval: 5,
             public_folder_routing: true,
+            // Exchange's default is NTLM without Basic; Basic stays the
+            // default here until the host speaks NTLM (issue 13).
+            auth: auth::Schemes { ntlm: false, basic: true },
+            epa: ntlm::Epa::Allow,
         }
     }
 }
@@ -119,6 +128,10 @@ pub struct EmulatorState {
     pub https: bool,
     pub throttle_every: Option<u64>,
     pub faults: faults::Faults,
+    pub auth: auth::Schemes,
+    pub epa: ntlm::Epa,
+    /// the channel binding of the TLS certificate
+    pub binding: Option<[u8; 16]>,
 }
 
 pub struct Emulator {
@@ -148,6 +161,8 @@ impl Emulator {
         if faults.bad_chars {
             faults.bad_chars_id = mailbox.contacts.iter().find(|c| c.kind == "Contact" && !c.emails.is_empty()).map(|c| c.id.clone());
         }
+        let tls = if options.tls { Some(tls::generate()?) } else { None };
+        let binding = tls.as_ref().map(|t| ntlm::binding_of(&t.certificate_der));
         let state = Arc::new(EmulatorState {
             exchanges: options.record.then(Default::default),
             public_folder_routing: options.public_folder_routing,
@@ -159,8 +174,10 @@ impl Emulator {
             https: options.tls,
             throttle_every: options.throttle_every,
             faults,
+            auth: options.auth,
+            epa: options.epa,
+            binding,
         });
-        let tls = if options.tls { Some(tls::generate()?) } else { None };
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
         let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
         let shared = state.clone();
@@ -251,7 +268,9 @@ async fn serve_connection<S>(stream: S, state: Arc<EmulatorState>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |request| server::serve(request, state.clone()));
+    // NTLM authenticates the connection: its state lives as long as it.
+    let connection = Arc::new(auth::Connection::default());
+    let service = hyper::service::service_fn(move |request| server::serve(request, state.clone(), connection.clone()));
     let connection = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
     if let Err(e) = connection.await {
         tracing::debug!("emulator connection ended: {e}");

@@ -10,6 +10,8 @@ use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
 
 const MAGIC: &[u8] = b"NTLMSSP\0";
+/// How far a client's clock may be off: 36 hours, in FILETIME ticks.
+const MAX_SKEW: u64 = 36 * 3600 * 10_000_000;
 
 /// The names the emulated server gives in its challenge.
 pub const NETBIOS_DOMAIN: &str = "EXAMPLE";
@@ -128,17 +130,26 @@ pub fn verify(
     if mac(&key, &[&sent.server_challenge, blob]) != proof {
         return Err(Refusal::WrongProof);
     }
-    if blob[8..16] != sent.timestamp {
-        return Err(Refusal::StaleTimestamp);
-    }
     let mut mic_flag = false;
     let mut sent_binding = None;
+    let mut echoed_timestamp = None;
     for (id, value) in av_pairs(&blob[28..]) {
         match id {
             6 if value.len() == 4 => mic_flag = read_u32(value, 0) & 0x2 != 0,
+            7 => echoed_timestamp = Some(value),
             10 if value.len() == 16 => sent_binding = Some(<[u8; 16]>::try_from(value).unwrap_or_default()),
             _ => {}
         }
+    }
+    // The server's pairs come back as sent (the proof covers them); the
+    // client's own time may be its clock's, within Windows' skew window.
+    if echoed_timestamp.is_some_and(|t| t != sent.timestamp) {
+        return Err(Refusal::StaleTimestamp);
+    }
+    let client_time = u64::from_le_bytes(blob[8..16].try_into().unwrap_or_default());
+    let server_time = u64::from_le_bytes(sent.timestamp);
+    if client_time.abs_diff(server_time) > MAX_SKEW && client_time != 0 && server_time != 0 {
+        return Err(Refusal::StaleTimestamp);
     }
     if mic_flag {
         if m.len() < 88 {

@@ -1,11 +1,11 @@
 //! The emulator's HTTP side: `/EWS/Exchange.asmx` over HTTP/1.1 with
-//! keep-alive, Basic auth enforced as IIS does it.
+//! keep-alive, authentication enforced as IIS does it (auth.rs).
 
 use super::data::VANISHING_ITEM_ID as VANISHING;
 use super::faults::Fault;
 use super::{autodiscover, ews, graph};
 use super::EmulatorState;
-use base64::Engine as _;
+use super::auth::Verdict;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -36,7 +36,11 @@ const MAX_REQUEST: usize = 16 << 20;
 const UNAUTHORIZED_PAGE: &str = "<!DOCTYPE html><html><head><title>401 - Unauthorized: Access is denied due to invalid credentials.</title></head><body><h2>401 - Unauthorized: Access is denied due to invalid credentials.</h2><h3>You do not have permission to view this directory or page using the credentials that you supplied.</h3></body></html>";
 const NOT_FOUND_PAGE: &str = "<!DOCTYPE html><html><head><title>404 - File or directory not found.</title></head><body><h2>404 - File or directory not found.</h2></body></html>";
 
-pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Result<Response<Body>, std::convert::Infallible> {
+pub async fn serve(
+    request: Request<Incoming>,
+    state: Arc<EmulatorState>,
+    connection: Arc<super::auth::Connection>,
+) -> Result<Response<Body>, std::convert::Infallible> {
     state.stats.http_requests.fetch_add(1, Ordering::Relaxed);
     let (parts, body) = request.into_parts();
     // Read the request whole first, as IIS does, so that an early answer
@@ -104,7 +108,7 @@ pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Res
     }
     let path = parts.uri.path().to_ascii_lowercase();
     if path == autodiscover::POX_PATH || path == autodiscover::SOAP_PATH {
-        return Ok(autodiscover(&state, &parts, &body, path == autodiscover::POX_PATH));
+        return Ok(autodiscover(&state, &connection, &parts, &body, path == autodiscover::POX_PATH));
     }
     // Exchange's Default Web Site sends `/` to OWA, and OWA sends a client
     // without a session to its forms logon page (HTTP 302 both); the HTTP
@@ -118,8 +122,8 @@ pub async fn serve(request: Request<Incoming>, state: Arc<EmulatorState>) -> Res
     if !parts.uri.path().eq_ignore_ascii_case(EWS_PATH) {
         return Ok(page(StatusCode::NOT_FOUND, NOT_FOUND_PAGE));
     }
-    if !authorized(&parts.headers, &state) {
-        return Ok(unauthorized(&state));
+    if let Verdict::Refused(offers) = super::auth::check(&parts.headers, &state, &connection) {
+        return Ok(unauthorized(&state, &offers));
     }
     if parts.method != hyper::Method::POST {
         // EWS answers GET with its service description; clients only POST.
@@ -244,10 +248,16 @@ impl http_body::Body for Failing {
 
 /// Autodiscover for the emulator's domain, behind the same authentication
 /// as EWS, at the scheme and host the client used.
-fn autodiscover(state: &EmulatorState, parts: &hyper::http::request::Parts, body: &[u8], pox: bool) -> Response<Body> {
+fn autodiscover(
+    state: &EmulatorState,
+    connection: &super::auth::Connection,
+    parts: &hyper::http::request::Parts,
+    body: &[u8],
+    pox: bool,
+) -> Response<Body> {
     state.stats.count(if pox { "Autodiscover POX" } else { "Autodiscover SOAP" });
-    if !authorized(&parts.headers, state) {
-        return unauthorized(state);
+    if let Verdict::Refused(offers) = super::auth::check(&parts.headers, state, connection) {
+        return unauthorized(state, &offers);
     }
     if parts.method != hyper::Method::POST {
         return page(StatusCode::METHOD_NOT_ALLOWED, "<html><body>Use POST.</body></html>");
@@ -278,19 +288,17 @@ fn routed(headers: &hyper::HeaderMap, state: &EmulatorState) -> bool {
             && header("x-publicfoldermailbox").eq_ignore_ascii_case(autodiscover::PUBLIC_FOLDER_SERVER))
 }
 
-fn unauthorized(state: &EmulatorState) -> Response<Body> {
+/// IIS's 401: a WWW-Authenticate header per scheme offered (or the
+/// handshake's next token).
+fn unauthorized(state: &EmulatorState, offers: &[String]) -> Response<Body> {
     state.stats.unauthorized.fetch_add(1, Ordering::Relaxed);
     let mut response = page(StatusCode::UNAUTHORIZED, UNAUTHORIZED_PAGE);
-    response.headers_mut().insert("www-authenticate", r#"Basic realm="mail.example.com""#.parse().unwrap());
+    for offer in offers {
+        if let Ok(value) = offer.parse() {
+            response.headers_mut().append("www-authenticate", value);
+        }
+    }
     response
-}
-
-fn authorized(headers: &hyper::HeaderMap, state: &EmulatorState) -> bool {
-    let Some(header) = headers.get("authorization").and_then(|h| h.to_str().ok()) else { return false };
-    let Some(token) = header.strip_prefix("Basic ").or_else(|| header.strip_prefix("basic ")) else { return false };
-    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(token.trim()) else { return false };
-    let expected = format!("{}:{}", state.user, state.password);
-    decoded == expected.as_bytes()
 }
 
 const REDIRECT_PAGE: &str = "<html><head><title>Object moved</title></head><body><h2>Object moved to here.</h2></body></html>";

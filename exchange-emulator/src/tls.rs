@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 pub struct EmulatorTls {
     pub ca_pem: String,
+    /// the server certificate (DER), whose channel binding NTLM carries
+    pub certificate_der: Vec<u8>,
     pub config: Arc<ServerConfig>,
 }
 
@@ -35,5 +37,5 @@ pub fn generate() -> Result<EmulatorTls> {
             vec![cert.der().clone(), ca_cert.der().clone()],
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
         )?;
-    Ok(EmulatorTls { ca_pem: ca_cert.pem(), config: Arc::new(config) })
+    Ok(EmulatorTls { ca_pem: ca_cert.pem(), certificate_der: cert.der().to_vec(), config: Arc::new(config) })
 }

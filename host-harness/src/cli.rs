@@ -90,6 +90,14 @@ enum Command {
         /// Kontakte, Posteingang, Gelöschte Elemente, ...)
         #[arg(long, value_enum, default_value_t = FolderLanguage::En)]
         language: FolderLanguage,
+        /// the schemes EWS accepts: ntlm (Negotiate and NTLM), basic, or
+        /// both (ntlm,basic)
+        #[arg(long, default_value = "basic")]
+        auth: String,
+        /// Extended Protection over --tls: off, allow (Exchange 2019 CU14's
+        /// default) or require
+        #[arg(long, value_enum, default_value_t = EpaSetting::Allow)]
+        epa: EpaSetting,
     },
     /// Sign in to Microsoft 365 for delegated access (device code): prints
     /// where to go and the code to enter, waits, keeps the refresh token in
@@ -259,13 +267,20 @@ async fn run(command: Command) -> Result<()> {
         Command::Demo { contacts, seed, db, mode, faults, verbose, json } => {
             demo(contacts, seed, db, mode, faults, verbose, json).await
         }
-        Command::Emulator { listen, contacts, seed, user, password, tls, cert_out, faults, folders, language } => {
+        Command::Emulator { listen, contacts, seed, user, password, tls, cert_out, faults, folders, language, auth, epa } => {
+            let auth = crate::emulator::auth::Schemes::parse(&auth).map_err(anyhow::Error::msg)?;
+            let epa = match epa {
+                EpaSetting::Off => crate::emulator::ntlm::Epa::Off,
+                EpaSetting::Allow => crate::emulator::ntlm::Epa::Allow,
+                EpaSetting::Require => crate::emulator::ntlm::Epa::Require,
+            };
             let layout = folders.map_or(Layout::Demo, Layout::Flat);
             let language = match language {
                 FolderLanguage::En => Language::English,
                 FolderLanguage::De => Language::German,
             };
-            let options = EmulatorOptions { listen, contacts, seed, user, password, tls, faults, layout, language, ..Default::default() };
+            let options =
+                EmulatorOptions { listen, contacts, seed, user, password, tls, faults, layout, language, auth, epa, ..Default::default() };
             let emulator = Emulator::start(options).await?;
             if let (Some(path), Some(pem)) = (&cert_out, &emulator.ca_pem) {
                 std::fs::write(path, pem).with_context(|| format!("writing {}", path.display()))?;
@@ -550,6 +565,13 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, fault
 /// A configuration for the in-process emulator, over EWS.
 pub fn emulator_config(emulator: &Emulator, db: &Path) -> HostConfig {
     emulator_config_for(emulator, db, Mode::Ews)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EpaSetting {
+    Off,
+    Allow,
+    Require,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -1,0 +1,105 @@
+//! Windows authentication as Exchange ships it, judged by independent
+//! clients: the emulator's 401 offers Negotiate and NTLM and no Basic;
+//! exchangelib 5.6.0 (requests_ntlm and pyspnego: NTLMv2 with the MIC and,
+//! over HTTPS, the channel binding) reads it over HTTP and over HTTPS with
+//! Extended Protection required; curl's NTLM, which sends no channel
+//! binding on Linux, is let in when EP allows it and refused when EP
+//! requires it, and a wrong password is refused.
+
+use helpdesk_host::emulator::auth::Schemes;
+use helpdesk_host::emulator::ntlm::Epa;
+use helpdesk_host::emulator::{Emulator, EmulatorOptions};
+use std::path::Path;
+use std::process::Command;
+
+const WINDOWS: Schemes = Schemes { ntlm: true, basic: false };
+
+async fn emulator(tls: bool, epa: Epa) -> Emulator {
+    Emulator::start(EmulatorOptions { contacts: 120, seed: 41, tls, epa, auth: WINDOWS, public_folder_routing: false, ..Default::default() })
+        .await
+        .unwrap()
+}
+
+/// curl's status and `WWW-Authenticate` headers for a GetFolder POST.
+fn curl(emulator: &Emulator, args: &[&str], ca: Option<&Path>) -> (u16, Vec<String>) {
+    let body = r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><soap:Header><t:RequestServerVersion Version="Exchange2016"/></soap:Header><soap:Body><m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="contacts"/></m:FolderIds></m:GetFolder></soap:Body></soap:Envelope>"#;
+    let mut command = Command::new("curl");
+    command.args(["-sS", "--http1.1", "-o", "/dev/null", "-D", "-", "-H", "Content-Type: text/xml; charset=utf-8", "--data", body]);
+    command.args(args);
+    if let Some(ca) = ca {
+        command.arg("--cacert").arg(ca);
+    }
+    let out = command.arg(emulator.endpoint()).output().expect("curl runs (CI installs it)");
+    assert!(out.status.success(), "curl: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    // The last response of the handshake.
+    let last = text.rsplit("HTTP/1.1 ").next().unwrap_or_default();
+    let status = last.get(..3).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let offers = last
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(name, _)| name.eq_ignore_ascii_case("www-authenticate"))
+        .map(|(_, value)| value.trim().to_string())
+        .collect();
+    (status, offers)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_401_offers_negotiate_and_ntlm_and_no_basic() {
+    let e = emulator(false, Epa::Allow).await;
+    let basic = format!("{}:{}", e.user(), e.password());
+    let (status, offers) = tokio::task::block_in_place(|| curl(&e, &["--basic", "-u", &basic], None));
+    assert_eq!(status, 401);
+    assert_eq!(offers, ["Negotiate", "NTLM"]);
+    let (status, _) = tokio::task::block_in_place(|| curl(&e, &["--ntlm", "-u", &basic], None));
+    assert_eq!(status, 200, "curl's NTLMv2 is let in");
+    let wrong = format!("{}:not-the-password", e.user());
+    let (status, offers) = tokio::task::block_in_place(|| curl(&e, &["--ntlm", "-u", &wrong], None));
+    assert_eq!((status, offers.as_slice()), (401, &["Negotiate".to_string(), "NTLM".to_string()][..]), "a wrong password starts over");
+    let down_level = format!("EXAMPLE\\{}:{}", e.user().split('@').next().unwrap(), e.password());
+    let (status, _) = tokio::task::block_in_place(|| curl(&e, &["--ntlm", "-u", &down_level], None));
+    assert_eq!(status, 200, "DOMAIN\\user works as the UPN does");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_without_the_channel_binding_is_refused_only_when_epa_requires_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for (epa, expected) in [(Epa::Allow, 200), (Epa::Require, 401), (Epa::Off, 200)] {
+        let e = emulator(true, epa).await;
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, e.ca_pem.as_ref().unwrap()).unwrap();
+        let credentials = format!("{}:{}", e.user(), e.password());
+        let (status, _) = tokio::task::block_in_place(|| curl(&e, &["--ntlm", "-u", &credentials], Some(&ca)));
+        assert_eq!(status, expected, "curl (no channel binding) with EPA {epa:?}");
+    }
+}
+
+/// exchangelib over NTLM reads the Contacts folder: exactly the emulator's
+/// contacts there, over HTTP, and over HTTPS with EPA required.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exchangelib_reads_the_emulator_over_ntlm_with_and_without_tls() {
+    let Some(python) = helpdesk_e2e::exchangelib_python(Path::new(env!("CARGO_TARGET_TMPDIR"))) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("exchangelib_read.py");
+    for tls in [false, true] {
+        let e = emulator(tls, Epa::Require).await;
+        let ca = dir.path().join("ca.pem");
+        if let Some(pem) = &e.ca_pem {
+            std::fs::write(&ca, pem).unwrap();
+        }
+        let mut command = Command::new(&python);
+        command.arg(&script).args([e.endpoint().as_str(), e.user(), e.password(), "ntlm"]);
+        if tls {
+            command.env("REQUESTS_CA_BUNDLE", &ca);
+        }
+        let output = tokio::task::block_in_place(|| command.output().unwrap());
+        assert!(output.status.success(), "exchangelib over NTLM (tls {tls}): {}", String::from_utf8_lossy(&output.stderr));
+        let read: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let mailbox = e.mailbox();
+        let contacts = mailbox.distinguished("contacts").unwrap();
+        let folder = &read["folders"][contacts.id.as_str()];
+        let truth = mailbox.contacts.iter().filter(|c| c.kind == "Contact" && c.folder_id == contacts.id).count();
+        assert_eq!(folder["contacts"].as_array().map(Vec::len), Some(truth), "tls {tls}: {folder}");
+        assert!(truth > 20);
+    }
+}
