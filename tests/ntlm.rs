@@ -103,3 +103,47 @@ async fn exchangelib_reads_the_emulator_over_ntlm_with_and_without_tls() {
         assert!(truth > 20);
     }
 }
+
+/// The plugin syncs over NTLM, the host signing in on each connection:
+/// over HTTP, and over HTTPS with Extended Protection required. Users
+/// equal the emulator's truth; one handshake per connection, not per
+/// request; a wrong password is an authentication error and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plugin_syncs_over_ntlm_one_handshake_per_connection() {
+    let runtime = helpdesk_host::runtime::Runtime::shared().unwrap();
+    for tls in [false, true] {
+        let s = helpdesk_e2e::setup_with(EmulatorOptions { contacts: 300, seed: 42, tls, epa: Epa::Require, auth: WINDOWS, ..Default::default() }).await;
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        if let Some(pem) = &s.emulator.ca_pem {
+            std::fs::write(&ca, pem).unwrap();
+        }
+        let connection = s.connection_with(|c| {
+            c.exchange.auth = "ntlm".into();
+            if tls {
+                c.exchange.tls.ca_file = Some(ca.clone());
+            }
+        });
+        connection.check(&runtime).await.unwrap();
+        let summary = connection.sync(&runtime, &s.store, helpdesk_host::runtime::types::SyncMode::Full, false).await.unwrap();
+        assert_eq!(summary.counts.created + summary.counts.skipped, 300, "tls {tls}: {:?}", summary.warnings);
+        helpdesk_e2e::assert_users_match(&s.store, &s.emulator.mailbox());
+        // Each 401 is one handshake's challenge, on a connection of its own.
+        let handshakes = s.emulator.stats().unauthorized.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(handshakes <= 16, "tls {tls}: {handshakes} handshakes for {} requests", summary.requests);
+        assert!(summary.requests > 20);
+
+        let wrong = s.connection_with(|c| {
+            c.exchange.auth = "ntlm".into();
+            c.exchange.password = Some("not-the-password".into());
+            if tls {
+                c.exchange.tls.ca_file = Some(ca.clone());
+            }
+        });
+        let before = s.store.users().unwrap().len();
+        let error = wrong.sync(&runtime, &s.store, helpdesk_host::runtime::types::SyncMode::Full, false).await.unwrap_err();
+        assert_eq!(error.kind, "authentication", "{error}");
+        assert!(!error.message.contains("TlRMTVNT"), "no NTLM token in the error: {error}");
+        assert_eq!(s.store.users().unwrap().len(), before);
+    }
+}

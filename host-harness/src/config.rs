@@ -38,6 +38,10 @@ pub struct ExchangeConfig {
     pub endpoint: String,
     /// ews: where to ask Autodiscover instead of the hosts the endpoint implies
     pub autodiscover: Option<String>,
+    /// ews: `basic` (the plugin sends the credentials) or `ntlm` (the host
+    /// signs in on each connection, as Windows authentication needs)
+    #[serde(default = "default_auth")]
+    pub auth: String,
     #[serde(default)]
     pub username: String,
     pub password: Option<String>,
@@ -136,6 +140,13 @@ impl Default for ScheduleConfig {
 
 /// The protocols the connector speaks.
 const MODES: &[&str] = &["ews", "graph"];
+/// `auto` (by what the server offers) comes with the emulator's NTLM
+/// default; until then Basic is the default.
+const AUTHS: &[&str] = &["basic", "ntlm"];
+
+fn default_auth() -> String {
+    "basic".into()
+}
 
 fn default_mode() -> String {
     "ews".into()
@@ -167,6 +178,9 @@ impl HostConfig {
             bail!("[exchange] mode = \"{}\" is not one of {}", e.mode, MODES.join(", "));
         }
         self.interval()?;
+        if e.mode == "ews" && !AUTHS.contains(&e.auth.as_str()) {
+            bail!("[exchange] auth = \"{}\" is not one of {}", e.auth, AUTHS.join(", "));
+        }
         if e.token_endpoint.is_some() {
             let both = if e.authority.is_some() { " (authority, also set, wins)" } else { "" };
             tracing::warn!("[exchange] token_endpoint is now called authority; the old name is still read{both}");
@@ -253,6 +267,16 @@ impl HostConfig {
             }
         }
         Ok(found)
+    }
+
+    /// With `auth = "ntlm"`: the credentials the host signs in with.
+    pub fn ntlm_credentials(&self) -> Result<Option<crate::capabilities::ntlm::Credentials>> {
+        let e = &self.exchange;
+        if e.mode != "ews" || e.auth != "ntlm" {
+            return Ok(None);
+        }
+        let password = secret("password", &e.password, &e.password_env)?.ok_or_else(|| anyhow::anyhow!("[exchange] needs password or password_env"))?;
+        Ok(Some(crate::capabilities::ntlm::Credentials::parse(&e.username, &password)))
     }
 
     /// The URLs the plugin may reach.

@@ -94,7 +94,8 @@ impl Connection {
         let ca_file = tls.ca_file.as_ref().map(|f| config.base_dir.join(f));
         let urls = config.allowed_urls();
         let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
-        let policy = EgressPolicy::new(&urls, client_config(tls.verify, ca_file.as_deref())?)?;
+        let mut policy = EgressPolicy::new(&urls, client_config(tls.verify, ca_file.as_deref())?)?;
+        policy.ntlm = config.ntlm_credentials()?.map(std::sync::Arc::new);
         let mapping = config
             .mapping
             .iter()

@@ -77,6 +77,8 @@ pub struct EgressPolicy {
     pub notes: Notes,
     /// keep-alive connections of the run
     pool: Arc<Pool>,
+    /// sign in with NTLM for the plugin, per connection
+    pub ntlm: Option<Arc<super::ntlm::Credentials>>,
     /// addresses each name resolved to first in this run
     pins: Arc<Mutex<HashMap<(String, u16), Vec<SocketAddr>>>>,
 }
@@ -95,6 +97,7 @@ impl EgressPolicy {
             notes: Default::default(),
             pool: Default::default(),
             pins: Default::default(),
+            ntlm: None,
         })
     }
 
@@ -187,7 +190,8 @@ impl WasiHttpHooks for EgressPolicy {
             if request.headers().contains_key(http::header::AUTHORIZATION) { "<redacted>" } else { "none" });
         let options = capped(options, self.max_first_byte);
         let (pins, notes, tls, max_body) = (self.pins.clone(), self.notes.clone(), self.tls.clone(), self.max_body);
-        let shared = Shared { pool: self.pool.clone(), notes: notes.clone(), bytes_received: self.bytes_received.clone() };
+        let shared =
+            Shared { pool: self.pool.clone(), notes: notes.clone(), bytes_received: self.bytes_received.clone(), ntlm: self.ntlm.clone() };
         let denied = self.denied.clone();
         Box::new(async move {
             let connect = options.connect_timeout.unwrap_or(MAX_CONNECT);

@@ -47,26 +47,34 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 /// each would cost both sides.
 #[derive(Default)]
 pub struct Pool {
-    idle: Mutex<HashMap<PoolKey, Vec<SendRequest<WasiBody>>>>,
+    idle: Mutex<HashMap<PoolKey, Vec<Conn>>>,
 }
 
 type PoolKey = (String, u16, bool);
 
+/// One connection: NTLM authenticates a connection, not a request, so the
+/// pool keeps whether it is, and the certificate its channel binding needs.
+struct Conn {
+    sender: SendRequest<WasiBody>,
+    authenticated: bool,
+    certificate: Option<Vec<u8>>,
+}
+
 impl Pool {
     /// A connection that can take a request now, if one is idle.
-    async fn take(&self, key: &PoolKey) -> Option<SendRequest<WasiBody>> {
+    async fn take(&self, key: &PoolKey) -> Option<Conn> {
         loop {
-            let mut sender = self.idle.lock().unwrap_or_else(|p| p.into_inner()).get_mut(key)?.pop()?;
+            let mut conn = self.idle.lock().unwrap_or_else(|p| p.into_inner()).get_mut(key)?.pop()?;
             // Closed by the server while idle: drop it and look further.
-            if let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(1), sender.ready()).await {
-                return Some(sender);
+            if let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(1), conn.sender.ready()).await {
+                return Some(conn);
             }
         }
     }
 
-    fn put(&self, key: PoolKey, sender: SendRequest<WasiBody>) {
-        if !sender.is_closed() {
-            self.idle.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_default().push(sender);
+    fn put(&self, key: PoolKey, conn: Conn) {
+        if !conn.sender.is_closed() {
+            self.idle.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_default().push(conn);
         }
     }
 }
@@ -78,6 +86,8 @@ pub struct Shared {
     pub pool: Arc<Pool>,
     pub notes: Notes,
     pub bytes_received: Arc<AtomicU64>,
+    /// the host signs in with NTLM on the plugin's behalf
+    pub ntlm: Option<Arc<super::ntlm::Credentials>>,
 }
 
 pub async fn send(
@@ -89,8 +99,8 @@ pub async fn send(
     shared: Shared,
 ) -> Result<(http::Response<WasiBody>, IoFuture), HttpError> {
     let key: PoolKey = (target.host.clone(), target.port, target.https);
-    let mut sender = match shared.pool.take(&key).await {
-        Some(sender) => sender,
+    let mut conn = match shared.pool.take(&key).await {
+        Some(conn) => conn,
         None => connect(&target, tls, &options, &shared.notes).await?,
     };
 
@@ -99,9 +109,13 @@ pub async fn send(
     *request.uri_mut() = http::Uri::builder().path_and_query(path).build().map_err(|_| HttpError::HttpRequestUriInvalid)?;
 
     let first_byte = options.first_byte_timeout.unwrap_or(Duration::from_secs(120));
-    let response = match tokio::time::timeout(first_byte, sender.send_request(request)).await {
-        Err(_) => return Err(HttpError::ConnectionReadTimeout),
-        Ok(result) => result.map_err(HttpError::from)?,
+    if shared.ntlm.is_some() {
+        // The host signs in; the plugin's header never goes out.
+        request.headers_mut().remove(http::header::AUTHORIZATION);
+    }
+    let response = match &shared.ntlm {
+        Some(credentials) if !conn.authenticated => signed_in(&mut conn, request, credentials, &target, first_byte).await?,
+        _ => timed(first_byte, conn.sender.send_request(request)).await?,
     };
     let between = options.between_bytes_timeout.unwrap_or(Duration::from_secs(60));
     let response = response.map(|incoming| {
@@ -114,7 +128,7 @@ pub async fn send(
             bytes_received: shared.bytes_received.clone(),
             // Back to the pool once the whole answer is read; a body left
             // unread takes its connection with it.
-            release: Some((sender, shared.pool.clone(), key)),
+            release: Some((conn, shared.pool.clone(), key)),
         };
         http_body_util::BodyExt::boxed_unsync(guarded)
     });
@@ -123,9 +137,76 @@ pub async fn send(
     Ok((response, io))
 }
 
+async fn timed(
+    limit: Duration,
+    response: impl Future<Output = hyper::Result<http::Response<Incoming>>>,
+) -> Result<http::Response<Incoming>, HttpError> {
+    match tokio::time::timeout(limit, response).await {
+        Err(_) => Err(HttpError::ConnectionReadTimeout),
+        Ok(result) => result.map_err(HttpError::from),
+    }
+}
+
+/// The request sent with NTLM on a connection not yet authenticated
+/// (reference/ntlm.md 2 and 4a): NEGOTIATE with the request, the 401's
+/// CHALLENGE read to its end, AUTHENTICATE with the request again. The
+/// body is small (SOAP), so it is held and sent with each leg. A server
+/// that answers otherwise gets its answer passed on.
+async fn signed_in(
+    conn: &mut Conn,
+    request: http::Request<WasiBody>,
+    credentials: &super::ntlm::Credentials,
+    target: &Target,
+    first_byte: Duration,
+) -> Result<http::Response<Incoming>, HttpError> {
+    use base64::Engine as _;
+    use http_body_util::BodyExt as _;
+    const MAX_HELD_BODY: usize = 16 << 20;
+    let (parts, body) = request.into_parts();
+    let body = http_body_util::Limited::new(body, MAX_HELD_BODY)
+        .collect()
+        .await
+        .map_err(|_| HttpError::InternalError(Some("the request body could not be held for NTLM".into())))?
+        .to_bytes();
+    let leg = |authorization: String| {
+        let mut request = http::Request::builder().method(parts.method.clone()).uri(parts.uri.clone());
+        for (name, value) in &parts.headers {
+            request = request.header(name, value);
+        }
+        let body: WasiBody = http_body_util::Full::new(body.clone()).map_err(|never| match never {}).boxed_unsync();
+        request.header(http::header::AUTHORIZATION, authorization).body(body).map_err(|_| HttpError::HttpRequestUriInvalid)
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let negotiate = super::ntlm::negotiate();
+    let first = timed(first_byte, conn.sender.send_request(leg(format!("NTLM {}", b64.encode(&negotiate)))?)).await?;
+    let challenge = (first.status() == http::StatusCode::UNAUTHORIZED)
+        .then(|| {
+            first.headers().get_all(http::header::WWW_AUTHENTICATE).iter().find_map(|value| {
+                let token = value.to_str().ok()?.strip_prefix("NTLM ")?;
+                b64.decode(token.trim()).ok()
+            })
+        })
+        .flatten();
+    let Some(challenge) = challenge else { return Ok(first) };
+    // The 401 is read to its end, or the connection would be lost with it.
+    first.into_body().collect().await.map_err(HttpError::from)?;
+    let default_port = if target.https { 443 } else { 80 };
+    let spn = match target.port {
+        port if port == default_port => format!("HTTP/{}", target.host),
+        port => format!("HTTP/{}:{port}", target.host),
+    };
+    let binding = super::ntlm::Target { spn: &spn, certificate: conn.certificate.as_deref() };
+    let authenticate = super::ntlm::authenticate(credentials, &negotiate, &challenge, &binding, &super::ntlm::Nonce::fresh())
+        .map_err(|why| HttpError::InternalError(Some(why)))?;
+    conn.sender.ready().await.map_err(HttpError::from)?;
+    let second = timed(first_byte, conn.sender.send_request(leg(format!("NTLM {}", b64.encode(&authenticate)))?)).await?;
+    conn.authenticated = second.status() != http::StatusCode::UNAUTHORIZED;
+    Ok(second)
+}
+
 /// A new connection to `target`: TCP to the pinned addresses, TLS with
 /// the configured trust, HTTP/1.1.
-async fn connect(target: &Target, tls: Arc<ClientConfig>, options: &RequestOptions, notes: &Notes) -> Result<SendRequest<WasiBody>, HttpError> {
+async fn connect(target: &Target, tls: Arc<ClientConfig>, options: &RequestOptions, notes: &Notes) -> Result<Conn, HttpError> {
     let connect_timeout = options.connect_timeout.unwrap_or(Duration::from_secs(30));
     let tcp = match tokio::time::timeout(connect_timeout, TcpStream::connect(target.addrs.as_slice())).await {
         Err(_) => return Err(HttpError::ConnectionTimeout),
@@ -134,13 +215,17 @@ async fn connect(target: &Target, tls: Arc<ClientConfig>, options: &RequestOptio
         Ok(Ok(tcp)) => tcp,
     };
     let _ = tcp.set_nodelay(true);
+    let mut certificate = None;
     let stream: Box<dyn Stream> = if target.https {
         let name = ServerName::try_from(target.host.clone()).map_err(|_| HttpError::HttpRequestUriInvalid)?;
         let handshake = tokio_rustls::TlsConnector::from(tls).connect(name, tcp);
         match tokio::time::timeout(connect_timeout, handshake).await {
             Err(_) => return Err(HttpError::ConnectionTimeout),
             Ok(Err(e)) => return Err(tls_error(target, e, notes)),
-            Ok(Ok(stream)) => Box::new(stream),
+            Ok(Ok(stream)) => {
+                certificate = stream.get_ref().1.peer_certificates().and_then(|chain| chain.first()).map(|c| c.to_vec());
+                Box::new(stream)
+            }
         }
     } else {
         Box::new(tcp)
@@ -153,7 +238,7 @@ async fn connect(target: &Target, tls: Arc<ClientConfig>, options: &RequestOptio
             tracing::debug!("connection ended: {e}");
         }
     });
-    Ok(sender)
+    Ok(Conn { sender, authenticated: false, certificate })
 }
 
 /// A certificate failure is reported as one, with the host and the reason.
@@ -183,7 +268,7 @@ struct GuardedBody {
     remaining: u64,
     limit: u64,
     bytes_received: Arc<AtomicU64>,
-    release: Option<(SendRequest<WasiBody>, Arc<Pool>, PoolKey)>,
+    release: Option<(Conn, Arc<Pool>, PoolKey)>,
 }
 
 impl Body for GuardedBody {
@@ -208,8 +293,8 @@ impl Body for GuardedBody {
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(HttpError::from(e)))),
             Poll::Ready(None) => {
-                if let Some((sender, pool, key)) = this.release.take() {
-                    pool.put(key, sender);
+                if let Some((conn, pool, key)) = this.release.take() {
+                    pool.put(key, conn);
                 }
                 Poll::Ready(None)
             }
