@@ -119,12 +119,12 @@ async fn the_plugin_syncs_over_ntlm_one_handshake_per_connection() {
             std::fs::write(&ca, pem).unwrap();
         }
         let connection = s.connection_with(|c| {
-            c.exchange.auth = "ntlm".into();
+            c.exchange.auth = Some("ntlm".into());
             if tls {
                 c.exchange.tls.ca_file = Some(ca.clone());
             }
         });
-        connection.check(&runtime).await.unwrap();
+        assert_eq!(connection.check_signed_in(&runtime).await.unwrap().1, "NTLM");
         let summary = connection.sync(&runtime, &s.store, helpdesk_host::runtime::types::SyncMode::Full, false).await.unwrap();
         assert_eq!(summary.counts.created + summary.counts.skipped, 300, "tls {tls}: {:?}", summary.warnings);
         helpdesk_e2e::assert_users_match(&s.store, &s.emulator.mailbox());
@@ -134,16 +134,40 @@ async fn the_plugin_syncs_over_ntlm_one_handshake_per_connection() {
         assert!(summary.requests > 20);
 
         let wrong = s.connection_with(|c| {
-            c.exchange.auth = "ntlm".into();
+            c.exchange.auth = Some("ntlm".into());
             c.exchange.password = Some("not-the-password".into());
             if tls {
                 c.exchange.tls.ca_file = Some(ca.clone());
             }
         });
-        let before = s.store.users().unwrap().len();
+        let before = s.store.users().unwrap();
+        let refused_before = s.emulator.stats().unauthorized.load(std::sync::atomic::Ordering::Relaxed);
         let error = wrong.sync(&runtime, &s.store, helpdesk_host::runtime::types::SyncMode::Full, false).await.unwrap_err();
         assert_eq!(error.kind, "authentication", "{error}");
-        assert!(!error.message.contains("TlRMTVNT"), "no NTLM token in the error: {error}");
-        assert_eq!(s.store.users().unwrap().len(), before);
+        assert!(error.message.contains("refused the NTLM sign-in of svc-helpdesk@example.com"), "{error}");
+        assert!(error.message.contains(&format!("{}", s.emulator.addr.port())), "names the endpoint: {error}");
+        assert!(!error.message.contains("TlRMTVNT") && !error.message.contains("not-the-password"), "no token, no secret: {error}");
+        let refused = s.emulator.stats().unauthorized.load(std::sync::atomic::Ordering::Relaxed) - refused_before;
+        assert!(refused <= 2, "one handshake (challenge and refusal), not {refused} 401s");
+        assert_eq!(format!("{:?}", s.store.users().unwrap()), format!("{before:?}"), "nothing written");
     }
+}
+
+/// `auto` signs in with what the server offers, NTLM before Basic; `basic`
+/// against a server without Basic is told what it offers and what to set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_takes_ntlm_before_basic_and_basic_alone_is_told_what_is_offered() {
+    let runtime = helpdesk_host::runtime::Runtime::shared().unwrap();
+    for (offered, expected) in [(WINDOWS, "NTLM"), (Schemes { ntlm: true, basic: true }, "NTLM"), (Schemes { ntlm: false, basic: true }, "Basic")] {
+        let s = helpdesk_e2e::setup_with(EmulatorOptions { contacts: 80, seed: 43, auth: offered, ..Default::default() }).await;
+        let connection = s.connection_with(|c| c.exchange.auth = Some("auto".into()));
+        assert_eq!(connection.check_signed_in(&runtime).await.unwrap().1, expected, "{offered:?}");
+        let summary = connection.sync(&runtime, &s.store, helpdesk_host::runtime::types::SyncMode::Full, false).await.unwrap();
+        assert_eq!(summary.counts.created + summary.counts.skipped, 80, "{offered:?}: {:?}", summary.warnings);
+        helpdesk_e2e::assert_users_match(&s.store, &s.emulator.mailbox());
+    }
+    let s = helpdesk_e2e::setup_with(EmulatorOptions { contacts: 10, seed: 44, auth: WINDOWS, ..Default::default() }).await;
+    let error = s.connection_with(|c| c.exchange.auth = Some("basic".into())).check(&runtime).await.unwrap_err();
+    assert_eq!(error.kind, "authentication", "{error}");
+    assert!(error.message.contains("offers Negotiate, NTLM and no Basic") && error.message.contains("auth = \"auto\""), "{error}");
 }

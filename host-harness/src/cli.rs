@@ -305,8 +305,10 @@ async fn run(command: Command) -> Result<()> {
         }
         Command::Check { config, json } => {
             let config = HostConfig::load(&config)?;
-            let info = Connection::from_config(&config)?.check(&*Runtime::shared()?).await?;
-            print(json, &server_json(&info), || format!("{} {} at {}", info.product, info.version, info.endpoint));
+            let (info, auth) = Connection::from_config(&config)?.check_signed_in(&*Runtime::shared()?).await?;
+            let mut document = server_json(&info);
+            document["auth"] = json!(auth);
+            print(json, &document, || format!("{} {} at {}, signed in with {auth}", info.product, info.version, info.endpoint));
             Ok(())
         }
         Command::Folders { config, json } => {

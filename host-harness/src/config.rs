@@ -38,10 +38,10 @@ pub struct ExchangeConfig {
     pub endpoint: String,
     /// ews: where to ask Autodiscover instead of the hosts the endpoint implies
     pub autodiscover: Option<String>,
-    /// ews: `basic` (the plugin sends the credentials) or `ntlm` (the host
-    /// signs in on each connection, as Windows authentication needs)
-    #[serde(default = "default_auth")]
-    pub auth: String,
+    /// ews: `auto` (NTLM before Basic, by what the server offers), `ntlm`
+    /// (the host signs in on each connection, as Windows authentication
+    /// needs) or `basic` (the plugin sends the credentials)
+    pub auth: Option<String>,
     #[serde(default)]
     pub username: String,
     pub password: Option<String>,
@@ -69,6 +69,11 @@ pub struct ExchangeConfig {
 }
 
 impl ExchangeConfig {
+    /// `auth`, or its default.
+    pub fn auth(&self) -> &str {
+        self.auth.as_deref().unwrap_or(DEFAULT_AUTH)
+    }
+
     /// `authority`, or its old name `token_endpoint`.
     pub fn authority(&self) -> Option<String> {
         self.authority.clone().or_else(|| self.token_endpoint.clone())
@@ -140,13 +145,10 @@ impl Default for ScheduleConfig {
 
 /// The protocols the connector speaks.
 const MODES: &[&str] = &["ews", "graph"];
-/// `auto` (by what the server offers) comes with the emulator's NTLM
-/// default; until then Basic is the default.
-const AUTHS: &[&str] = &["basic", "ntlm"];
+/// `auto`: NTLM where the server offers it, Basic where it offers only that.
+const AUTHS: &[&str] = &["auto", "ntlm", "basic"];
 
-fn default_auth() -> String {
-    "basic".into()
-}
+const DEFAULT_AUTH: &str = "auto";
 
 fn default_mode() -> String {
     "ews".into()
@@ -178,8 +180,8 @@ impl HostConfig {
             bail!("[exchange] mode = \"{}\" is not one of {}", e.mode, MODES.join(", "));
         }
         self.interval()?;
-        if e.mode == "ews" && !AUTHS.contains(&e.auth.as_str()) {
-            bail!("[exchange] auth = \"{}\" is not one of {}", e.auth, AUTHS.join(", "));
+        if e.mode == "ews" && !AUTHS.contains(&e.auth()) {
+            bail!("[exchange] auth = \"{}\" is not one of {}", e.auth(), AUTHS.join(", "));
         }
         if e.token_endpoint.is_some() {
             let both = if e.authority.is_some() { " (authority, also set, wins)" } else { "" };
@@ -269,14 +271,16 @@ impl HostConfig {
         Ok(found)
     }
 
-    /// With `auth = "ntlm"`: the credentials the host signs in with.
-    pub fn ntlm_credentials(&self) -> Result<Option<crate::capabilities::ntlm::Credentials>> {
+    /// How the host signs in for the plugin (`auth` ntlm or auto); None:
+    /// the plugin sends Basic itself.
+    pub fn sign_in(&self) -> Result<Option<crate::capabilities::ntlm::SignIn>> {
         let e = &self.exchange;
-        if e.mode != "ews" || e.auth != "ntlm" {
+        if e.mode != "ews" || e.auth() == "basic" {
             return Ok(None);
         }
         let password = secret("password", &e.password, &e.password_env)?.ok_or_else(|| anyhow::anyhow!("[exchange] needs password or password_env"))?;
-        Ok(Some(crate::capabilities::ntlm::Credentials::parse(&e.username, &password)))
+        let credentials = crate::capabilities::ntlm::Credentials::parse(&e.username, &password);
+        Ok(Some(crate::capabilities::ntlm::SignIn::new(credentials, e.auth() == "auto")))
     }
 
     /// The URLs the plugin may reach.

@@ -95,7 +95,7 @@ impl Connection {
         let urls = config.allowed_urls();
         let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
         let mut policy = EgressPolicy::new(&urls, client_config(tls.verify, ca_file.as_deref())?)?;
-        policy.ntlm = config.ntlm_credentials()?.map(std::sync::Arc::new);
+        policy.sign_in = config.sign_in()?.map(std::sync::Arc::new);
         let mapping = config
             .mapping
             .iter()
@@ -160,10 +160,23 @@ impl Connection {
     }
 
     pub async fn check(&self, runtime: &Runtime) -> Result<ServerInfo, RunError> {
-        self.read_only(runtime, CHECK_TIMEOUT, |store, connector, settings| {
-            Box::pin(connector.check(store, settings))
-        })
-        .await
+        Ok(self.check_signed_in(runtime).await?.0)
+    }
+
+    /// `check`, and how the run signed in: `NTLM` or `Basic` (EWS), or
+    /// `OAuth2` (Graph).
+    pub async fn check_signed_in(&self, runtime: &Runtime) -> Result<(ServerInfo, &'static str), RunError> {
+        let mut used = None;
+        let info = self
+            .read_only_with(runtime, CHECK_TIMEOUT, &mut used, |store, connector, settings| Box::pin(connector.check(store, settings)))
+            .await?;
+        let graph = self.settings.iter().any(|s| s.key == "mode" && s.value == "graph");
+        let mechanism = match used {
+            _ if graph => "OAuth2",
+            Some(mechanism) => mechanism,
+            None => crate::capabilities::ntlm::BASIC,
+        };
+        Ok((info, mechanism))
     }
 
     pub async fn attributes(&self, runtime: &Runtime, sample: u32) -> Result<Vec<AttributeSample>, RunError> {
@@ -193,12 +206,28 @@ impl Connection {
             &'a Vec<SettingValue>,
         ) -> Pin<Box<dyn Future<Output = wasmtime::Result<Result<T, ConnectorError>>> + Send + 'a>>,
     ) -> Result<T, RunError> {
+        self.read_only_with(runtime, limit, &mut None, call).await
+    }
+
+    /// `read_only`, telling how the host signed in, if it did.
+    async fn read_only_with<T>(
+        &self,
+        runtime: &Runtime,
+        limit: Duration,
+        signed_in: &mut Option<&'static str>,
+        call: impl for<'a> FnOnce(
+            &'a mut wasmtime::Store<RunState>,
+            &'a Connector,
+            &'a Vec<SettingValue>,
+        ) -> Pin<Box<dyn Future<Output = wasmtime::Result<Result<T, ConnectorError>>> + Send + 'a>>,
+    ) -> Result<T, RunError> {
         self.warn_if_insecure();
         let policy = self.policy.for_run();
         let mut session = Session::read_only();
         session.keeper = Some(self.keeper());
         let (mut store, connector) = runtime.instantiate(policy.clone(), session).await?;
         let result = flatten(bounded(limit, call(&mut store, &connector, &self.settings)).await);
+        *signed_in = policy.sign_in.as_ref().and_then(|s| s.used());
         result.map_err(|e| Self::explain(&policy, e))
     }
 

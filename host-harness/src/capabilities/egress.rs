@@ -77,8 +77,8 @@ pub struct EgressPolicy {
     pub notes: Notes,
     /// keep-alive connections of the run
     pool: Arc<Pool>,
-    /// sign in with NTLM for the plugin, per connection
-    pub ntlm: Option<Arc<super::ntlm::Credentials>>,
+    /// sign in for the plugin, per connection
+    pub sign_in: Option<Arc<super::ntlm::SignIn>>,
     /// addresses each name resolved to first in this run
     pins: Arc<Mutex<HashMap<(String, u16), Vec<SocketAddr>>>>,
 }
@@ -97,7 +97,7 @@ impl EgressPolicy {
             notes: Default::default(),
             pool: Default::default(),
             pins: Default::default(),
-            ntlm: None,
+            sign_in: None,
         })
     }
 
@@ -111,6 +111,7 @@ impl EgressPolicy {
             notes: Default::default(),
             pool: Default::default(),
             pins: Default::default(),
+            sign_in: self.sign_in.as_ref().map(|s| Arc::new(s.fresh())),
             ..self.clone()
         }
     }
@@ -191,7 +192,7 @@ impl WasiHttpHooks for EgressPolicy {
         let options = capped(options, self.max_first_byte);
         let (pins, notes, tls, max_body) = (self.pins.clone(), self.notes.clone(), self.tls.clone(), self.max_body);
         let shared =
-            Shared { pool: self.pool.clone(), notes: notes.clone(), bytes_received: self.bytes_received.clone(), ntlm: self.ntlm.clone() };
+            Shared { pool: self.pool.clone(), notes: notes.clone(), bytes_received: self.bytes_received.clone(), sign_in: self.sign_in.clone() };
         let denied = self.denied.clone();
         Box::new(async move {
             let connect = options.connect_timeout.unwrap_or(MAX_CONNECT);

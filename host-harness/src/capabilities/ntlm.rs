@@ -67,6 +67,43 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// How the host signs in for the plugin: with NTLM, or (`auto`) with NTLM
+/// where the server offers it and the plugin's own Basic where it offers
+/// only that. One per run: it records what was used, for `check`.
+#[derive(Debug)]
+pub struct SignIn {
+    pub credentials: Credentials,
+    pub auto: bool,
+    used: std::sync::Mutex<Option<&'static str>>,
+}
+
+impl SignIn {
+    pub fn new(credentials: Credentials, auto: bool) -> SignIn {
+        SignIn { credentials, auto, used: Default::default() }
+    }
+
+    /// The same, for a new run.
+    pub fn fresh(&self) -> SignIn {
+        SignIn::new(self.credentials.clone(), self.auto)
+    }
+
+    pub fn used(&self) -> Option<&'static str> {
+        *self.used.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn record(&self, mechanism: &'static str) {
+        *self.used.lock().unwrap_or_else(|p| p.into_inner()) = Some(mechanism);
+    }
+
+    /// `auto` found the server offering Basic and no NTLM.
+    pub fn basic_only(&self) -> bool {
+        self.auto && self.used() == Some(BASIC)
+    }
+}
+
+pub const NTLM: &str = "NTLM";
+pub const BASIC: &str = "Basic";
+
 /// The NEGOTIATE message: flags, no domain, no workstation (as Chromium).
 pub fn negotiate() -> Vec<u8> {
     let mut m = Vec::with_capacity(32);
@@ -141,9 +178,13 @@ pub fn ntowf_v2(credentials: &Credentials) -> [u8; 16] {
 /// The channel binding of a TLS server certificate: `tls-server-end-point`
 /// (RFC 5929) in the gss_channel_bindings_struct MD5 that NTLM carries.
 pub fn channel_binding(certificate_der: &[u8]) -> [u8; 16] {
-    let hash = certificate_hash(certificate_der);
+    binding_of_hash(&certificate_hash(certificate_der))
+}
+
+/// The binding of a certificate's hash (the MS blog's vector gives one).
+fn binding_of_hash(hash: &[u8]) -> [u8; 16] {
     let mut application = b"tls-server-end-point:".to_vec();
-    application.extend_from_slice(&hash);
+    application.extend_from_slice(hash);
     let mut md5 = Md5::new();
     md5.update([0u8; 16]);
     md5.update((application.len() as u32).to_le_bytes());
@@ -347,14 +388,10 @@ mod tests {
     fn the_channel_binding_hash_is_the_ms_blogs() {
         // The blog gives the certificate's hash; the binding is built from it.
         let hash = hex::decode("ea05fefecc6b0bd571dbbc5baa3ed45386d0446835f7b74c85621b9983475f95").unwrap();
-        let mut application = b"tls-server-end-point:".to_vec();
-        application.extend_from_slice(&hash);
-        assert_eq!(application.len(), 53);
-        let mut md5 = Md5::new();
-        md5.update([0u8; 16]);
-        md5.update((application.len() as u32).to_le_bytes());
-        md5.update(&application);
-        assert_eq!(hex::encode(md5.finalize()), "6586e99d81c2fc984e47172fd4dd0310");
+        assert_eq!(hex::encode(binding_of_hash(&hash)), "6586e99d81c2fc984e47172fd4dd0310");
+        // An unparsable certificate is hashed with SHA-256.
+        use sha2::Digest as _;
+        assert_eq!(channel_binding(b"der"), binding_of_hash(&sha2::Sha256::digest(b"der")));
     }
 
     /// Chromium's vectors: the spec's challenge answered with the MIC

@@ -18,6 +18,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use super::ntlm::SignIn;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
 
 pub type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
@@ -86,8 +87,8 @@ pub struct Shared {
     pub pool: Arc<Pool>,
     pub notes: Notes,
     pub bytes_received: Arc<AtomicU64>,
-    /// the host signs in with NTLM on the plugin's behalf
-    pub ntlm: Option<Arc<super::ntlm::Credentials>>,
+    /// the host signs in on the plugin's behalf
+    pub sign_in: Option<Arc<SignIn>>,
 }
 
 pub async fn send(
@@ -109,13 +110,24 @@ pub async fn send(
     *request.uri_mut() = http::Uri::builder().path_and_query(path).build().map_err(|_| HttpError::HttpRequestUriInvalid)?;
 
     let first_byte = options.first_byte_timeout.unwrap_or(Duration::from_secs(120));
-    if shared.ntlm.is_some() {
-        // The host signs in; the plugin's header never goes out.
-        request.headers_mut().remove(http::header::AUTHORIZATION);
-    }
-    let response = match &shared.ntlm {
-        Some(credentials) if !conn.authenticated => signed_in(&mut conn, request, credentials, &target, first_byte).await?,
-        _ => timed(first_byte, conn.sender.send_request(request)).await?,
+    let response = match &shared.sign_in {
+        // `auto` on a server that speaks only Basic: the plugin's header.
+        Some(sign_in) if sign_in.basic_only() => timed(first_byte, conn.sender.send_request(request)).await?,
+        Some(sign_in) => {
+            // The host signs in; the plugin's header goes out only if
+            // `auto` falls back to it.
+            let basic = request.headers_mut().remove(http::header::AUTHORIZATION);
+            if conn.authenticated {
+                timed(first_byte, conn.sender.send_request(request)).await?
+            } else {
+                signed_in(&mut conn, request, basic, sign_in, &target, first_byte, &shared.notes).await?
+            }
+        }
+        None => {
+            let response = timed(first_byte, conn.sender.send_request(request)).await?;
+            basic_refused(&response, &target, &shared.notes);
+            response
+        }
     };
     let between = options.between_bytes_timeout.unwrap_or(Duration::from_secs(60));
     let response = response.map(|incoming| {
@@ -137,6 +149,31 @@ pub async fn send(
     Ok((response, io))
 }
 
+/// A 401 to the plugin's Basic from a server that does not offer Basic:
+/// the admin learns what it offers (names only) and what to set.
+fn basic_refused(response: &http::Response<Incoming>, target: &Target, notes: &Notes) {
+    if response.status() != http::StatusCode::UNAUTHORIZED {
+        return;
+    }
+    let schemes: Vec<&str> = response
+        .headers()
+        .get_all(http::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(' ').next())
+        .collect();
+    if !schemes.is_empty() && !schemes.iter().any(|s| s.eq_ignore_ascii_case("basic")) {
+        note(
+            notes,
+            format!(
+                "{}:{} offers {} and no Basic; set [exchange] auth = \"auto\" (or \"ntlm\") for the host to sign in with NTLM",
+                target.host,
+                target.port,
+                schemes.join(", ")
+            ),
+        );
+    }
+}
+
 async fn timed(
     limit: Duration,
     response: impl Future<Output = hyper::Result<http::Response<Incoming>>>,
@@ -155,9 +192,11 @@ async fn timed(
 async fn signed_in(
     conn: &mut Conn,
     request: http::Request<WasiBody>,
-    credentials: &super::ntlm::Credentials,
+    basic: Option<http::HeaderValue>,
+    sign_in: &SignIn,
     target: &Target,
     first_byte: Duration,
+    notes: &Notes,
 ) -> Result<http::Response<Incoming>, HttpError> {
     use base64::Engine as _;
     use http_body_util::BodyExt as _;
@@ -168,39 +207,61 @@ async fn signed_in(
         .await
         .map_err(|_| HttpError::InternalError(Some("the request body could not be held for NTLM".into())))?
         .to_bytes();
-    let leg = |authorization: String| {
+    let leg = |authorization: Option<http::HeaderValue>| {
         let mut request = http::Request::builder().method(parts.method.clone()).uri(parts.uri.clone());
         for (name, value) in &parts.headers {
             request = request.header(name, value);
         }
+        if let Some(authorization) = authorization {
+            request = request.header(http::header::AUTHORIZATION, authorization);
+        }
         let body: WasiBody = http_body_util::Full::new(body.clone()).map_err(|never| match never {}).boxed_unsync();
-        request.header(http::header::AUTHORIZATION, authorization).body(body).map_err(|_| HttpError::HttpRequestUriInvalid)
+        request.body(body).map_err(|_| HttpError::HttpRequestUriInvalid)
     };
     let b64 = base64::engine::general_purpose::STANDARD;
+    let ntlm = |token: &[u8]| http::HeaderValue::from_str(&format!("NTLM {}", b64.encode(token))).ok();
+    let origin = format!("{}:{}", target.host, target.port);
     let negotiate = super::ntlm::negotiate();
-    let first = timed(first_byte, conn.sender.send_request(leg(format!("NTLM {}", b64.encode(&negotiate)))?)).await?;
-    let challenge = (first.status() == http::StatusCode::UNAUTHORIZED)
-        .then(|| {
-            first.headers().get_all(http::header::WWW_AUTHENTICATE).iter().find_map(|value| {
-                let token = value.to_str().ok()?.strip_prefix("NTLM ")?;
-                b64.decode(token.trim()).ok()
-            })
-        })
-        .flatten();
-    let Some(challenge) = challenge else { return Ok(first) };
+    let first = timed(first_byte, conn.sender.send_request(leg(ntlm(&negotiate))?)).await?;
+    if first.status() != http::StatusCode::UNAUTHORIZED {
+        return Ok(first);
+    }
+    let offers: Vec<String> =
+        first.headers().get_all(http::header::WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect();
+    let challenge = offers.iter().find_map(|offer| b64.decode(offer.strip_prefix("NTLM ")?.trim()).ok());
     // The 401 is read to its end, or the connection would be lost with it.
     first.into_body().collect().await.map_err(HttpError::from)?;
+    let Some(challenge) = challenge else {
+        // Mechanism names only: a token is never shown.
+        let schemes: Vec<&str> = offers.iter().map(|o| o.split(' ').next().unwrap_or_default()).collect();
+        let basic_offered = schemes.iter().any(|s| s.eq_ignore_ascii_case("basic"));
+        conn.sender.ready().await.map_err(HttpError::from)?;
+        if sign_in.auto && basic_offered && basic.is_some() {
+            sign_in.record(super::ntlm::BASIC);
+            return timed(first_byte, conn.sender.send_request(leg(basic)?)).await;
+        }
+        let offered = if schemes.is_empty() { "nothing".to_string() } else { schemes.join(", ") };
+        note(notes, format!("{origin} offers {offered} and no NTLM; set [exchange] auth to a mechanism it offers"));
+        return timed(first_byte, conn.sender.send_request(leg(None)?)).await;
+    };
     let default_port = if target.https { 443 } else { 80 };
     let spn = match target.port {
         port if port == default_port => format!("HTTP/{}", target.host),
         port => format!("HTTP/{}:{port}", target.host),
     };
     let binding = super::ntlm::Target { spn: &spn, certificate: conn.certificate.as_deref() };
+    let credentials = &sign_in.credentials;
     let authenticate = super::ntlm::authenticate(credentials, &negotiate, &challenge, &binding, &super::ntlm::Nonce::fresh())
         .map_err(|why| HttpError::InternalError(Some(why)))?;
     conn.sender.ready().await.map_err(HttpError::from)?;
-    let second = timed(first_byte, conn.sender.send_request(leg(format!("NTLM {}", b64.encode(&authenticate)))?)).await?;
+    let second = timed(first_byte, conn.sender.send_request(leg(ntlm(&authenticate))?)).await?;
     conn.authenticated = second.status() != http::StatusCode::UNAUTHORIZED;
+    if conn.authenticated {
+        sign_in.record(super::ntlm::NTLM);
+    } else {
+        let user = if credentials.domain.is_empty() { credentials.user.clone() } else { format!("{}\\{}", credentials.domain, credentials.user) };
+        note(notes, format!("{origin} refused the NTLM sign-in of {user}: a wrong password, user name or domain"));
+    }
     Ok(second)
 }
 
