@@ -75,14 +75,16 @@ async fn wrong_password_is_an_authentication_error_naming_the_endpoint_and_write
     let s = setup(50, 1).await;
     let dir = tempfile::tempdir().unwrap();
     let mut config = emulator_config(&s.emulator, &dir.path().join("x.db"));
-    config.exchange.password = Some("wrong".into());
+    config.exchange.password = Some("not-the-password-7731".into());
     let connection = Connection::from_config(&config).unwrap();
     let runtime = Runtime::shared().unwrap();
 
     let check = connection.check(&runtime).await.unwrap_err();
     assert_eq!(check.kind, "authentication", "{check}");
     assert!(check.message.contains(&s.emulator.endpoint()), "{check}");
-    assert!(!check.message.contains("wrong"), "the password is never shown: {check}");
+    assert!(!check.message.contains("7731"), "the password is never shown: {check}");
+    // Exchange's default: the host signed in with NTLM, and says so.
+    assert!(check.message.contains("refused the NTLM sign-in"), "{check}");
 
     let RunError { kind, message, summary } =
         connection.sync(&runtime, &s.store, SyncMode::Full, false).await.unwrap_err();

@@ -1,6 +1,6 @@
 """Reads the emulator with exchangelib 5.6.0, an independent EWS client.
 
-Usage: exchangelib_read.py ENDPOINT USER PASSWORD [basic|ntlm]
+Usage: exchangelib_read.py ENDPOINT USER PASSWORD [ntlm|basic]
 (ntlm: requests_ntlm and pyspnego, with the MIC and, over HTTPS, the
 channel binding; REQUESTS_CA_BUNDLE names the emulator's CA there)
 Prints one JSON document: for the contacts folder and every folder below
@@ -16,7 +16,7 @@ from exchangelib.folders import Contacts
 from exchangelib.items import Contact
 
 endpoint, user, password = sys.argv[1:4]
-auth_type = {"basic": BASIC, "ntlm": NTLM}[sys.argv[4] if len(sys.argv) > 4 else "basic"]
+auth_type = {"basic": BASIC, "ntlm": NTLM}[sys.argv[4] if len(sys.argv) > 4 else "ntlm"]
 config = Configuration(service_endpoint=endpoint, credentials=Credentials(user, password), auth_type=auth_type)
 account = Account(user, config=config, autodiscover=False, access_type=DELEGATE)
 

@@ -80,9 +80,8 @@ impl Default for EmulatorOptions {
             record: false,
             device_interval: 5,
             public_folder_routing: true,
-            // Exchange's default is NTLM without Basic; Basic stays the
-            // default here until the host speaks NTLM (issue 13).
-            auth: auth::Schemes { ntlm: false, basic: true },
+            // Exchange 2016 and later: Windows authentication, Basic off.
+            auth: auth::Schemes { ntlm: true, basic: false },
             epa: ntlm::Epa::Allow,
         }
     }

@@ -92,7 +92,7 @@ enum Command {
         language: FolderLanguage,
         /// the schemes EWS accepts: ntlm (Negotiate and NTLM), basic, or
         /// both (ntlm,basic)
-        #[arg(long, default_value = "basic")]
+        #[arg(long, default_value = "ntlm")]
         auth: String,
         /// Extended Protection over --tls: off, allow (Exchange 2019 CU14's
         /// default) or require

@@ -12,12 +12,12 @@ import json
 import sys
 import time
 
-from exchangelib import BASIC, DELEGATE, Account, Configuration, Credentials
+from exchangelib import DELEGATE, NTLM, Account, Configuration, Credentials
 from exchangelib.items import Contact
 
 endpoint, user, password = sys.argv[1:4]
 limit, page_size, chunk_size = (int(a) for a in sys.argv[4:7])
-config = Configuration(service_endpoint=endpoint, credentials=Credentials(user, password), auth_type=BASIC)
+config = Configuration(service_endpoint=endpoint, credentials=Credentials(user, password), auth_type=NTLM)
 account = Account(user, config=config, autodiscover=False, access_type=DELEGATE)
 folders = [account.contacts, *account.contacts.walk()]
 
