@@ -22,6 +22,7 @@ fn demo_json_twice_then_users() {
     assert!(ok, "{stderr}");
     assert!(!stderr.contains(" contacts, "), "no progress bar when standard error is no terminal: {stderr}");
     assert_eq!(first["check"]["product"], "Exchange Server 2016");
+    assert_eq!(first["check"]["auth"], "NTLM", "the emulator's default, as Exchange's");
     let paths: Vec<&str> = first["folders"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
     assert!(paths.starts_with(&["Contacts", "Contacts -> Recipient Cache"]), "{paths:?}");
     assert!(paths.contains(&"Public Folders -> Company Contacts"));
@@ -228,6 +229,7 @@ fn demo_over_graph_counts_what_demo_over_ews_counts() {
     let (ews, graph) = (run("ews"), run("graph"));
     assert_eq!(graph["mode"], "graph");
     assert!(graph["check"]["product"].as_str().unwrap().contains("Microsoft 365"));
+    assert_eq!(graph["check"]["auth"], "OAuth2");
     for phase in ["dry_run", "full", "incremental"] {
         for count in ["created", "updated", "unchanged", "skipped", "failed", "deactivated"] {
             assert_eq!(ews[phase][count], graph[phase][count], "{phase}.{count}");

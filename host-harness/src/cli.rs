@@ -306,9 +306,7 @@ async fn run(command: Command) -> Result<()> {
         Command::Check { config, json } => {
             let config = HostConfig::load(&config)?;
             let (info, auth) = Connection::from_config(&config)?.check_signed_in(&*Runtime::shared()?).await?;
-            let mut document = server_json(&info);
-            document["auth"] = json!(auth);
-            print(json, &document, || format!("{} {} at {}, signed in with {auth}", info.product, info.version, info.endpoint));
+            print(json, &checked_json(&info, auth), || format!("{} {} at {}, signed in with {auth}", info.product, info.version, info.endpoint));
             Ok(())
         }
         Command::Folders { config, json } => {
@@ -525,7 +523,7 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, fault
         // The slow fault answers after three seconds: wait less than that.
         connection.set_first_byte_timeout(std::time::Duration::from_secs(2));
     }
-    let check = connection.check(&runtime).await?;
+    let (check, auth) = connection.check_signed_in(&runtime).await?;
     let folders = connection.folders(&runtime).await?;
     let store = Store::open(&db)?;
     let dry_run = connection.sync(&runtime, &store, SyncMode::Full, true).await?;
@@ -534,7 +532,7 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, fault
     let script = emulator.mailbox_mut().scripted_change(DEMO_CHANGES);
     let incremental = connection.sync(&runtime, &store, SyncMode::Incremental, false).await?;
     let document = json!({
-        "check": server_json(&check),
+        "check": checked_json(&check, auth),
         "folders": folders_json(&folders),
         "dry_run": dry_run,
         "full": full,
@@ -629,8 +627,9 @@ fn remove_database(path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn server_json(info: &ServerInfo) -> Value {
-    json!({ "product": info.product, "version": info.version, "endpoint": info.endpoint })
+/// What `check` found, and how it signed in.
+fn checked_json(info: &ServerInfo, auth: &str) -> Value {
+    json!({ "product": info.product, "version": info.version, "endpoint": info.endpoint, "auth": auth })
 }
 
 fn folders_json(folders: &[Folder]) -> Value {
