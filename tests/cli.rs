@@ -400,7 +400,7 @@ fn bench_reports_every_figure() {
     assert_eq!(f["folders"], 10);
     // Every seeded person became a user or was skipped as a duplicate.
     assert_eq!(f["contacts_synced"], 1500);
-    for key in ["full_ms", "contacts_per_s", "peak_rss_mib", "peak_rss_mib_1k", "compile_ms", "load_cached_ms", "instantiate_ms"] {
+    for key in ["full_ms", "full_basic_ms", "ntlm_over_basic", "contacts_per_s", "peak_rss_mib", "peak_rss_mib_1k", "compile_ms", "load_cached_ms", "instantiate_ms"] {
         assert!(f[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {f}");
     }
     assert!(f["bytes_received"].as_u64().unwrap() > 1500 * 500, "{f}");

@@ -39,6 +39,10 @@ pub struct Figures {
     pub full_ms: f64,
     /// the sync process's wall time, start-up included
     pub full_process_ms: f64,
+    /// the same full sync with Basic (the plugin's header), and the ratio
+    /// of the NTLM one to it, measured side by side in each run
+    pub full_basic_ms: f64,
+    pub ntlm_over_basic: f64,
     pub contacts_per_s: f64,
     pub requests: u64,
     pub bytes_received: u64,
@@ -74,13 +78,18 @@ pub async fn run(options: &BenchOptions) -> Result<Figures> {
     tracing::info!("seeding the emulator with {} contacts in {} folders", options.contacts, options.folders);
     let large = Emulator::start(EmulatorOptions { contacts: options.contacts, layout, ..Default::default() }).await?;
     let small = Emulator::start(EmulatorOptions { contacts: SMALL, layout, ..Default::default() }).await?;
+    // The same mailbox behind Basic, for NTLM's cost side by side.
+    let basic_only = crate::emulator::auth::Schemes { ntlm: false, basic: true };
+    let basic = Emulator::start(EmulatorOptions { contacts: options.contacts, layout, auth: basic_only, ..Default::default() }).await?;
 
     let mut full = Vec::new();
     let mut nochange = Vec::new();
     let mut changed = Vec::new();
     let mut small_rss = Vec::new();
+    let mut full_basic = Vec::new();
     for run in 0..options.runs.max(1) {
-        let config = fresh_config(&large, &work, "large")?;
+        full_basic.push(sync(&fresh_config(&basic, &work, "basic", Some("basic"))?, true, &work).await?);
+        let config = fresh_config(&large, &work, "large", None)?;
         let first = sync(&config, true, &work).await?;
         tracing::info!("run {run}: full sync {} ms, {} requests", first.summary.elapsed_ms, first.summary.requests);
         nochange.push(sync(&config, false, &work).await?);
@@ -88,7 +97,7 @@ pub async fn run(options: &BenchOptions) -> Result<Figures> {
         large.mailbox_mut().scripted_changes(added, edited, removed);
         changed.push(sync(&config, false, &work).await?);
         full.push(first);
-        small_rss.push(sync(&fresh_config(&small, &work, "small")?, true, &work).await?.peak_rss_mib);
+        small_rss.push(sync(&fresh_config(&small, &work, "small", None)?, true, &work).await?.peak_rss_mib);
     }
 
     let peer = if options.peer_contacts > 0 {
@@ -110,6 +119,7 @@ pub async fn run(options: &BenchOptions) -> Result<Figures> {
     };
 
     let full_ms = median(full.iter().map(|r| r.summary.elapsed_ms as f64));
+    let full_basic_ms = median(full_basic.iter().map(|r| r.summary.elapsed_ms as f64));
     let contacts_synced = full[0].summary.counts.created + full[0].summary.counts.skipped;
     let contacts_per_s = median(full.iter().map(|r| (r.summary.counts.created + r.summary.counts.skipped) as f64 / (r.summary.elapsed_ms.max(1) as f64 / 1000.0)));
     let peer_contacts_per_s = peer.as_ref().map(|reads| median(reads.iter().map(peer::PeerRead::contacts_per_s)));
@@ -120,6 +130,8 @@ pub async fn run(options: &BenchOptions) -> Result<Figures> {
         contacts_synced,
         full_ms,
         full_process_ms: median(full.iter().map(|r| r.wall.as_secs_f64() * 1000.0)),
+        full_basic_ms,
+        ntlm_over_basic: full_ms / full_basic_ms.max(1.0),
         contacts_per_s,
         requests: median_u64(full.iter().map(|r| r.summary.requests)),
         bytes_received: median_u64(full.iter().map(|r| r.summary.bytes_received)),
@@ -139,14 +151,17 @@ pub async fn run(options: &BenchOptions) -> Result<Figures> {
     })
 }
 
-/// A fresh database and a configuration file for it.
-fn fresh_config(emulator: &Emulator, work: &Path, name: &str) -> Result<PathBuf> {
+/// A fresh database and a configuration file for it (`auth`: the
+/// configuration's, else its default).
+fn fresh_config(emulator: &Emulator, work: &Path, name: &str, auth: Option<&str>) -> Result<PathBuf> {
     let db = work.join(format!("{name}.db"));
     for suffix in ["", "-wal", "-shm", ".secrets.json"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     let path = work.join(format!("{name}.toml"));
-    emulator_config_for(emulator, &db, Mode::Ews).save(&path)?;
+    let mut config = emulator_config_for(emulator, &db, Mode::Ews);
+    config.exchange.auth = auth.map(str::to_string);
+    config.save(&path)?;
     Ok(path)
 }
 
@@ -177,6 +192,7 @@ pub fn text(f: &Figures) -> String {
         f.requests,
         f.bytes_received as f64 / (1024.0 * 1024.0)
     );
+    text += &format!("  signed in with NTLM; with Basic {:.0} ms: NTLM takes {:.3} times as long\n", f.full_basic_ms, f.ntlm_over_basic);
     text += &format!("  peak memory of the sync process: {:.1} MiB ({:.1} MiB for {SMALL} contacts)\n", f.peak_rss_mib, f.peak_rss_mib_1k);
     text += &format!(
         "Incremental sync: no changes {:.0} ms in {} requests; 100 changes {:.0} ms in {} requests\n",
