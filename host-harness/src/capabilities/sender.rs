@@ -207,24 +207,33 @@ async fn signed_in(
         .await
         .map_err(|_| HttpError::InternalError(Some("the request body could not be held for NTLM".into())))?
         .to_bytes();
-    let leg = |authorization: Option<http::HeaderValue>| {
+    // The NEGOTIATE leg goes without the body (Content-Length: 0), as
+    // browsers send it: the body crosses the wire once, with AUTHENTICATE.
+    let leg_with = |authorization: Option<http::HeaderValue>, with_body: bool| {
         let mut request = http::Request::builder().method(parts.method.clone()).uri(parts.uri.clone());
         for (name, value) in &parts.headers {
-            request = request.header(name, value);
+            if name != http::header::CONTENT_LENGTH && name != http::header::TRANSFER_ENCODING {
+                request = request.header(name, value);
+            }
         }
         if let Some(authorization) = authorization {
             request = request.header(http::header::AUTHORIZATION, authorization);
         }
-        let body: WasiBody = http_body_util::Full::new(body.clone()).map_err(|never| match never {}).boxed_unsync();
+        let bytes = if with_body { body.clone() } else { bytes::Bytes::new() };
+        let body: WasiBody = http_body_util::Full::new(bytes).map_err(|never| match never {}).boxed_unsync();
         request.body(body).map_err(|_| HttpError::HttpRequestUriInvalid)
     };
+    let leg = |authorization| leg_with(authorization, true);
     let b64 = base64::engine::general_purpose::STANDARD;
     let ntlm = |token: &[u8]| http::HeaderValue::from_str(&format!("NTLM {}", b64.encode(token))).ok();
     let origin = format!("{}:{}", target.host, target.port);
     let negotiate = super::ntlm::negotiate();
-    let first = timed(first_byte, conn.sender.send_request(leg(ntlm(&negotiate))?)).await?;
+    let first = timed(first_byte, conn.sender.send_request(leg_with(ntlm(&negotiate), false)?)).await?;
     if first.status() != http::StatusCode::UNAUTHORIZED {
-        return Ok(first);
+        // No sign-in wanted here: the request itself, with its body.
+        first.into_body().collect().await.map_err(HttpError::from)?;
+        conn.sender.ready().await.map_err(HttpError::from)?;
+        return timed(first_byte, conn.sender.send_request(leg(None)?)).await;
     }
     let offers: Vec<String> =
         first.headers().get_all(http::header::WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect();
