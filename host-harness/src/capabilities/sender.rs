@@ -229,7 +229,13 @@ async fn signed_in(
     let origin = format!("{}:{}", target.host, target.port);
     let negotiate = super::ntlm::negotiate();
     let first = timed(first_byte, conn.sender.send_request(leg_with(ntlm(&negotiate), false)?)).await?;
-    if first.status() != http::StatusCode::UNAUTHORIZED {
+    // Answers about the URL, not the body (a redirect to OWA's logon page,
+    // no such path) go to the plugin as they are.
+    let status = first.status();
+    if status.is_redirection() || status == http::StatusCode::NOT_FOUND || status == http::StatusCode::METHOD_NOT_ALLOWED {
+        return Ok(first);
+    }
+    if status != http::StatusCode::UNAUTHORIZED {
         // No sign-in wanted here: the request itself, with its body.
         first.into_body().collect().await.map_err(HttpError::from)?;
         conn.sender.ready().await.map_err(HttpError::from)?;
