@@ -44,9 +44,10 @@ fn curl(emulator: &Emulator, args: &[&str], ca: Option<&Path>) -> (u16, Vec<Stri
     (status, offers)
 }
 
+/// The emulator as it starts with no options, as Exchange ships.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_401_offers_negotiate_and_ntlm_and_no_basic() {
-    let e = emulator(false, Epa::Allow).await;
+    let e = Emulator::start(EmulatorOptions::default()).await.unwrap();
     let basic = format!("{}:{}", e.user(), e.password());
     let (status, offers) = tokio::task::block_in_place(|| curl(&e, &["--basic", "-u", &basic], None));
     assert_eq!(status, 401);
