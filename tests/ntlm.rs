@@ -12,7 +12,7 @@ use helpdesk_host::emulator::{Emulator, EmulatorOptions};
 use std::path::Path;
 use std::process::Command;
 
-const WINDOWS: Schemes = Schemes { ntlm: true, basic: false };
+const WINDOWS: Schemes = Schemes::WINDOWS;
 
 async fn emulator(tls: bool, epa: Epa) -> Emulator {
     Emulator::start(EmulatorOptions { contacts: 120, seed: 41, tls, epa, auth: WINDOWS, public_folder_routing: false, ..Default::default() })
@@ -154,12 +154,15 @@ async fn the_plugin_syncs_over_ntlm_one_handshake_per_connection() {
     }
 }
 
-/// `auto` signs in with what the server offers, NTLM before Basic; `basic`
+/// `auto` signs in with what the server offers, NTLM before Basic (NTLM
+/// inside Negotiate where only that is offered); `basic`
 /// against a server without Basic is told what it offers and what to set.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_takes_ntlm_before_basic_and_basic_alone_is_told_what_is_offered() {
     let runtime = helpdesk_host::runtime::Runtime::shared().unwrap();
-    for (offered, expected) in [(WINDOWS, "NTLM"), (Schemes { ntlm: true, basic: true }, "NTLM"), (Schemes { ntlm: false, basic: true }, "Basic")] {
+    let both = Schemes { basic: true, ..Schemes::WINDOWS };
+    let negotiate = Schemes { negotiate_only: true, ..Schemes::WINDOWS };
+    for (offered, expected) in [(WINDOWS, "NTLM"), (both, "NTLM"), (negotiate, "NTLM"), (Schemes::BASIC, "Basic")] {
         let s = helpdesk_e2e::setup_with(EmulatorOptions { contacts: 80, seed: 43, auth: offered, ..Default::default() }).await;
         let connection = s.connection_with(|c| c.exchange.auth = Some("auto".into()));
         assert_eq!(connection.check_signed_in(&runtime).await.unwrap().1, expected, "{offered:?}");

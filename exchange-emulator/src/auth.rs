@@ -17,17 +17,25 @@ pub struct Schemes {
     /// Windows authentication: `Negotiate` (carrying NTLM) and `NTLM`
     pub ntlm: bool,
     pub basic: bool,
+    /// Windows authentication offered as `Negotiate` alone, as IIS does
+    /// with the NTLM provider removed (it still takes NTLMSSP in it)
+    pub negotiate_only: bool,
 }
 
 impl Schemes {
-    /// `ntlm`, `basic`, or both, comma-separated.
+    /// Exchange's default: Negotiate and NTLM, no Basic.
+    pub const WINDOWS: Schemes = Schemes { ntlm: true, basic: false, negotiate_only: false };
+    pub const BASIC: Schemes = Schemes { ntlm: false, basic: true, negotiate_only: false };
+
+    /// `ntlm`, `negotiate` (Negotiate alone), `basic`, comma-separated.
     pub fn parse(text: &str) -> Result<Schemes, String> {
-        let mut schemes = Schemes { ntlm: false, basic: false };
+        let mut schemes = Schemes { ntlm: false, basic: false, negotiate_only: false };
         for part in text.split(',').map(str::trim) {
             match part.to_ascii_lowercase().as_str() {
-                "ntlm" | "negotiate" => schemes.ntlm = true,
+                "ntlm" => schemes.ntlm = true,
+                "negotiate" => (schemes.ntlm, schemes.negotiate_only) = (true, true),
                 "basic" => schemes.basic = true,
-                other => return Err(format!("unknown authentication '{other}' (ntlm, basic)")),
+                other => return Err(format!("unknown authentication '{other}' (ntlm, negotiate, basic)")),
             }
         }
         Ok(schemes)
@@ -60,7 +68,10 @@ pub enum Verdict {
 fn offers(state: &EmulatorState) -> Vec<String> {
     let mut offers = Vec::new();
     if state.auth.ntlm {
-        offers.extend(["Negotiate".to_string(), "NTLM".to_string()]);
+        offers.push("Negotiate".to_string());
+        if !state.auth.negotiate_only {
+            offers.push("NTLM".to_string());
+        }
     }
     if state.auth.basic {
         offers.push(r#"Basic realm="mail.example.com""#.to_string());
@@ -84,7 +95,8 @@ pub fn check(headers: &hyper::HeaderMap, state: &EmulatorState, connection: &Con
             true => Verdict::Allowed,
             false => Verdict::Refused(offers(state)),
         },
-        "ntlm" | "negotiate" if state.auth.ntlm => {
+        // Without the NTLM provider IIS takes NTLMSSP only under Negotiate.
+        "ntlm" | "negotiate" if state.auth.ntlm && !(state.auth.negotiate_only && scheme.eq_ignore_ascii_case("ntlm")) => {
             let Ok(message) = base64::engine::general_purpose::STANDARD.decode(token) else {
                 *step = Step::Fresh;
                 return Verdict::Refused(offers(state));

@@ -81,7 +81,7 @@ impl Default for EmulatorOptions {
             device_interval: 5,
             public_folder_routing: true,
             // Exchange 2016 and later: Windows authentication, Basic off.
-            auth: auth::Schemes { ntlm: true, basic: false },
+            auth: auth::Schemes::WINDOWS,
             epa: ntlm::Epa::Allow,
         }
     }

@@ -90,8 +90,8 @@ enum Command {
         /// Kontakte, Posteingang, Gelöschte Elemente, ...)
         #[arg(long, value_enum, default_value_t = FolderLanguage::En)]
         language: FolderLanguage,
-        /// the schemes EWS accepts: ntlm (Negotiate and NTLM), basic, or
-        /// both (ntlm,basic)
+        /// the schemes EWS accepts: ntlm (Negotiate and NTLM), negotiate
+        /// (Negotiate alone), basic, or a list (ntlm,basic)
         #[arg(long, default_value = "ntlm")]
         auth: String,
         /// Extended Protection over --tls: off, allow (Exchange 2019 CU14's

@@ -79,7 +79,7 @@ pub async fn run(options: &BenchOptions) -> Result<Figures> {
     let large = Emulator::start(EmulatorOptions { contacts: options.contacts, layout, ..Default::default() }).await?;
     let small = Emulator::start(EmulatorOptions { contacts: SMALL, layout, ..Default::default() }).await?;
     // The same mailbox behind Basic, for NTLM's cost side by side.
-    let basic_only = crate::emulator::auth::Schemes { ntlm: false, basic: true };
+    let basic_only = crate::emulator::auth::Schemes::BASIC;
     let basic = Emulator::start(EmulatorOptions { contacts: options.contacts, layout, auth: basic_only, ..Default::default() }).await?;
 
     let mut full = Vec::new();

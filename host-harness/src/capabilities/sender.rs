@@ -225,10 +225,22 @@ async fn signed_in(
     };
     let leg = |authorization| leg_with(authorization, true);
     let b64 = base64::engine::general_purpose::STANDARD;
-    let ntlm = |token: &[u8]| http::HeaderValue::from_str(&format!("NTLM {}", b64.encode(token))).ok();
+    // `NTLM`, or `Negotiate` where only that is offered: IIS takes raw
+    // NTLMSSP in it (reference/ntlm.md 1).
+    let mut scheme = "NTLM";
+    let token = |scheme: &str, token: &[u8]| http::HeaderValue::from_str(&format!("{scheme} {}", b64.encode(token))).ok();
     let origin = format!("{}:{}", target.host, target.port);
     let negotiate = super::ntlm::negotiate();
-    let first = timed(first_byte, conn.sender.send_request(leg_with(ntlm(&negotiate), false)?)).await?;
+    let mut first = timed(first_byte, conn.sender.send_request(leg_with(token(scheme, &negotiate), false)?)).await?;
+    let offered = |response: &http::Response<Incoming>, name: &str| {
+        response.headers().get_all(http::header::WWW_AUTHENTICATE).iter().any(|v| v.to_str().is_ok_and(|v| v.trim().eq_ignore_ascii_case(name)))
+    };
+    if first.status() == http::StatusCode::UNAUTHORIZED && offered(&first, "Negotiate") && !offered(&first, "NTLM") {
+        first.into_body().collect().await.map_err(HttpError::from)?;
+        conn.sender.ready().await.map_err(HttpError::from)?;
+        scheme = "Negotiate";
+        first = timed(first_byte, conn.sender.send_request(leg_with(token(scheme, &negotiate), false)?)).await?;
+    }
     // Answers about the URL, not the body (a redirect to OWA's logon page,
     // no such path) go to the plugin as they are.
     let status = first.status();
@@ -243,7 +255,7 @@ async fn signed_in(
     }
     let offers: Vec<String> =
         first.headers().get_all(http::header::WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect();
-    let challenge = offers.iter().find_map(|offer| b64.decode(offer.strip_prefix("NTLM ")?.trim()).ok());
+    let challenge = offers.iter().find_map(|offer| b64.decode(offer.strip_prefix(scheme)?.strip_prefix(' ')?.trim()).ok());
     // The 401 is read to its end, or the connection would be lost with it.
     first.into_body().collect().await.map_err(HttpError::from)?;
     let Some(challenge) = challenge else {
@@ -269,7 +281,7 @@ async fn signed_in(
     let authenticate = super::ntlm::authenticate(credentials, &negotiate, &challenge, &binding, &super::ntlm::Nonce::fresh())
         .map_err(|why| HttpError::InternalError(Some(why)))?;
     conn.sender.ready().await.map_err(HttpError::from)?;
-    let second = timed(first_byte, conn.sender.send_request(leg(ntlm(&authenticate))?)).await?;
+    let second = timed(first_byte, conn.sender.send_request(leg(token(scheme, &authenticate))?)).await?;
     conn.authenticated = second.status() != http::StatusCode::UNAUTHORIZED;
     if conn.authenticated {
         sign_in.record(super::ntlm::NTLM);
