@@ -95,7 +95,10 @@ pub fn check(headers: &hyper::HeaderMap, state: &EmulatorState, connection: &Con
             true => Verdict::Allowed,
             false => Verdict::Refused(offers(state)),
         },
-        // Without the NTLM provider IIS takes NTLMSSP only under Negotiate.
+        // Without the NTLM provider IIS takes NTLMSSP only under Negotiate
+        // (reference/ntlm.md 1: IIS answers in the scheme the client used
+        // and accepts raw NTLMSSP under Negotiate; refusing the NTLM name
+        // when it is not offered is our reading of that).
         "ntlm" | "negotiate" if state.auth.ntlm && !(state.auth.negotiate_only && scheme.eq_ignore_ascii_case("ntlm")) => {
             let Ok(message) = base64::engine::general_purpose::STANDARD.decode(token) else {
                 *step = Step::Fresh;

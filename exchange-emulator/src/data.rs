@@ -274,6 +274,9 @@ pub enum Language {
 }
 
 /// German Outlook's names of the default folders, by distinguished id.
+/// ../shared names no German folder; these are Outlook's own German names
+/// (only "Kontakte" is named in the issue), and the hidden folders keep
+/// the names data.rs gives them in every language.
 const GERMAN_FOLDERS: &[(&str, &str)] = &[
     ("msgfolderroot", "Oberste Ebene des Informationsspeichers"),
     ("inbox", "Posteingang"),

@@ -10,7 +10,9 @@ use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
 
 const MAGIC: &[u8] = b"NTLMSSP\0";
-/// How far a client's clock may be off: 36 hours, in FILETIME ticks.
+/// How far a client's clock may be off, in FILETIME ticks. ../shared has
+/// no figure for it; curl sends its own clock (not the server's
+/// MsvAvTimestamp), so some window is needed, and 36 hours is a loose one.
 const MAX_SKEW: u64 = 36 * 3600 * 10_000_000;
 
 /// The names the emulated server gives in its challenge.

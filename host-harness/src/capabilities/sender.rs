@@ -149,18 +149,24 @@ pub async fn send(
     Ok((response, io))
 }
 
+/// The `WWW-Authenticate` values of an answer, one per header.
+fn offers(response: &http::Response<Incoming>) -> Vec<String> {
+    response.headers().get_all(http::header::WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok()).map(|v| v.trim().to_string()).collect()
+}
+
+/// The mechanism names of offers, never their tokens.
+fn scheme_names(offers: &[String]) -> Vec<&str> {
+    offers.iter().map(|o| o.split(' ').next().unwrap_or_default()).collect()
+}
+
 /// A 401 to the plugin's Basic from a server that does not offer Basic:
 /// the admin learns what it offers (names only) and what to set.
 fn basic_refused(response: &http::Response<Incoming>, target: &Target, notes: &Notes) {
     if response.status() != http::StatusCode::UNAUTHORIZED {
         return;
     }
-    let schemes: Vec<&str> = response
-        .headers()
-        .get_all(http::header::WWW_AUTHENTICATE)
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(' ').next())
-        .collect();
+    let offers = offers(response);
+    let schemes = scheme_names(&offers);
     if !schemes.is_empty() && !schemes.iter().any(|s| s.eq_ignore_ascii_case("basic")) {
         note(
             notes,
@@ -232,10 +238,10 @@ async fn signed_in(
     let origin = format!("{}:{}", target.host, target.port);
     let negotiate = super::ntlm::negotiate();
     let mut first = timed(first_byte, conn.sender.send_request(leg_with(token(scheme, &negotiate), false)?)).await?;
-    let offered = |response: &http::Response<Incoming>, name: &str| {
-        response.headers().get_all(http::header::WWW_AUTHENTICATE).iter().any(|v| v.to_str().is_ok_and(|v| v.trim().eq_ignore_ascii_case(name)))
-    };
-    if first.status() == http::StatusCode::UNAUTHORIZED && offered(&first, "Negotiate") && !offered(&first, "NTLM") {
+    // A bare offer (no token) is a scheme the server takes.
+    let offered = |offers: &[String], name: &str| offers.iter().any(|o| o.eq_ignore_ascii_case(name));
+    let first_offers = offers(&first);
+    if first.status() == http::StatusCode::UNAUTHORIZED && offered(&first_offers, "Negotiate") && !offered(&first_offers, "NTLM") {
         first.into_body().collect().await.map_err(HttpError::from)?;
         conn.sender.ready().await.map_err(HttpError::from)?;
         scheme = "Negotiate";
@@ -253,14 +259,12 @@ async fn signed_in(
         conn.sender.ready().await.map_err(HttpError::from)?;
         return timed(first_byte, conn.sender.send_request(leg(None)?)).await;
     }
-    let offers: Vec<String> =
-        first.headers().get_all(http::header::WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect();
+    let offers = offers(&first);
     let challenge = offers.iter().find_map(|offer| b64.decode(offer.strip_prefix(scheme)?.strip_prefix(' ')?.trim()).ok());
     // The 401 is read to its end, or the connection would be lost with it.
     first.into_body().collect().await.map_err(HttpError::from)?;
     let Some(challenge) = challenge else {
-        // Mechanism names only: a token is never shown.
-        let schemes: Vec<&str> = offers.iter().map(|o| o.split(' ').next().unwrap_or_default()).collect();
+        let schemes = scheme_names(&offers);
         let basic_offered = schemes.iter().any(|s| s.eq_ignore_ascii_case("basic"));
         conn.sender.ready().await.map_err(HttpError::from)?;
         if sign_in.auto && basic_offered && basic.is_some() {
