@@ -107,7 +107,18 @@ pub struct Store {
 
 /// Held while a sync runs; dropping it lets the next run in.
 pub struct RunLock {
-    _file: Option<std::fs::File>,
+    file: Option<std::fs::File>,
+}
+
+impl Drop for RunLock {
+    /// Unlock before closing: a child process spawned meanwhile by another
+    /// thread (curl, python) shares the open file until it execs, and a
+    /// close alone would leave the lock held by that copy for that moment.
+    fn drop(&mut self) {
+        if let Some(file) = &self.file {
+            let _ = file.unlock();
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -182,7 +193,7 @@ impl Store {
     /// A lock file beside the database, so that the OS releases it when a
     /// process dies.
     pub fn run_lock(&self) -> Result<RunLock> {
-        let Some(path) = &self.path else { return Ok(RunLock { _file: None }) };
+        let Some(path) = &self.path else { return Ok(RunLock { file: None }) };
         let lock_path = PathBuf::from(format!("{}.sync-lock", path.display()));
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -191,7 +202,7 @@ impl Store {
             .open(&lock_path)
             .with_context(|| format!("opening {}", lock_path.display()))?;
         match file.try_lock() {
-            Ok(()) => Ok(RunLock { _file: Some(file) }),
+            Ok(()) => Ok(RunLock { file: Some(file) }),
             Err(std::fs::TryLockError::WouldBlock) => {
                 anyhow::bail!("another sync of {} is running; this one was not started", path.display())
             }
@@ -366,5 +377,24 @@ impl Store {
 
     pub fn last_run_id(&self) -> Result<Option<i64>> {
         Ok(self.lock().query_row("SELECT max(id) FROM sync_runs", [], |row| row.get(0)).optional()?.flatten())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A copy of the lock file's descriptor, as a child spawned by another
+    /// thread holds until it execs, must not keep the lock after the run.
+    #[test]
+    fn the_lock_is_released_even_while_a_copy_of_its_file_is_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let lock = store.run_lock().unwrap();
+        let copy = lock.file.as_ref().unwrap().try_clone().unwrap();
+        assert!(store.run_lock().is_err(), "a second run is refused while one holds the lock");
+        drop(lock);
+        store.run_lock().expect("the next run gets in");
+        drop(copy);
     }
 }
