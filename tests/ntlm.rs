@@ -20,9 +20,11 @@ async fn emulator(tls: bool, epa: Epa) -> Emulator {
         .unwrap()
 }
 
+const GET_FOLDER: &str = r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><soap:Header><t:RequestServerVersion Version="Exchange2016"/></soap:Header><soap:Body><m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="contacts"/></m:FolderIds></m:GetFolder></soap:Body></soap:Envelope>"#;
+
 /// curl's status and `WWW-Authenticate` headers for a GetFolder POST.
 fn curl(emulator: &Emulator, args: &[&str], ca: Option<&Path>) -> (u16, Vec<String>) {
-    let body = r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><soap:Header><t:RequestServerVersion Version="Exchange2016"/></soap:Header><soap:Body><m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="contacts"/></m:FolderIds></m:GetFolder></soap:Body></soap:Envelope>"#;
+    let body = GET_FOLDER;
     let mut command = Command::new("curl");
     command.args(["-sS", "--http1.1", "-o", "/dev/null", "-D", "-", "-H", "Content-Type: text/xml; charset=utf-8", "--data", body]);
     command.args(args);
@@ -174,4 +176,90 @@ async fn auto_takes_ntlm_before_basic_and_basic_alone_is_told_what_is_offered() 
     let error = s.connection_with(|c| c.exchange.auth = Some("basic".into())).check(&runtime).await.unwrap_err();
     assert_eq!(error.kind, "authentication", "{error}");
     assert!(error.message.contains("offers Negotiate, NTLM and no Basic") && error.message.contains("auth = \"auto\""), "{error}");
+}
+
+/// NTLM signs in a connection: an AUTHENTICATE that answered one
+/// connection's CHALLENGE is refused on another, sent alone or after a
+/// CHALLENGE of its own, and still works where its CHALLENGE went out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authenticate_replayed_on_another_connection_is_refused() {
+    use base64::Engine as _;
+    use helpdesk_host::capabilities::ntlm;
+    let e = Emulator::start(EmulatorOptions { contacts: 5, seed: 45, ..Default::default() }).await.unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let token = |message: &[u8]| format!("NTLM {}", b64.encode(message));
+    let negotiate = ntlm::negotiate();
+
+    let mut first = Raw::open(&e).await;
+    let (status, offers) = first.post(Some(&token(&negotiate))).await;
+    assert_eq!(status, 401);
+    let challenge = b64.decode(offers[0].strip_prefix("NTLM ").expect("a CHALLENGE")).unwrap();
+    let credentials = ntlm::Credentials::parse(e.user(), e.password());
+    let spn = format!("HTTP/{}:{}", e.addr.ip(), e.addr.port());
+    let target = ntlm::Target { spn: &spn, certificate: None };
+    let authenticate = token(&ntlm::authenticate(&credentials, &negotiate, &challenge, &target, &ntlm::Nonce::fresh()).unwrap());
+
+    let mut other = Raw::open(&e).await;
+    assert_eq!(other.post(Some(&authenticate)).await, (401, vec!["Negotiate".into(), "NTLM".into()]), "no CHALLENGE went out here");
+    let (status, _) = other.post(Some(&token(&negotiate))).await;
+    assert_eq!(status, 401);
+    assert_eq!(other.post(Some(&authenticate)).await, (401, vec!["Negotiate".into(), "NTLM".into()]), "another CHALLENGE's answer");
+    assert_eq!(other.post(None).await.0, 401, "and the connection is not signed in");
+
+    assert_eq!(first.post(Some(&authenticate)).await.0, 200, "the AUTHENTICATE is good where its CHALLENGE went out");
+    assert_eq!(first.post(None).await.0, 200, "and signs that connection in");
+}
+
+/// A server that loses a connection's sign-in in the middle of a run (a
+/// bare 401 on a signed-in connection), or closes the connection with the
+/// CHALLENGE: the host signs in again on a new connection, once, and the
+/// plugin never sees it: the same requests and warnings as a run without
+/// the fault, and the same users.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_sign_in_or_a_closed_challenge_is_signed_in_again_on_a_new_connection() {
+    let runtime = helpdesk_host::runtime::Runtime::shared().unwrap();
+    let run = async |faults: Option<&str>| {
+        let s = helpdesk_e2e::setup_with(EmulatorOptions { contacts: 150, seed: 46, faults: faults.map(Into::into), ..Default::default() }).await;
+        let summary = s.connection.sync(&runtime, &s.store, helpdesk_host::runtime::types::SyncMode::Full, false).await.unwrap_or_else(|e| panic!("{faults:?}: {e}"));
+        assert!(s.emulator.pending_faults().is_empty(), "{faults:?} fired");
+        helpdesk_e2e::assert_users_match(&s.store, &s.emulator.mailbox());
+        let port = s.emulator.addr.port().to_string();
+        let warnings: Vec<String> = summary.warnings.iter().map(|w| w.replace(&port, "PORT")).collect();
+        (summary.requests, summary.counts.created, warnings)
+    };
+    let clean = run(None).await;
+    for fault in ["unauthorized", "close-on-challenge"] {
+        assert_eq!(run(Some(fault)).await, clean, "{fault}");
+    }
+}
+
+/// One HTTP/1.1 connection to the emulator's EWS, kept across requests.
+struct Raw {
+    sender: hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>,
+    endpoint: String,
+}
+
+impl Raw {
+    async fn open(e: &Emulator) -> Raw {
+        let stream = tokio::net::TcpStream::connect(e.addr).await.unwrap();
+        let (sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.unwrap();
+        tokio::spawn(connection);
+        Raw { sender, endpoint: e.endpoint() }
+    }
+
+    /// A GetFolder of the Contacts folder: status and `WWW-Authenticate` values.
+    async fn post(&mut self, authorization: Option<&str>) -> (u16, Vec<String>) {
+        use http_body_util::BodyExt as _;
+        let uri: hyper::Uri = self.endpoint.parse().unwrap();
+        let mut request = hyper::Request::post(uri.path()).header("host", uri.authority().unwrap().as_str()).header("content-type", "text/xml; charset=utf-8");
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        self.sender.ready().await.unwrap();
+        let response = self.sender.send_request(request.body(http_body_util::Full::new(GET_FOLDER.into())).unwrap()).await.unwrap();
+        let offers = response.headers().get_all("www-authenticate").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+        let status = response.status().as_u16();
+        response.into_body().collect().await.unwrap();
+        (status, offers)
+    }
 }

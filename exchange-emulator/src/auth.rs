@@ -48,6 +48,14 @@ pub struct Connection {
     state: Mutex<Step>,
 }
 
+impl Connection {
+    /// The connection is no longer signed in: the next request on it needs
+    /// a new handshake.
+    pub fn forget(&self) {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = Step::Fresh;
+    }
+}
+
 #[derive(Default)]
 enum Step {
     #[default]
@@ -62,10 +70,13 @@ pub enum Verdict {
     Allowed,
     /// 401 with these `WWW-Authenticate` values
     Refused(Vec<String>),
+    /// 401 carrying the CHALLENGE (one `WWW-Authenticate` value): the
+    /// handshake goes on, on this connection
+    Challenge(String),
 }
 
 /// The 401's offers: a new handshake.
-fn offers(state: &EmulatorState) -> Vec<String> {
+pub fn offers(state: &EmulatorState) -> Vec<String> {
     let mut offers = Vec::new();
     if state.auth.ntlm {
         offers.push("Negotiate".to_string());
@@ -109,7 +120,7 @@ pub fn check(headers: &hyper::HeaderMap, state: &EmulatorState, connection: &Con
                     Some(sent) => {
                         let answer = format!("{scheme} {}", base64::engine::general_purpose::STANDARD.encode(&sent.challenge));
                         *step = Step::Challenged(sent);
-                        Verdict::Refused(vec![answer])
+                        Verdict::Challenge(answer)
                     }
                     None => Verdict::Refused(offers(state)),
                 },

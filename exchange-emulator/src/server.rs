@@ -82,7 +82,7 @@ pub async fn serve(
             Fault::BusyFault => false,
             _ => TRANSPORT.contains(&f),
         });
-        if let Some(response) = before_answer(&state, fault, false).await {
+        if let Some(response) = before_answer(&state, &connection, fault, false).await {
             return Ok(response);
         }
         let answer = match fault {
@@ -122,8 +122,8 @@ pub async fn serve(
     if !parts.uri.path().eq_ignore_ascii_case(EWS_PATH) {
         return Ok(page(StatusCode::NOT_FOUND, NOT_FOUND_PAGE));
     }
-    if let Verdict::Refused(offers) = super::auth::check(&parts.headers, &state, &connection) {
-        return Ok(unauthorized(&state, &offers));
+    if let Some(refused) = signed_in(&parts.headers, &state, &connection) {
+        return Ok(refused);
     }
     if parts.method != hyper::Method::POST {
         // EWS answers GET with its service description; clients only POST.
@@ -140,7 +140,7 @@ pub async fn serve(
         Fault::Unauthorized => matches!(operation.as_deref(), Some("FindItem" | "GetItem" | "SyncFolderItems")),
         _ => TRANSPORT.contains(&f) || f == Fault::BusyMessage,
     });
-    if let Some(response) = before_answer(&state, fault, true).await {
+    if let Some(response) = before_answer(&state, &connection, fault, true).await {
         return Ok(response);
     }
     let answer = {
@@ -169,7 +169,12 @@ const TRANSPORT: &[Fault] =
     &[Fault::Http503, Fault::Http429, Fault::Unauthorized, Fault::Slow, Fault::Reset, Fault::Truncated, Fault::Oversized, Fault::BusyFault];
 
 /// Faults that replace the answer, or delay it.
-async fn before_answer(state: &EmulatorState, fault: Option<Fault>, ews: bool) -> Option<Response<Body>> {
+async fn before_answer(
+    state: &EmulatorState,
+    connection: &super::auth::Connection,
+    fault: Option<Fault>,
+    ews: bool,
+) -> Option<Response<Body>> {
     let mut response = match fault? {
         Fault::Http503 | Fault::Http429 => {
             let status = if fault == Some(Fault::Http503) { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::TOO_MANY_REQUESTS };
@@ -178,9 +183,8 @@ async fn before_answer(state: &EmulatorState, fault: Option<Fault>, ews: bool) -
             response
         }
         Fault::Unauthorized if ews => {
-            let mut response = page(StatusCode::UNAUTHORIZED, UNAUTHORIZED_PAGE);
-            response.headers_mut().insert("www-authenticate", r#"Basic realm="mail.example.com""#.parse().unwrap());
-            response
+            connection.forget();
+            unauthorized(state, &super::auth::offers(state))
         }
         Fault::Unauthorized => json(graph::Answer {
             status: 401,
@@ -256,8 +260,8 @@ fn autodiscover(
     pox: bool,
 ) -> Response<Body> {
     state.stats.count(if pox { "Autodiscover POX" } else { "Autodiscover SOAP" });
-    if let Verdict::Refused(offers) = super::auth::check(&parts.headers, state, connection) {
-        return unauthorized(state, &offers);
+    if let Some(refused) = signed_in(&parts.headers, state, connection) {
+        return refused;
     }
     if parts.method != hyper::Method::POST {
         return page(StatusCode::METHOD_NOT_ALLOWED, "<html><body>Use POST.</body></html>");
@@ -290,6 +294,24 @@ fn routed(headers: &hyper::HeaderMap, state: &EmulatorState) -> bool {
 
 /// IIS's 401: a WWW-Authenticate header per scheme offered (or the
 /// handshake's next token).
+/// The 401 of a request the connection's sign-in does not let in, if so.
+fn signed_in(headers: &hyper::HeaderMap, state: &EmulatorState, connection: &super::auth::Connection) -> Option<Response<Body>> {
+    match super::auth::check(headers, state, connection) {
+        Verdict::Allowed => None,
+        Verdict::Refused(offers) => Some(unauthorized(state, &offers)),
+        Verdict::Challenge(challenge) => {
+            let mut response = unauthorized(state, &[challenge]);
+            let request_no = state.stats.api_requests.load(Ordering::Relaxed);
+            if state.faults.take(request_no, |f| f == Fault::CloseOnChallenge).is_some() {
+                // hyper closes the connection after an answer saying so,
+                // and the CHALLENGE goes with it.
+                response.headers_mut().insert("connection", "close".parse().unwrap());
+            }
+            Some(response)
+        }
+    }
+}
+
 fn unauthorized(state: &EmulatorState, offers: &[String]) -> Response<Body> {
     state.stats.unauthorized.fetch_add(1, Ordering::Relaxed);
     let mut response = page(StatusCode::UNAUTHORIZED, UNAUTHORIZED_PAGE);

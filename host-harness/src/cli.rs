@@ -52,7 +52,8 @@ enum Command {
         /// (busy-fault, busy-message, http-503, http-429, reset, slow,
         /// unauthorized, invalid-sync-state, vanished-item, broken-item,
         /// bad-chars, truncated, oversized; and, not in all, the Graph-only
-        /// unterminated-page), planned from the seed
+        /// unterminated-page and the NTLM-only close-on-challenge), planned
+        /// from the seed
         #[arg(long)]
         faults: Option<String>,
         /// list every skipped and failed contact, not ten of each kind

@@ -4,6 +4,7 @@
 pub mod egress;
 pub mod ntlm;
 pub mod sender;
+mod sign_in;
 pub mod tls;
 
 pub use egress::{EgressPolicy, Origin};

@@ -55,10 +55,10 @@ type PoolKey = (String, u16, bool);
 
 /// One connection: NTLM authenticates a connection, not a request, so the
 /// pool keeps whether it is, and the certificate its channel binding needs.
-struct Conn {
-    sender: SendRequest<WasiBody>,
-    authenticated: bool,
-    certificate: Option<Vec<u8>>,
+pub(super) struct Conn {
+    pub(super) sender: SendRequest<WasiBody>,
+    pub(super) authenticated: bool,
+    pub(super) certificate: Option<Vec<u8>>,
 }
 
 impl Pool {
@@ -102,7 +102,7 @@ pub async fn send(
     let key: PoolKey = (target.host.clone(), target.port, target.https);
     let mut conn = match shared.pool.take(&key).await {
         Some(conn) => conn,
-        None => connect(&target, tls, &options, &shared.notes).await?,
+        None => connect(&target, tls.clone(), &options, &shared.notes).await?,
     };
 
     // The request carries scheme and authority; on the wire only the path.
@@ -114,14 +114,8 @@ pub async fn send(
         // `auto` on a server that speaks only Basic: the plugin's header.
         Some(sign_in) if sign_in.basic_only() => timed(first_byte, conn.sender.send_request(request)).await?,
         Some(sign_in) => {
-            // The host signs in; the plugin's header goes out only if
-            // `auto` falls back to it.
-            let basic = request.headers_mut().remove(http::header::AUTHORIZATION);
-            if conn.authenticated {
-                timed(first_byte, conn.sender.send_request(request)).await?
-            } else {
-                signed_in(&mut conn, request, basic, sign_in, &target, first_byte, &shared.notes).await?
-            }
+            let dial = super::sign_in::Dial { target: &target, tls, options: &options, notes: &shared.notes, first_byte };
+            super::sign_in::send(&mut conn, request, sign_in, &dial).await?
         }
         None => {
             let response = timed(first_byte, conn.sender.send_request(request)).await?;
@@ -150,12 +144,12 @@ pub async fn send(
 }
 
 /// The `WWW-Authenticate` values of an answer, one per header.
-fn offers(response: &http::Response<Incoming>) -> Vec<String> {
+pub(super) fn offers(response: &http::Response<Incoming>) -> Vec<String> {
     response.headers().get_all(http::header::WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok()).map(|v| v.trim().to_string()).collect()
 }
 
 /// The mechanism names of offers, never their tokens.
-fn scheme_names(offers: &[String]) -> Vec<&str> {
+pub(super) fn scheme_names(offers: &[String]) -> Vec<&str> {
     offers.iter().map(|o| o.split(' ').next().unwrap_or_default()).collect()
 }
 
@@ -180,7 +174,7 @@ fn basic_refused(response: &http::Response<Incoming>, target: &Target, notes: &N
     }
 }
 
-async fn timed(
+pub(super) async fn timed(
     limit: Duration,
     response: impl Future<Output = hyper::Result<http::Response<Incoming>>>,
 ) -> Result<http::Response<Incoming>, HttpError> {
@@ -190,115 +184,9 @@ async fn timed(
     }
 }
 
-/// The request sent with NTLM on a connection not yet authenticated
-/// (reference/ntlm.md 2 and 4a): NEGOTIATE with the request, the 401's
-/// CHALLENGE read to its end, AUTHENTICATE with the request again. The
-/// body is small (SOAP), so it is held and sent with each leg. A server
-/// that answers otherwise gets its answer passed on.
-async fn signed_in(
-    conn: &mut Conn,
-    request: http::Request<WasiBody>,
-    basic: Option<http::HeaderValue>,
-    sign_in: &SignIn,
-    target: &Target,
-    first_byte: Duration,
-    notes: &Notes,
-) -> Result<http::Response<Incoming>, HttpError> {
-    use base64::Engine as _;
-    use http_body_util::BodyExt as _;
-    const MAX_HELD_BODY: usize = 16 << 20;
-    let (parts, body) = request.into_parts();
-    let body = http_body_util::Limited::new(body, MAX_HELD_BODY)
-        .collect()
-        .await
-        .map_err(|_| HttpError::InternalError(Some("the request body could not be held for NTLM".into())))?
-        .to_bytes();
-    // The NEGOTIATE leg goes without the body (Content-Length: 0), as
-    // browsers send it: the body crosses the wire once, with AUTHENTICATE.
-    let leg_with = |authorization: Option<http::HeaderValue>, with_body: bool| {
-        let mut request = http::Request::builder().method(parts.method.clone()).uri(parts.uri.clone());
-        for (name, value) in &parts.headers {
-            if name != http::header::CONTENT_LENGTH && name != http::header::TRANSFER_ENCODING {
-                request = request.header(name, value);
-            }
-        }
-        if let Some(authorization) = authorization {
-            request = request.header(http::header::AUTHORIZATION, authorization);
-        }
-        let bytes = if with_body { body.clone() } else { bytes::Bytes::new() };
-        let body: WasiBody = http_body_util::Full::new(bytes).map_err(|never| match never {}).boxed_unsync();
-        request.body(body).map_err(|_| HttpError::HttpRequestUriInvalid)
-    };
-    let leg = |authorization| leg_with(authorization, true);
-    let b64 = base64::engine::general_purpose::STANDARD;
-    // `NTLM`, or `Negotiate` where only that is offered: IIS takes raw
-    // NTLMSSP in it (reference/ntlm.md 1).
-    let mut scheme = "NTLM";
-    let token = |scheme: &str, token: &[u8]| http::HeaderValue::from_str(&format!("{scheme} {}", b64.encode(token))).ok();
-    let origin = format!("{}:{}", target.host, target.port);
-    let negotiate = super::ntlm::negotiate();
-    let mut first = timed(first_byte, conn.sender.send_request(leg_with(token(scheme, &negotiate), false)?)).await?;
-    // A bare offer (no token) is a scheme the server takes.
-    let offered = |offers: &[String], name: &str| offers.iter().any(|o| o.eq_ignore_ascii_case(name));
-    let first_offers = offers(&first);
-    if first.status() == http::StatusCode::UNAUTHORIZED && offered(&first_offers, "Negotiate") && !offered(&first_offers, "NTLM") {
-        first.into_body().collect().await.map_err(HttpError::from)?;
-        conn.sender.ready().await.map_err(HttpError::from)?;
-        scheme = "Negotiate";
-        first = timed(first_byte, conn.sender.send_request(leg_with(token(scheme, &negotiate), false)?)).await?;
-    }
-    // Answers about the URL, not the body (a redirect to OWA's logon page,
-    // no such path) go to the plugin as they are.
-    let status = first.status();
-    if status.is_redirection() || status == http::StatusCode::NOT_FOUND || status == http::StatusCode::METHOD_NOT_ALLOWED {
-        return Ok(first);
-    }
-    if status != http::StatusCode::UNAUTHORIZED {
-        // No sign-in wanted here: the request itself, with its body.
-        first.into_body().collect().await.map_err(HttpError::from)?;
-        conn.sender.ready().await.map_err(HttpError::from)?;
-        return timed(first_byte, conn.sender.send_request(leg(None)?)).await;
-    }
-    let offers = offers(&first);
-    let challenge = offers.iter().find_map(|offer| b64.decode(offer.strip_prefix(scheme)?.strip_prefix(' ')?.trim()).ok());
-    // The 401 is read to its end, or the connection would be lost with it.
-    first.into_body().collect().await.map_err(HttpError::from)?;
-    let Some(challenge) = challenge else {
-        let schemes = scheme_names(&offers);
-        let basic_offered = schemes.iter().any(|s| s.eq_ignore_ascii_case("basic"));
-        conn.sender.ready().await.map_err(HttpError::from)?;
-        if sign_in.auto && basic_offered && basic.is_some() {
-            sign_in.record(super::ntlm::BASIC);
-            return timed(first_byte, conn.sender.send_request(leg(basic)?)).await;
-        }
-        let offered = if schemes.is_empty() { "nothing".to_string() } else { schemes.join(", ") };
-        note(notes, format!("{origin} offers {offered} and no NTLM; set [exchange] auth to a mechanism it offers"));
-        return timed(first_byte, conn.sender.send_request(leg(None)?)).await;
-    };
-    let default_port = if target.https { 443 } else { 80 };
-    let spn = match target.port {
-        port if port == default_port => format!("HTTP/{}", target.host),
-        port => format!("HTTP/{}:{port}", target.host),
-    };
-    let binding = super::ntlm::Target { spn: &spn, certificate: conn.certificate.as_deref() };
-    let credentials = &sign_in.credentials;
-    let authenticate = super::ntlm::authenticate(credentials, &negotiate, &challenge, &binding, &super::ntlm::Nonce::fresh())
-        .map_err(|why| HttpError::InternalError(Some(why)))?;
-    conn.sender.ready().await.map_err(HttpError::from)?;
-    let second = timed(first_byte, conn.sender.send_request(leg(token(scheme, &authenticate))?)).await?;
-    conn.authenticated = second.status() != http::StatusCode::UNAUTHORIZED;
-    if conn.authenticated {
-        sign_in.record(super::ntlm::NTLM);
-    } else {
-        let user = if credentials.domain.is_empty() { credentials.user.clone() } else { format!("{}\\{}", credentials.domain, credentials.user) };
-        note(notes, format!("{origin} refused the NTLM sign-in of {user}: a wrong password, user name or domain"));
-    }
-    Ok(second)
-}
-
 /// A new connection to `target`: TCP to the pinned addresses, TLS with
 /// the configured trust, HTTP/1.1.
-async fn connect(target: &Target, tls: Arc<ClientConfig>, options: &RequestOptions, notes: &Notes) -> Result<Conn, HttpError> {
+pub(super) async fn connect(target: &Target, tls: Arc<ClientConfig>, options: &RequestOptions, notes: &Notes) -> Result<Conn, HttpError> {
     let connect_timeout = options.connect_timeout.unwrap_or(Duration::from_secs(30));
     let tcp = match tokio::time::timeout(connect_timeout, TcpStream::connect(target.addrs.as_slice())).await {
         Err(_) => return Err(HttpError::ConnectionTimeout),
