@@ -16,6 +16,11 @@ pub fn build(dir: &Path, package: &str) -> PathBuf {
     for path in ["src", "Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", dir.join(path).display());
     }
+    // The WIT the crate binds to (its own build script, rerun-on-wit.rs,
+    // rebuilds it when that changes).
+    if let Some(wit) = dir.ancestors().map(|a| a.join("wit")).find(|w| w.is_dir()) {
+        println!("cargo:rerun-if-changed={}", wit.display());
+    }
     // Files the crate includes from beside it (the test components' stubs).
     if let Some(stubs) = dir.parent().map(|p| p.join("stubs.rs")).filter(|p| p.exists()) {
         println!("cargo:rerun-if-changed={}", stubs.display());

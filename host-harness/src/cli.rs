@@ -218,6 +218,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Search the synced documents as one reader: only what their ACL
+    /// admits, best first, with a snippet
+    Search {
+        #[arg(long, conflicts_with = "db", required_unless_present = "db")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// the reader's address: only documents it may read are shown
+        #[arg(long = "as", value_name = "ADDRESS")]
+        reader: String,
+        /// mail or attachment
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+        /// words (all must match); text in scripts without spaces is
+        /// matched as a substring of three characters or more
+        #[arg(required = true)]
+        query: Vec<String>,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -244,6 +266,7 @@ pub fn main() -> ExitCode {
             | Command::Sync { json: true, .. }
             | Command::Runs { json: true, .. }
             | Command::Users { json: true, .. }
+            | Command::Search { json: true, .. }
             | Command::Bench { json: true, .. }
             | Command::BenchSync { .. }
     );
@@ -347,6 +370,22 @@ async fn run(command: Command) -> Result<()> {
         Command::Sync { config, dry_run, full, force, verbose, json } => {
             let summary = sync_with(&config, full, dry_run, force).await?;
             print(json, &serde_json::to_value(&summary)?, || summary_text(&summary, verbose));
+            Ok(())
+        }
+        Command::Search { config, db, reader, kind, limit, json, query } => {
+            if let Some(kind) = kind.as_deref().filter(|k| !crate::config::DOCUMENT_KINDS.contains(k)) {
+                anyhow::bail!("--kind {kind} is not a kind of document (they are {})", crate::config::DOCUMENT_KINDS.join(", "));
+            }
+            let store = store_of(config, db)?;
+            let hits = crate::documents::search(&store.lock(), &reader, &query.join(" "), kind.as_deref(), limit)?;
+            print(json, &serde_json::to_value(&hits)?, || {
+                if hits.is_empty() {
+                    return format!("nothing that {reader} may read matches\n");
+                }
+                hits.iter()
+                    .map(|h| format!("{} [{}] {} / {}: {}\n    {}\n", h.received.as_deref().unwrap_or("-"), h.kind, h.mailbox, h.folder, h.title, h.snippet))
+                    .collect()
+            });
             Ok(())
         }
         Command::Users { config, db, json } => {
@@ -613,6 +652,7 @@ pub fn emulator_config_for(emulator: &Emulator, db: &Path, mode: Mode) -> HostCo
         store: StoreConfig { database: db.to_path_buf(), ..Default::default() },
         schedule: ScheduleConfig::default(),
         sync: Default::default(),
+        documents: None,
         fields: Default::default(),
         base_dir: PathBuf::new(),
     }

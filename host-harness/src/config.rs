@@ -19,6 +19,8 @@ pub struct HostConfig {
     pub schedule: ScheduleConfig,
     #[serde(default)]
     pub sync: SyncConfig,
+    /// mailbox content; absent: contacts only
+    pub documents: Option<DocumentsConfig>,
     /// custom user fields the helpdesk has: name = label
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
@@ -111,6 +113,52 @@ impl Default for StoreConfig {
     }
 }
 
+/// `[documents]`: which mailbox content becomes searchable documents.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentsConfig {
+    /// `mail`, `attachment`
+    #[serde(default = "default_kinds")]
+    pub kinds: Vec<String>,
+    /// larger attachments are described, never downloaded
+    #[serde(default = "default_max_attachment_mib")]
+    pub max_attachment_mib: u64,
+    /// ids, paths or well-known names (`deleteditems`); empty: every mail
+    /// folder but Deleted Items
+    #[serde(default)]
+    pub mail_folders: Vec<String>,
+}
+
+pub const DOCUMENT_KINDS: &[&str] = &["mail", "attachment"];
+
+fn default_kinds() -> Vec<String> {
+    DOCUMENT_KINDS.iter().map(|k| k.to_string()).collect()
+}
+
+fn default_max_attachment_mib() -> u64 {
+    10
+}
+
+impl Default for DocumentsConfig {
+    fn default() -> Self {
+        DocumentsConfig { kinds: default_kinds(), max_attachment_mib: default_max_attachment_mib(), mail_folders: Vec::new() }
+    }
+}
+
+impl DocumentsConfig {
+    /// The mailboxes whose content is read: the configured ones, or the
+    /// account's own where its user name is an address.
+    pub fn mailboxes(&self, exchange: &ExchangeConfig) -> Result<Vec<String>> {
+        if !exchange.mailboxes.is_empty() {
+            return Ok(exchange.mailboxes.iter().map(|m| m.trim().to_lowercase()).collect());
+        }
+        match exchange.username.contains('@') {
+            true => Ok(vec![exchange.username.trim().to_lowercase()]),
+            false => bail!("[documents] needs [exchange] mailboxes (addresses) when username is not an address"),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncConfig {
@@ -199,6 +247,17 @@ impl HostConfig {
                      (the URL is not shown here, since it holds a secret)"
                 );
             }
+        }
+        if let Some(documents) = &self.documents {
+            for kind in &documents.kinds {
+                if !DOCUMENT_KINDS.contains(&kind.as_str()) {
+                    bail!("[documents] kinds: \"{kind}\" is not one this host reads (it reads {})", DOCUMENT_KINDS.join(", "));
+                }
+            }
+            if documents.kinds.iter().any(|k| k == "attachment") && !documents.kinds.iter().any(|k| k == "mail") {
+                bail!("[documents] kinds: attachments come with their mail; add \"mail\"");
+            }
+            documents.mailboxes(e)?;
         }
         if self.sync.max_deactivate_percent > 100 {
             bail!("[sync] max_deactivate_percent = {} is more than 100", self.sync.max_deactivate_percent);

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod capabilities;
 pub mod cli;
 pub mod config;
+pub mod documents;
 pub mod login;
 pub use exchange_emulator as emulator;
 pub mod progress;

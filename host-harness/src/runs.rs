@@ -7,6 +7,7 @@ use crate::capabilities::RunState;
 use crate::runtime::{Connector, Runtime};
 use std::pin::Pin;
 use crate::runtime::types::{
+    ContentKind,
     AttributeSample, ConnectorError, FieldMapping, Folder, ServerInfo, SettingValue, SyncMode, SyncRequest,
 };
 use crate::session::{Session, SyncTarget};
@@ -81,6 +82,38 @@ pub struct Connection {
     /// fingerprints of the configured secrets the plugin may rotate
     rotatable: std::collections::BTreeMap<String, String>,
     policy_of_store: crate::apply::Policy,
+    /// what a sync reads besides contacts
+    documents: Documents,
+}
+
+/// The mailbox content a sync asks for.
+#[derive(Clone, Default)]
+struct Documents {
+    content: Vec<ContentKind>,
+    mailboxes: Vec<String>,
+    max_attachment_bytes: u64,
+    mail_folders: Vec<String>,
+}
+
+impl Documents {
+    fn of(config: &HostConfig) -> Result<Documents> {
+        let Some(documents) = &config.documents else { return Ok(Documents::default()) };
+        let content = documents
+            .kinds
+            .iter()
+            .filter_map(|kind| match kind.as_str() {
+                "mail" => Some(ContentKind::Mail),
+                "attachment" => Some(ContentKind::Attachment),
+                _ => None,
+            })
+            .collect();
+        Ok(Documents {
+            content,
+            mailboxes: documents.mailboxes(&config.exchange)?,
+            max_attachment_bytes: documents.max_attachment_mib.saturating_mul(1 << 20),
+            mail_folders: documents.mail_folders.clone(),
+        })
+    }
 }
 
 impl Connection {
@@ -109,6 +142,7 @@ impl Connection {
             database: config.database(),
             rotatable: config.rotatable_fingerprints()?,
             policy_of_store: config.policy(),
+            documents: Documents::of(config)?,
         })
     }
 
@@ -328,7 +362,21 @@ impl Connection {
             .into_iter()
             .map(|(folder_id, state)| crate::runtime::types::Checkpoint { folder_id, state })
             .collect();
-        let request = SyncRequest { mode, checkpoints, mapping: self.mapping.clone() };
+        let document_checkpoints = crate::documents::checkpoints(&store.lock(), SOURCE)?
+            .into_iter()
+            .map(|(mailbox, folder_id, state)| crate::runtime::types::MailboxCheckpoint { mailbox, folder_id, state })
+            .collect();
+        let documents = self.documents.clone();
+        let request = SyncRequest {
+            mode,
+            checkpoints,
+            mapping: self.mapping.clone(),
+            content: documents.content,
+            mailboxes: documents.mailboxes,
+            document_checkpoints,
+            max_attachment_bytes: documents.max_attachment_bytes,
+            mail_folders: documents.mail_folders,
+        };
         let target = SyncTarget { store: store.clone(), source: SOURCE.into(), run_id, policy: self.policy_of_store.clone() };
         let mut session = Session::syncing(target)?;
         session.keeper = Some(self.keeper());

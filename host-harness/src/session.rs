@@ -3,7 +3,7 @@
 
 use crate::capabilities::RunState;
 use crate::runtime::v0_2::helpdesk::connector::host::{Host, LogLevel};
-use crate::runtime::types::{Batch, UserField};
+use crate::runtime::types::{Batch, DocumentBatch, UserField};
 use crate::store::{STANDARD_FIELDS, Store};
 use crate::summary::Summary;
 use crate::writer::Writer;
@@ -136,5 +136,21 @@ impl Host for RunState {
             bars.name(&batch.folder_id, &batch.folder_path);
         }
         Ok(writer.apply(batch))
+    }
+
+    async fn stored_document_versions(&mut self, mailbox: String, ids: Vec<String>) -> wasmtime::Result<Vec<Option<String>>> {
+        let Some(target) = &self.session.target else { return Ok(vec![None; ids.len()]) };
+        if let Some(writer) = &self.session.writer {
+            let _ = writer.flush();
+        }
+        crate::documents::stored_versions(&target.store.lock(), &target.source, &mailbox, &ids)
+            .map_err(|e| wasmtime::Error::from_anyhow(e.into()))
+    }
+
+    async fn apply_documents(&mut self, batch: DocumentBatch) -> wasmtime::Result<Result<(), String>> {
+        let Some(writer) = &self.session.writer else {
+            return Ok(Err("this run may not change documents".into()));
+        };
+        Ok(writer.apply_documents(batch))
     }
 }

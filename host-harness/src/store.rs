@@ -225,6 +225,7 @@ impl Store {
         conn.pragma_update(None, "cache_size", -32768)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA).context("creating the schema")?;
+        conn.execute_batch(crate::documents::SCHEMA).context("creating the document tables")?;
         migrate(&conn).context("updating the schema")?;
         Ok(Store { conn: Arc::new(Mutex::new(conn)), path })
     }

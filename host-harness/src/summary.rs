@@ -98,6 +98,9 @@ pub struct Summary {
     /// what the admin should know: folders that could not be read, states
     /// that had to be started over
     pub warnings: Vec<String>,
+    /// mailbox content, when the run read any
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documents: Option<crate::documents::DocumentSummary>,
 }
 
 impl Summary {
@@ -137,6 +140,9 @@ impl Summary {
         self.skipped_reasons.extend(other.skipped_reasons);
         self.failed_reasons.extend(other.failed_reasons);
         self.warnings.extend(other.warnings);
+        if let Some(documents) = other.documents {
+            self.documents.get_or_insert_default().absorb(documents);
+        }
     }
 
     /// Make sure a folder appears even when it had nothing to report.

@@ -4,7 +4,7 @@
 //! batches are committed together, at most [`COMMIT_EVERY`] apart.
 
 use crate::apply::{ApplyError, RunContext, apply_batch};
-use crate::runtime::types::Batch;
+use crate::runtime::types::{Batch, DocumentBatch};
 use crate::session::SyncTarget;
 use crate::summary::Summary;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
@@ -17,6 +17,7 @@ const QUEUE: usize = 16;
 
 enum Job {
     Apply(Batch),
+    Documents(DocumentBatch),
     /// answer once every batch queued before is written
     Flush(mpsc::Sender<()>),
 }
@@ -46,6 +47,12 @@ impl Writer {
     pub fn apply(&self, batch: Batch) -> Result<(), String> {
         self.error()?;
         self.send(Job::Apply(batch))
+    }
+
+    /// Queue a batch of documents, in order with the users' batches.
+    pub fn apply_documents(&self, batch: DocumentBatch) -> Result<(), String> {
+        self.error()?;
+        self.send(Job::Documents(batch))
     }
 
     /// Wait until every batch queued so far is written (before the store
@@ -139,10 +146,14 @@ fn write(target: &SyncTarget, queue: &Receiver<Job>, failed: &Mutex<Option<Strin
                 let _ = done.send(());
             }
             // Later batches of a run that failed are not written.
-            Ok(Job::Apply(_)) if failed.lock().unwrap_or_else(|p| p.into_inner()).is_some() => {}
-            Ok(Job::Apply(batch)) => {
+            Ok(Job::Apply(_) | Job::Documents(_)) if failed.lock().unwrap_or_else(|p| p.into_inner()).is_some() => {}
+            Ok(job @ (Job::Apply(_) | Job::Documents(_))) => {
                 let mut conn = target.store.lock();
-                let refused = write_batch(&mut conn, &run, &batch, &mut open).err();
+                let refused = match &job {
+                    Job::Apply(batch) => write_batch(&mut conn, &run, batch, &mut open).err(),
+                    Job::Documents(batch) => write_documents(&mut conn, target, batch, &mut open).err(),
+                    Job::Flush(_) => None,
+                };
                 let due = open.as_ref().is_some_and(|o| o.since.elapsed() >= COMMIT_EVERY);
                 let refused = match (refused, due) {
                     // What was written before a refusal is committed.
@@ -187,15 +198,30 @@ fn yield_to_the_plugin() {
 /// Write one batch inside the open transaction (opening one if needed);
 /// the batch has its own savepoint, so a refused batch leaves nothing.
 fn write_batch(conn: &mut rusqlite::Connection, run: &RunContext, batch: &Batch, open: &mut Option<Open>) -> Result<(), String> {
-    if open.is_none() {
-        conn.execute_batch("SAVEPOINT writer").map_err(|e| format!("the user store refused to start a transaction: {e}"))?;
-        *open = Some(Open { since: Instant::now(), written: Summary::default() });
-    }
+    begin(conn, open)?;
     let written = &mut open.as_mut().expect("opened above").written;
     apply_batch(conn, run, batch, written).map_err(|e| match e {
         ApplyError::Refused(why) => why,
         ApplyError::Store(e) => format!("the user store refused a batch of {}: {e}", batch.folder_path),
     })
+}
+
+/// Write one batch of documents inside the open transaction, as
+/// [`write_batch`] does for users.
+fn write_documents(conn: &mut rusqlite::Connection, target: &SyncTarget, batch: &DocumentBatch, open: &mut Option<Open>) -> Result<(), String> {
+    begin(conn, open)?;
+    let written = open.as_mut().expect("opened above").written.documents.get_or_insert_default();
+    crate::documents::apply_batch(conn, &target.source, target.run_id, batch, written)
+        .map_err(|e| format!("the document store refused a batch of {} in {}: {e}", batch.folder_path, batch.mailbox))
+}
+
+/// Open the writer's transaction unless it is open.
+fn begin(conn: &mut rusqlite::Connection, open: &mut Option<Open>) -> Result<(), String> {
+    if open.is_none() {
+        conn.execute_batch("SAVEPOINT writer").map_err(|e| format!("the store refused to start a transaction: {e}"))?;
+        *open = Some(Open { since: Instant::now(), written: Summary::default() });
+    }
+    Ok(())
 }
 
 /// Commit the open transaction; only then do its batches count.

@@ -113,7 +113,7 @@ pub fn run(source: &mut dyn Source, folders: &[String], request: &SyncRequest) -
     let states: HashMap<&str, &str> =
         request.checkpoints.iter().map(|c| (c.folder_id.as_str(), c.state.as_str())).collect();
     let incremental = request.mode == SyncMode::Incremental;
-    let mut sink = Sink { mapping, report: SyncReport { folders: 0, contacts: 0, batches: 0 } };
+    let mut sink = Sink { mapping, report: SyncReport { folders: 0, contacts: 0, batches: 0, documents: 0 } };
     for book in &books {
         let checkpoint = if incremental { states.get(book.id.as_str()).copied() } else { None };
         match source.sync_book(book, checkpoint, incremental, &mut sink) {

@@ -66,7 +66,6 @@ records! {
     old::ServerInfo => new { product, version, endpoint }
     old::AttributeSample => new { key, example }
     old::ConnectorError => new { kind, message }
-    old::SyncReport => new { folders, contacts, batches }
 }
 enums! {
     old::ErrorKind => new {
@@ -83,6 +82,13 @@ impl Convert<new::Change> for old::Change {
             old::Change::Skipped(why) => new::Change::Skipped(why.convert()),
             old::Change::Failed(why) => new::Change::Failed(why.convert()),
         }
+    }
+}
+
+/// 0.1.0 reads no documents.
+impl Convert<new::SyncReport> for old::SyncReport {
+    fn convert(self) -> new::SyncReport {
+        new::SyncReport { folders: self.folders, contacts: self.contacts, batches: self.batches, documents: 0 }
     }
 }
 

@@ -1,0 +1,576 @@
+//! The helpdesk's document store: mail and attachments as searchable
+//! documents, each with the principals that may read it, and a checkpoint
+//! per mailbox folder. Two FTS5 indexes over title and body: unicode61
+//! for words, trigram for text without spaces between words (Japanese,
+//! Chinese), whose words unicode61 would run together
+//! (reference/mailbox-content.md 4).
+
+use crate::runtime::types::{ContentKind, Document, DocumentBatch, DocumentChange, Extraction};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+pub const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS documents (
+    rowid           INTEGER PRIMARY KEY,
+    source          TEXT NOT NULL,
+    -- the server's id (case-sensitive)
+    id              TEXT NOT NULL,
+    version         TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    mailbox         TEXT NOT NULL COLLATE NOCASE,
+    folder_id       TEXT NOT NULL,
+    folder_path     TEXT NOT NULL,
+    parent_id       TEXT,
+    thread_id       TEXT,
+    title           TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    received        TEXT,
+    modified        TEXT,
+    sender          TEXT,
+    recipients      TEXT NOT NULL DEFAULT '[]',
+    importance      TEXT,
+    categories      TEXT NOT NULL DEFAULT '[]',
+    has_attachments INTEGER NOT NULL DEFAULT 0,
+    is_read         INTEGER,
+    -- an attachment's name, type, size, inline flag and extraction (JSON)
+    attachment      TEXT,
+    last_seen_run   INTEGER,
+    UNIQUE (source, id)
+);
+CREATE INDEX IF NOT EXISTS documents_folder ON documents (source, mailbox, folder_id);
+CREATE INDEX IF NOT EXISTS documents_parent ON documents (source, parent_id);
+
+CREATE TABLE IF NOT EXISTS document_acl (
+    doc       INTEGER NOT NULL REFERENCES documents (rowid) ON DELETE CASCADE,
+    principal TEXT NOT NULL,
+    PRIMARY KEY (doc, principal)
+);
+CREATE INDEX IF NOT EXISTS document_acl_principal ON document_acl (principal, doc);
+
+CREATE TABLE IF NOT EXISTS document_checkpoints (
+    source     TEXT NOT NULL,
+    mailbox    TEXT NOT NULL COLLATE NOCASE,
+    folder_id  TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (source, mailbox, folder_id)
+);
+
+CREATE VIRTUAL TABLE IF NOT EXISTS documents_words USING fts5 (
+    title, body, content = 'documents', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS documents_trigrams USING fts5 (
+    title, body, content = 'documents', content_rowid = 'rowid', tokenize = 'trigram'
+);
+CREATE TRIGGER IF NOT EXISTS documents_indexed AFTER INSERT ON documents BEGIN
+    INSERT INTO documents_words (rowid, title, body) VALUES (new.rowid, new.title, new.body);
+    INSERT INTO documents_trigrams (rowid, title, body) VALUES (new.rowid, new.title, new.body);
+END;
+CREATE TRIGGER IF NOT EXISTS documents_unindexed AFTER DELETE ON documents BEGIN
+    INSERT INTO documents_words (documents_words, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
+    INSERT INTO documents_trigrams (documents_trigrams, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
+END;
+CREATE TRIGGER IF NOT EXISTS documents_reindexed AFTER UPDATE OF title, body ON documents BEGIN
+    INSERT INTO documents_words (documents_words, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
+    INSERT INTO documents_trigrams (documents_trigrams, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
+    INSERT INTO documents_words (rowid, title, body) VALUES (new.rowid, new.title, new.body);
+    INSERT INTO documents_trigrams (rowid, title, body) VALUES (new.rowid, new.title, new.body);
+END;
+"#;
+
+/// What a run did to documents, in all and per kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocCounts {
+    pub created: u64,
+    pub updated: u64,
+    pub removed: u64,
+    pub unchanged: u64,
+    pub skipped: u64,
+    pub failed: u64,
+}
+
+impl DocCounts {
+    fn plus(&mut self, other: &DocCounts) {
+        self.created += other.created;
+        self.updated += other.updated;
+        self.removed += other.removed;
+        self.unchanged += other.unchanged;
+        self.skipped += other.skipped;
+        self.failed += other.failed;
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocReason {
+    pub id: String,
+    pub kind: String,
+    pub title: String,
+    pub mailbox: String,
+    pub folder: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentSummary {
+    #[serde(flatten)]
+    pub counts: DocCounts,
+    pub by_kind: BTreeMap<String, DocCounts>,
+    pub skipped_reasons: Vec<DocReason>,
+    pub failed_reasons: Vec<DocReason>,
+}
+
+enum Counted {
+    Created,
+    Updated,
+    Removed,
+    Unchanged,
+    Skipped,
+    Failed,
+}
+
+impl DocumentSummary {
+    fn count(&mut self, kind: &str, what: Counted) {
+        let one = match what {
+            Counted::Created => DocCounts { created: 1, ..Default::default() },
+            Counted::Updated => DocCounts { updated: 1, ..Default::default() },
+            Counted::Removed => DocCounts { removed: 1, ..Default::default() },
+            Counted::Unchanged => DocCounts { unchanged: 1, ..Default::default() },
+            Counted::Skipped => DocCounts { skipped: 1, ..Default::default() },
+            Counted::Failed => DocCounts { failed: 1, ..Default::default() },
+        };
+        self.counts.plus(&one);
+        self.by_kind.entry(kind.to_string()).or_default().plus(&one);
+    }
+
+    pub fn absorb(&mut self, other: DocumentSummary) {
+        self.counts.plus(&other.counts);
+        for (kind, counts) in other.by_kind {
+            self.by_kind.entry(kind).or_default().plus(&counts);
+        }
+        self.skipped_reasons.extend(other.skipped_reasons);
+        self.failed_reasons.extend(other.failed_reasons);
+    }
+}
+
+pub fn kind_name(kind: ContentKind) -> &'static str {
+    match kind {
+        ContentKind::Mail => "mail",
+        ContentKind::Attachment => "attachment",
+    }
+}
+
+fn extraction_name(extraction: Extraction) -> &'static str {
+    match extraction {
+        Extraction::Extracted => "extracted",
+        Extraction::TooLarge => "too_large",
+        Extraction::UnsupportedType => "unsupported_type",
+        Extraction::Failed => "failed",
+        Extraction::Item => "item",
+    }
+}
+
+/// The stored versions of documents of a mailbox (None: not stored).
+pub fn stored_versions(conn: &Connection, source: &str, mailbox: &str, ids: &[String]) -> rusqlite::Result<Vec<Option<String>>> {
+    let mut statement = conn.prepare_cached("SELECT version FROM documents WHERE source = ?1 AND id = ?2 AND mailbox = ?3")?;
+    ids.iter().map(|id| statement.query_row(params![source, id, mailbox], |row| row.get(0)).optional()).collect()
+}
+
+/// The stored checkpoints of a source's mailbox folders.
+pub fn checkpoints(conn: &Connection, source: &str) -> rusqlite::Result<Vec<(String, String, String)>> {
+    let mut statement = conn.prepare("SELECT mailbox, folder_id, state FROM document_checkpoints WHERE source = ?1 ORDER BY mailbox, folder_id")?;
+    statement.query_map([source], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?.collect()
+}
+
+/// Apply one batch inside the caller's transaction, with a savepoint of
+/// its own: a batch the store refuses leaves nothing.
+pub fn apply_batch(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, summary: &mut DocumentSummary) -> rusqlite::Result<()> {
+    conn.execute_batch("SAVEPOINT documents")?;
+    let mut written = DocumentSummary::default();
+    match apply(conn, source, run_id, batch, &mut written) {
+        Ok(()) => {
+            conn.execute_batch("RELEASE documents")?;
+            summary.absorb(written);
+            Ok(())
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK TO documents; RELEASE documents");
+            Err(e)
+        }
+    }
+}
+
+fn apply(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, summary: &mut DocumentSummary) -> rusqlite::Result<()> {
+    // The attachments each upserted message has now; the others go.
+    let mut attachments: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for change in &batch.changes {
+        if let DocumentChange::Upsert(doc) = change {
+            match (&doc.kind, &doc.parent_id) {
+                (ContentKind::Attachment, Some(parent)) => {
+                    attachments.entry(parent.as_str()).or_default().insert(doc.id.as_str());
+                }
+                (ContentKind::Mail, _) => {
+                    attachments.entry(doc.id.as_str()).or_default();
+                }
+                _ => {}
+            }
+        }
+    }
+    let issue = |summary: &mut DocumentSummary, failed: bool, id: &str, kind: &str, title: &str, reason: &str| {
+        let reason = DocReason {
+            id: id.into(),
+            kind: kind.into(),
+            title: title.into(),
+            mailbox: batch.mailbox.clone(),
+            folder: batch.folder_path.clone(),
+            reason: reason.into(),
+        };
+        if failed {
+            summary.count(kind, Counted::Failed);
+            summary.failed_reasons.push(reason);
+        } else {
+            summary.count(kind, Counted::Skipped);
+            summary.skipped_reasons.push(reason);
+        }
+    };
+    for change in &batch.changes {
+        match change {
+            DocumentChange::Upsert(doc) => {
+                let existed = upsert(conn, source, run_id, batch, doc)?;
+                let kind = kind_name(doc.kind);
+                match doc.attachment.as_ref().filter(|a| a.extraction == Extraction::TooLarge) {
+                    // Described, not read: counted as skipped, with why.
+                    Some(attachment) => {
+                        let why = attachment.note.clone().unwrap_or_else(|| format!("too large ({} bytes)", attachment.size));
+                        issue(summary, false, &doc.id, kind, &doc.title, &why);
+                    }
+                    None => summary.count(kind, if existed { Counted::Updated } else { Counted::Created }),
+                }
+            }
+            DocumentChange::Remove(id) => {
+                for kind in remove(conn, source, id)? {
+                    summary.count(&kind, Counted::Removed);
+                }
+            }
+            DocumentChange::Unchanged(id) => {
+                let mut statement = conn.prepare_cached(
+                    "UPDATE documents SET last_seen_run = ?3 WHERE source = ?1 AND (id = ?2 OR parent_id = ?2) RETURNING kind",
+                )?;
+                let kinds: Vec<String> = statement.query_map(params![source, id, run_id], |row| row.get(0))?.collect::<Result<_, _>>()?;
+                for kind in kinds {
+                    summary.count(&kind, Counted::Unchanged);
+                }
+            }
+            DocumentChange::ReadFlag(flag) => {
+                let kind: Option<String> = conn
+                    .query_row(
+                        "UPDATE documents SET is_read = ?3, last_seen_run = ?4 WHERE source = ?1 AND id = ?2 RETURNING kind",
+                        params![source, flag.id, flag.is_read, run_id],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                if let Some(kind) = kind {
+                    summary.count(&kind, Counted::Updated);
+                }
+            }
+            DocumentChange::Skipped(why) => issue(summary, false, &why.id, kind_name(why.kind), &why.title, &why.reason),
+            DocumentChange::Failed(why) => {
+                // What was stored stays, and a later listing reads it again.
+                conn.execute("UPDATE documents SET last_seen_run = ?3 WHERE source = ?1 AND (id = ?2 OR parent_id = ?2)", params![source, why.id, run_id])?;
+                issue(summary, true, &why.id, kind_name(why.kind), &why.title, &why.reason);
+            }
+        }
+    }
+    for (message, kept) in &attachments {
+        let mut statement = conn.prepare_cached("SELECT id FROM documents WHERE source = ?1 AND parent_id = ?2")?;
+        let stored: Vec<String> = statement.query_map(params![source, message], |row| row.get(0))?.collect::<Result<_, _>>()?;
+        for gone in stored.iter().filter(|id| !kept.contains(id.as_str())) {
+            for kind in remove(conn, source, gone)? {
+                summary.count(&kind, Counted::Removed);
+            }
+        }
+    }
+    if let Some(state) = &batch.checkpoint {
+        conn.execute(
+            "INSERT INTO document_checkpoints (source, mailbox, folder_id, state) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (source, mailbox, folder_id) DO UPDATE SET state = excluded.state,
+                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            params![source, batch.mailbox, batch.folder_id, state],
+        )?;
+    }
+    if batch.listing_complete {
+        // Documents of the folder this run did not mention are gone.
+        let mut statement = conn.prepare(
+            "DELETE FROM documents WHERE source = ?1 AND mailbox = ?2 AND folder_id = ?3
+             AND (last_seen_run IS NULL OR last_seen_run != ?4) RETURNING kind",
+        )?;
+        let kinds: Vec<String> =
+            statement.query_map(params![source, batch.mailbox, batch.folder_id, run_id], |row| row.get(0))?.collect::<Result<_, _>>()?;
+        for kind in kinds {
+            summary.count(&kind, Counted::Removed);
+        }
+    }
+    Ok(())
+}
+
+/// Insert or replace one document and its ACL; whether it was stored.
+fn upsert(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, doc: &Document) -> rusqlite::Result<bool> {
+    let json = |list: &[String]| serde_json::to_string(list).unwrap_or_else(|_| "[]".into());
+    let attachment = doc.attachment.as_ref().map(|a| {
+        serde_json::json!({
+            "name": a.name, "content_type": a.content_type, "size": a.size, "inline": a.is_inline,
+            "extraction": extraction_name(a.extraction), "note": a.note,
+        })
+        .to_string()
+    });
+    let existed: bool = conn
+        .prepare_cached("SELECT count(*) > 0 FROM documents WHERE source = ?1 AND id = ?2")?
+        .query_row(params![source, doc.id], |row| row.get(0))?;
+    let rowid: i64 = conn.prepare_cached(
+        "INSERT INTO documents (source, id, version, kind, mailbox, folder_id, folder_path, parent_id, thread_id, title, body,
+             received, modified, sender, recipients, importance, categories, has_attachments, is_read, attachment, last_seen_run)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+         ON CONFLICT (source, id) DO UPDATE SET version = excluded.version, kind = excluded.kind, mailbox = excluded.mailbox,
+             folder_id = excluded.folder_id, folder_path = excluded.folder_path, parent_id = excluded.parent_id,
+             thread_id = excluded.thread_id, title = excluded.title, body = excluded.body, received = excluded.received,
+             modified = excluded.modified, sender = excluded.sender, recipients = excluded.recipients,
+             importance = excluded.importance, categories = excluded.categories, has_attachments = excluded.has_attachments,
+             is_read = excluded.is_read, attachment = excluded.attachment, last_seen_run = excluded.last_seen_run
+         RETURNING rowid",
+    )?
+    .query_row(
+        params![
+            source,
+            doc.id,
+            doc.version,
+            kind_name(doc.kind),
+            batch.mailbox,
+            batch.folder_id,
+            batch.folder_path,
+            doc.parent_id,
+            doc.thread_id,
+            doc.title,
+            doc.body,
+            doc.received,
+            doc.modified,
+            doc.sender,
+            json(&doc.recipients),
+            doc.importance,
+            json(&doc.categories),
+            doc.has_attachments,
+            doc.is_read,
+            attachment,
+            run_id,
+        ],
+        |row| row.get(0),
+    )?;
+    conn.prepare_cached("DELETE FROM document_acl WHERE doc = ?1")?.execute([rowid])?;
+    let mut grant = conn.prepare_cached("INSERT OR IGNORE INTO document_acl (doc, principal) VALUES (?1, ?2)")?;
+    for principal in &doc.acl {
+        grant.execute(params![rowid, principal.to_lowercase()])?;
+    }
+    Ok(existed)
+}
+
+/// Remove a document and its attachments'; the kinds removed.
+fn remove(conn: &Connection, source: &str, id: &str) -> rusqlite::Result<Vec<String>> {
+    let mut statement = conn.prepare_cached("DELETE FROM documents WHERE source = ?1 AND (id = ?2 OR parent_id = ?2) RETURNING kind")?;
+    statement.query_map(params![source, id], |row| row.get(0))?.collect()
+}
+
+/// One document a search found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hit {
+    pub id: String,
+    pub kind: String,
+    pub mailbox: String,
+    pub folder: String,
+    pub title: String,
+    pub snippet: String,
+    pub parent_id: Option<String>,
+    pub received: Option<String>,
+}
+
+/// The documents that match `query` and that `reader` may read, best
+/// first: words through the unicode61 index (title weighted ten times
+/// the body), then substrings through the trigram one for what that
+/// misses, as text without spaces between words needs.
+pub fn search(conn: &Connection, reader: &str, query: &str, kind: Option<&str>, limit: usize) -> rusqlite::Result<Vec<Hit>> {
+    let terms: Vec<&str> = query.split_whitespace().collect();
+    if terms.is_empty() || limit == 0 {
+        return Ok(Vec::new());
+    }
+    // Each term a quoted string: FTS5's operators in a query are text.
+    let phrase = terms.iter().map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect::<Vec<_>>().join(" ");
+    let principal = format!("email:{}", reader.trim().to_lowercase());
+    let mut hits = matches(conn, "documents_words", &phrase, &principal, kind, limit)?;
+    // Trigrams match only terms of three characters or more.
+    if hits.len() < limit && terms.iter().all(|t| t.chars().count() >= 3) {
+        let found: HashSet<String> = hits.iter().map(|h| h.id.clone()).collect();
+        for hit in matches(conn, "documents_trigrams", &phrase, &principal, kind, limit)? {
+            if hits.len() < limit && !found.contains(&hit.id) {
+                hits.push(hit);
+            }
+        }
+    }
+    Ok(hits)
+}
+
+fn matches(conn: &Connection, index: &str, phrase: &str, principal: &str, kind: Option<&str>, limit: usize) -> rusqlite::Result<Vec<Hit>> {
+    let sql = format!(
+        "SELECT d.id, d.kind, d.mailbox, d.folder_path, d.title, snippet({index}, -1, '[', ']', '…', 12), d.parent_id, d.received
+         FROM {index} JOIN documents d ON d.rowid = {index}.rowid
+         WHERE {index} MATCH ?1
+           AND EXISTS (SELECT 1 FROM document_acl a WHERE a.doc = d.rowid AND a.principal = ?2)
+           AND (?3 IS NULL OR d.kind = ?3)
+         ORDER BY bm25({index}, 10.0, 1.0) LIMIT ?4"
+    );
+    let mut statement = conn.prepare(&sql)?;
+    let hits = statement.query_map(params![phrase, principal, kind, limit as i64], |row| {
+        Ok(Hit {
+            id: row.get(0)?,
+            kind: row.get(1)?,
+            mailbox: row.get(2)?,
+            folder: row.get(3)?,
+            title: row.get(4)?,
+            snippet: row.get(5)?,
+            parent_id: row.get(6)?,
+            received: row.get(7)?,
+        })
+    })?;
+    hits.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::types::{AttachmentInfo, DocumentIssue, ReadFlag};
+
+    fn mail(id: &str, title: &str, body: &str, owner: &str) -> Document {
+        Document {
+            id: id.into(),
+            version: "v1".into(),
+            kind: ContentKind::Mail,
+            parent_id: None,
+            thread_id: Some("conversation".into()),
+            title: title.into(),
+            body: body.into(),
+            received: Some("2026-11-30T09:00:00Z".into()),
+            modified: None,
+            sender: Some("Bob <bob@example.com>".into()),
+            recipients: vec!["svc-helpdesk@example.com".into()],
+            importance: Some("normal".into()),
+            categories: Vec::new(),
+            has_attachments: true,
+            is_read: Some(false),
+            acl: vec![format!("email:{owner}")],
+            attachment: None,
+        }
+    }
+
+    fn attachment(id: &str, parent: &str, body: &str, extraction: Extraction) -> Document {
+        let info = AttachmentInfo {
+            name: format!("{id}.pdf"),
+            content_type: "application/pdf".into(),
+            size: 1234,
+            is_inline: false,
+            extraction,
+            note: (extraction == Extraction::TooLarge).then(|| "too large: 10.5 MiB, the limit is 10 MiB".into()),
+        };
+        Document { kind: ContentKind::Attachment, parent_id: Some(parent.into()), attachment: Some(info), ..mail(id, &format!("{id}.pdf"), body, "svc@example.com") }
+    }
+
+    fn batch(changes: Vec<DocumentChange>, complete: bool) -> DocumentBatch {
+        DocumentBatch {
+            mailbox: "svc@example.com".into(),
+            folder_id: "inbox".into(),
+            folder_path: "Inbox".into(),
+            changes,
+            checkpoint: Some("state-1".into()),
+            listing_complete: complete,
+        }
+    }
+
+    fn apply_in(conn: &Connection, run: i64, b: DocumentBatch) -> DocumentSummary {
+        let mut summary = DocumentSummary::default();
+        apply_batch(conn, "exchange", run, &b, &mut summary).unwrap();
+        summary
+    }
+
+    fn ids(hits: &[Hit]) -> Vec<&str> {
+        hits.iter().map(|h| h.id.as_str()).collect()
+    }
+
+    #[test]
+    fn documents_are_found_by_those_their_acl_admits_and_go_with_their_message() {
+        let store = crate::store::Store::in_memory().unwrap();
+        let conn = store.lock();
+        let first = apply_in(
+            &conn,
+            1,
+            batch(
+                vec![
+                    DocumentChange::Upsert(mail("m1", "Invoice check", "請求書の確認をお願いします。 Caf\u{e9} au lait", "SVC@example.com")),
+                    DocumentChange::Upsert(attachment("a1", "m1", "the pdfmarker7731 text", Extraction::Extracted)),
+                    DocumentChange::Upsert(attachment("a2", "m1", "", Extraction::TooLarge)),
+                    DocumentChange::Upsert(mail("m2", "Lunch", "nothing about invoices", "svc@example.com")),
+                    DocumentChange::Skipped(DocumentIssue { id: "m3".into(), kind: ContentKind::Mail, title: "x".into(), reason: "a draft".into() }),
+                ],
+                true,
+            ),
+        );
+        assert_eq!((first.counts.created, first.counts.skipped), (3, 2));
+        assert_eq!(first.by_kind["attachment"].created, 1);
+        assert!(first.skipped_reasons.iter().any(|r| r.id == "a2" && r.reason.contains("too large")));
+        assert_eq!(checkpoints(&conn, "exchange").unwrap(), [("svc@example.com".into(), "inbox".into(), "state-1".into())]);
+
+        let hits = search(&conn, "svc@example.com", "pdfmarker7731", None, 10).unwrap();
+        assert_eq!(ids(&hits), ["a1"]);
+        assert_eq!(hits[0].parent_id.as_deref(), Some("m1"));
+        assert!(hits[0].snippet.contains("[pdfmarker7731]"), "{}", hits[0].snippet);
+        assert_eq!(ids(&search(&conn, "SVC@Example.com", "請求書の確認", None, 10).unwrap()), ["m1"], "CJK through trigrams");
+        assert_eq!(ids(&search(&conn, "svc@example.com", "cafe", None, 10).unwrap()), ["m1"], "diacritics folded");
+        // The word first; trigrams then add the substring in m2's "invoices".
+        assert_eq!(ids(&search(&conn, "svc@example.com", "invoice", Some("mail"), 10).unwrap()), ["m1", "m2"]);
+        assert_eq!(ids(&search(&conn, "svc@example.com", "invoice", Some("attachment"), 10).unwrap()), Vec::<&str>::new());
+        assert!(search(&conn, "bob@example.com", "pdfmarker7731", None, 10).unwrap().is_empty(), "not bob's");
+        assert!(search(&conn, "svc@example.com", "\"unbalanced OR", None, 10).is_ok(), "query syntax is text");
+
+        // Next run: m1 unchanged (and its attachments), m2 read, then m1 removed.
+        let second = apply_in(
+            &conn,
+            2,
+            batch(vec![DocumentChange::Unchanged("m1".into()), DocumentChange::ReadFlag(ReadFlag { id: "m2".into(), is_read: true })], true),
+        );
+        assert_eq!((second.counts.unchanged, second.counts.updated, second.counts.removed), (3, 1, 0));
+        let third = apply_in(&conn, 3, batch(vec![DocumentChange::Remove("m1".into())], false));
+        assert_eq!((third.counts.removed, third.by_kind["attachment"].removed), (3, 2));
+        assert!(search(&conn, "svc@example.com", "pdfmarker7731", None, 10).unwrap().is_empty(), "the attachment went with it");
+        // A complete listing that does not mention m2 removes it.
+        let fourth = apply_in(&conn, 4, batch(vec![], true));
+        assert_eq!(fourth.counts.removed, 1);
+        assert_eq!(conn.query_row("SELECT count(*) FROM documents", [], |r| r.get::<_, i64>(0)).unwrap(), 0);
+        assert_eq!(conn.query_row("SELECT count(*) FROM document_acl", [], |r| r.get::<_, i64>(0)).unwrap(), 0);
+    }
+
+    #[test]
+    fn an_upserted_message_loses_the_attachments_it_no_longer_has() {
+        let store = crate::store::Store::in_memory().unwrap();
+        let conn = store.lock();
+        apply_in(
+            &conn,
+            1,
+            batch(
+                vec![
+                    DocumentChange::Upsert(mail("m1", "Report", "see attached", "svc@example.com")),
+                    DocumentChange::Upsert(attachment("a1", "m1", "old text", Extraction::Extracted)),
+                ],
+                false,
+            ),
+        );
+        let edited = apply_in(&conn, 2, batch(vec![DocumentChange::Upsert(mail("m1", "Report v2", "nothing attached", "svc@example.com"))], false));
+        assert_eq!((edited.counts.updated, edited.counts.removed), (1, 1));
+        assert_eq!(ids(&search(&conn, "svc@example.com", "v2", None, 10).unwrap()), ["m1"], "reindexed");
+        assert!(search(&conn, "svc@example.com", "report", None, 10).unwrap().len() == 1);
+    }
+}
