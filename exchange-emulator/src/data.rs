@@ -4,6 +4,8 @@
 //! item ids that differ only in case, contact groups, and a search folder
 //! that shows the default folder's contacts a second time.
 
+pub mod mail;
+
 use base64::Engine as _;
 use std::collections::HashMap;
 
@@ -108,6 +110,11 @@ pub struct Mailbox {
     /// the directory (GAL): legacy DN and primary SMTP address of people
     /// that contacts made from the directory point to
     pub directory: Vec<(String, String)>,
+    /// the owner's primary SMTP address
+    pub address: String,
+    /// mail, in creation order (mail.rs)
+    pub messages: Vec<mail::Message>,
+    pub message_tombstones: Vec<Tombstone>,
 }
 
 /// SplitMix64: small, fast, and the same sequence everywhere.

@@ -60,7 +60,12 @@ pub struct EmulatorOptions {
     pub auth: auth::Schemes,
     /// Extended Protection, checked over TLS
     pub epa: ntlm::Epa,
+    /// ordinary messages in each mailbox, beside the special ones
+    pub messages: usize,
 }
+
+/// The colleague whose mailbox the service account may open as well.
+pub const COLLEAGUE: &str = "bob@example.com";
 
 impl Default for EmulatorOptions {
     fn default() -> Self {
@@ -78,6 +83,7 @@ impl Default for EmulatorOptions {
             layout: data::Layout::Demo,
             language: data::Language::English,
             record: false,
+            messages: 30,
             device_interval: 5,
             public_folder_routing: true,
             // Exchange 2016 and later: Windows authentication, Basic off.
@@ -94,6 +100,8 @@ pub struct Stats {
     /// EWS and Graph API requests (not token requests), counted from 1
     pub api_requests: AtomicU64,
     pub unauthorized: AtomicU64,
+    /// the names of the attachments GetAttachment sent, in order
+    pub downloads: Mutex<Vec<String>>,
     operations: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -120,6 +128,8 @@ pub struct EmulatorState {
     /// with [`EmulatorOptions::record`]: every EWS exchange, in order
     pub exchanges: Option<Mutex<Vec<Exchange>>>,
     pub mailbox: RwLock<Mailbox>,
+    /// the other mailboxes of the organisation, with their mail
+    pub colleagues: RwLock<Vec<Mailbox>>,
     pub user: String,
     pub password: String,
     pub stats: Stats,
@@ -160,12 +170,18 @@ impl Emulator {
         if faults.bad_chars {
             faults.bad_chars_id = mailbox.contacts.iter().find(|c| c.kind == "Contact" && !c.emails.is_empty()).map(|c| c.id.clone());
         }
+        // Mail after contacts, so that contacts do not depend on it.
+        mailbox.seed_mail(data::mail::Owner::Service, &options.user, options.messages);
+        let mut colleague = Mailbox::seeded_with(0, options.seed ^ 0xB0B, data::Layout::Flat(1));
+        colleague.localise(data::Language::German);
+        colleague.seed_mail(data::mail::Owner::Colleague, COLLEAGUE, options.messages / 3);
         let tls = if options.tls { Some(tls::generate()?) } else { None };
         let binding = tls.as_ref().map(|t| ntlm::binding_of(&t.certificate_der));
         let state = Arc::new(EmulatorState {
             exchanges: options.record.then(Default::default),
             public_folder_routing: options.public_folder_routing,
             mailbox: RwLock::new(mailbox),
+            colleagues: RwLock::new(vec![colleague]),
             user: options.user,
             password: options.password,
             stats: Stats::default(),

@@ -2,6 +2,7 @@
 //! keep-alive, authentication enforced as IIS does it (auth.rs).
 
 use super::data::VANISHING_ITEM_ID as VANISHING;
+use super::data::Mailbox;
 use super::faults::Fault;
 use super::{autodiscover, ews, graph};
 use super::EmulatorState;
@@ -144,9 +145,31 @@ pub async fn serve(
         return Ok(response);
     }
     let answer = {
-        let mailbox = state.mailbox.read().unwrap_or_else(|p| p.into_inner());
-        ews::handle(&mailbox, &body, &state.faults, fault, routed(&parts.headers, &state))
+        let primary = state.mailbox.read().unwrap_or_else(|p| p.into_inner());
+        let colleagues = state.colleagues.read().unwrap_or_else(|p| p.into_inner());
+        let all: Vec<&Mailbox> = std::iter::once(&*primary).chain(colleagues.iter()).collect();
+        // The account may open every mailbox (impersonation rights).
+        let chosen = match ews::mail::mailbox_named(&body) {
+            Some(address) => all.iter().find(|m| m.address == address).copied().ok_or(address),
+            None => {
+                let ids = ews::mail::ids_named(&body);
+                Ok(all.iter().find(|m| ids.iter().any(|id| ews::mail::holds(m, id))).copied().unwrap_or(&*primary))
+            }
+        };
+        match chosen {
+            Ok(mailbox) => ews::handle(mailbox, &body, &state.faults, fault, routed(&parts.headers, &state)),
+            Err(address) => ews::Answer {
+                status: 500,
+                body: ews::mail::no_such_mailbox(&address).into_bytes(),
+                vanished: None,
+                operation: answer_name(&body),
+                downloads: Vec::new(),
+            },
+        }
     };
+    if !answer.downloads.is_empty() {
+        state.stats.downloads.lock().unwrap_or_else(|p| p.into_inner()).extend(answer.downloads.iter().cloned());
+    }
     if let Some(id) = &answer.vanished {
         state.mailbox.write().unwrap_or_else(|p| p.into_inner()).remove(id);
     }
@@ -292,8 +315,10 @@ fn routed(headers: &hyper::HeaderMap, state: &EmulatorState) -> bool {
             && header("x-publicfoldermailbox").eq_ignore_ascii_case(autodiscover::PUBLIC_FOLDER_SERVER))
 }
 
-/// IIS's 401: a WWW-Authenticate header per scheme offered (or the
-/// handshake's next token).
+fn answer_name(body: &[u8]) -> String {
+    ews::operation_name(body).unwrap_or_else(|| "Invalid".into())
+}
+
 /// The 401 of a request the connection's sign-in does not let in, if so.
 fn signed_in(headers: &hyper::HeaderMap, state: &EmulatorState, connection: &super::auth::Connection) -> Option<Response<Body>> {
     match super::auth::check(headers, state, connection) {
@@ -312,6 +337,8 @@ fn signed_in(headers: &hyper::HeaderMap, state: &EmulatorState, connection: &sup
     }
 }
 
+/// IIS's 401: a WWW-Authenticate header per scheme offered (or the
+/// handshake's next token).
 fn unauthorized(state: &EmulatorState, offers: &[String]) -> Response<Body> {
     state.stats.unauthorized.fetch_add(1, Ordering::Relaxed);
     let mut response = page(StatusCode::UNAUTHORIZED, UNAUTHORIZED_PAGE);

@@ -2,6 +2,7 @@
 //! Server 2016 does, with real envelopes, one response message per
 //! requested object in request order, and Exchange's limits.
 
+pub mod mail;
 pub mod request;
 pub mod schema;
 pub mod shape;
@@ -29,6 +30,8 @@ pub struct Answer {
     pub vanished: Option<String>,
     /// the operation, for the emulator's request counters
     pub operation: String,
+    /// the names of the attachments GetAttachment sent
+    pub downloads: Vec<String>,
 }
 
 /// The operation a request asks for, if it reads as one.
@@ -74,6 +77,7 @@ pub fn handle(
                 body,
                 vanished: None,
                 operation: "Invalid".into(),
+                downloads: Vec::new(),
             };
         }
     };
@@ -84,6 +88,7 @@ pub fn handle(
             body,
             vanished: None,
             operation: "Invalid".into(),
+            downloads: Vec::new(),
         };
     }
     let operation = parsed.operation;
@@ -97,7 +102,7 @@ pub fn handle(
         let count = ["FolderIds", "ParentFolderIds", "ItemIds"].iter().find_map(|c| operation.child(c)).map_or(1, |c| c.children.len().max(1));
         let messages: String = (0..count).map(|_| error(&name, "ErrorNoPublicFolderReplicaAvailable", text, "")).collect();
         let body = response(&name, &messages);
-        return Answer { status: 200, body: wire(envelope(&body)), vanished: None, operation: name };
+        return Answer { status: 200, body: wire(envelope(&body)), vanished: None, operation: name, downloads: Vec::new() };
     }
     let shape_of = if name.contains("Folder") && name != "SyncFolderItems" {
         "FolderShape"
@@ -117,10 +122,12 @@ pub fn handle(
                 body: wire(envelope(&body)),
                 vanished: None,
                 operation: name,
+                downloads: Vec::new(),
             };
         }
     };
     let mut vanished = None;
+    let mut downloads = Vec::new();
     let body = match (name.as_str(), injected) {
         (op, Some(Fault::BusyMessage)) => response(
             op,
@@ -161,10 +168,20 @@ pub fn handle(
                     body,
                     vanished,
                     operation: name,
+                    downloads: Vec::new(),
                 };
             }
         },
         ("ConvertId", _) => convert_id(&operation),
+        ("GetAttachment", _) => {
+            let ids: Vec<String> = operation
+                .child("AttachmentIds")
+                .map(|ids| ids.children.iter().filter_map(|id| id.attr("Id")).map(str::to_string).collect())
+                .unwrap_or_default();
+            let (body, sent) = mail::get_attachment(mailbox, &ids);
+            downloads = sent;
+            body
+        }
         ("ResolveNames", _) => resolve_names(mailbox, &operation),
         (other, _) => {
             let text = format!("The request is invalid: {other} is not supported by this server.");
@@ -173,6 +190,7 @@ pub fn handle(
                 body: fault("ErrorInvalidRequest", &text).into_bytes(),
                 vanished,
                 operation: name,
+                downloads: Vec::new(),
             };
         }
     };
@@ -181,6 +199,7 @@ pub fn handle(
         body: wire(envelope(&body)),
         vanished,
         operation: name,
+        downloads,
     }
 }
 
@@ -532,12 +551,15 @@ fn get_item(mailbox: &Mailbox, op: &Element, shape: &Shape, mut spoil: Spoil) ->
                     }
                     success("GetItem", &format!("<m:Items>{xml}</m:Items>"))
                 }
-                None => error(
-                    "GetItem",
-                    "ErrorItemNotFound",
-                    "The specified object was not found in the store.",
-                    "<m:Items/>",
-                ),
+                None => match id.attr("Id").and_then(|id| mailbox.message(id)) {
+                    Some(message) => success("GetItem", &format!("<m:Items>{}</m:Items>", mail::message_xml(message, shape))),
+                    None => error(
+                        "GetItem",
+                        "ErrorItemNotFound",
+                        "The specified object was not found in the store.",
+                        "<m:Items/>",
+                    ),
+                },
             },
         )
         .collect();
@@ -757,6 +779,14 @@ fn sync_folder_items(mailbox: &Mailbox, op: &Element, shape: &Shape) -> Result<S
                     "Synchronization state data is corrupt or otherwise invalid.",
                     tail,
                 ),
+                Some(since) if folder.class.starts_with("IPF.Note") => {
+                    let (changes, seq, last) = mail::changes_xml(mailbox, folder, since, max, shape);
+                    let state = state_token::encode(SYNC_STATE, folder, seq);
+                    success(
+                        OP,
+                        &format!("<m:SyncState>{state}</m:SyncState><m:IncludesLastItemInRange>{last}</m:IncludesLastItemInRange><m:Changes>{changes}</m:Changes>"),
+                    )
+                }
                 Some(since) => {
                     let (page, seq, last) = mailbox.change_page(folder, since, max);
                     let mut xml = format!(

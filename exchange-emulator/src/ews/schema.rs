@@ -154,6 +154,12 @@ fn operation(op: &Node) -> Result<(), String> {
             paging(op.child("IndexedPageItemView"))?;
             folder_ids(op, "ParentFolderIds")
         }
+        "GetAttachment" => {
+            sequence(op, MESSAGES, &[Slot(&["AttachmentShape"], Optional), Slot(&["AttachmentIds"], One)])?;
+            let ids = op.child("AttachmentIds").expect("checked above");
+            sequence(ids, TYPES, &[Slot(&["AttachmentId"], Many)])?;
+            ids.children.iter().try_for_each(|id| required(id, "Id").map(drop))
+        }
         "GetItem" => {
             sequence(
                 op,

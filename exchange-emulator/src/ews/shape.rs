@@ -98,6 +98,23 @@ const KNOWN: &[&str] = &[
     "item:CanDelete",
     "item:InferenceClassification",
     "item:FirstBody",
+    // messages
+    "message:ConversationIndex",
+    "message:ConversationTopic",
+    "message:InternetMessageId",
+    "message:IsRead",
+    "message:IsResponseRequested",
+    "message:IsReadReceiptRequested",
+    "message:IsDeliveryReceiptRequested",
+    "message:ReceivedBy",
+    "message:ReceivedRepresenting",
+    "message:References",
+    "message:ReplyTo",
+    "message:From",
+    "message:Sender",
+    "message:ToRecipients",
+    "message:CcRecipients",
+    "message:BccRecipients",
     // contacts
     "contacts:Alias",
     "contacts:AssistantName",
@@ -194,7 +211,7 @@ const KNOWN: &[&str] = &[
 /// a folder it does not know the kind of), they come back with nothing, as
 /// from Exchange for an item that lacks them.
 const OTHER_KINDS: &[&str] =
-    &["message", "meeting", "meetingRequest", "calendar", "task", "postitem", "person", "abchperson", "network", "rolemember", "insight", "booking"];
+    &["meeting", "meetingRequest", "calendar", "task", "postitem", "person", "abchperson", "network", "rolemember", "insight", "booking"];
 
 /// Indexed paths (`IndexedFieldURI`): a dictionary entry by key.
 const INDEXED: &[&str] = &[
@@ -221,6 +238,9 @@ pub struct Shape {
     entries: HashMap<String, HashSet<String>>,
     /// extended properties by tag, lower case (`0x10f4`)
     tags: HashSet<String>,
+    /// `BodyType`: Best (the default), HTML or Text, which the server
+    /// converts HTML to (reference/mailbox-content.md 1.3, bodytype.md)
+    pub body_type: Option<String>,
 }
 
 impl Shape {
@@ -235,6 +255,7 @@ impl Shape {
                 shape.child_text("BaseShape"),
                 Some("Default" | "AllProperties")
             ),
+            body_type: shape.child_text("BodyType").map(|t| t.trim().to_string()),
             ..Shape::default()
         };
         let paths = shape

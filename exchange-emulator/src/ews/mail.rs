@@ -1,0 +1,303 @@
+//! Mail over EWS: messages as GetItem and SyncFolderItems write them
+//! (element order of ItemType and MessageType in types.xsd; a meeting
+//! request is a `t:MeetingRequest`), attachments listed without content
+//! and downloaded with GetAttachment (reference/mailbox-content.md 1.3,
+//! 1.6). HTML bodies are entity-escaped, as real servers send them; with
+//! `BodyType` Text the server converts HTML to text.
+
+use super::shape::Shape;
+use super::{error, response, success};
+use crate::data::Mailbox;
+use crate::data::mail::{Attachment, Body, Content, MailChange, Message, Person};
+use crate::data::Folder;
+use base64::Engine as _;
+use quick_xml::escape::escape;
+use std::fmt::Write;
+
+/// The element a message is written as.
+fn element(m: &Message) -> &'static str {
+    match m.class {
+        "IPM.Schedule.Meeting.Request" => "MeetingRequest",
+        _ => "Message",
+    }
+}
+
+fn mailbox_xml(p: &Person) -> String {
+    format!(
+        "<t:Mailbox><t:Name>{}</t:Name><t:EmailAddress>{}</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType><t:MailboxType>Mailbox</t:MailboxType></t:Mailbox>",
+        escape(&p.name),
+        escape(&p.address)
+    )
+}
+
+/// The body as the shape asks for it: HTML stays HTML unless Text is
+/// asked for; text is text whatever is asked.
+fn body_xml(body: &Body, shape: &Shape) -> String {
+    let text_wanted = shape.body_type.as_deref() == Some("Text");
+    let (kind, content) = match body {
+        Body::Html(html) if text_wanted => ("Text", html_to_text(html)),
+        Body::Html(html) => ("HTML", html.clone()),
+        Body::Text(text) => ("Text", text.clone()),
+    };
+    format!(r#"<t:Body BodyType="{kind}" IsTruncated="false">{}</t:Body>"#, escape(&content))
+}
+
+/// Exchange's HTML-to-text conversion, roughly: tags out, block ends as
+/// line breaks, the entities mail uses decoded, style and script dropped.
+pub fn html_to_text(html: &str) -> String {
+    let mut text = String::new();
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        text.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('>') else { break };
+        let tag = rest[start + 1..start + end].trim().to_ascii_lowercase();
+        rest = &rest[start + end + 1..];
+        for skipped in ["style", "script"] {
+            if tag.starts_with(skipped)
+                && let Some(close) = rest.to_ascii_lowercase().find(&format!("</{skipped}>"))
+            {
+                rest = &rest[close..];
+            }
+        }
+        if ["/p", "br", "br/", "/div", "/h1", "/h2", "/li", "/tr"].iter().any(|t| tag == *t || tag.starts_with(&format!("{t} "))) {
+            text.push_str("\r\n");
+        }
+    }
+    text.push_str(rest);
+    decode_entities(&text).trim().to_string()
+}
+
+fn decode_entities(text: &str) -> String {
+    const NAMED: &[(&str, &str)] = &[
+        ("amp", "&"),
+        ("lt", "<"),
+        ("gt", ">"),
+        ("quot", "\""),
+        ("apos", "'"),
+        ("nbsp", "\u{a0}"),
+        ("eacute", "é"),
+        ("egrave", "è"),
+        ("mdash", "—"),
+    ];
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('&') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let decoded = after.find(';').filter(|end| *end <= 10).and_then(|end| {
+            let name = &after[..end];
+            let value = match name.strip_prefix('#') {
+                Some(number) => {
+                    let code = match number.strip_prefix(['x', 'X']) {
+                        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                        None => number.parse().ok(),
+                    };
+                    code.and_then(char::from_u32).map(String::from)
+                }
+                None => NAMED.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()),
+            };
+            value.map(|v| (v, end))
+        });
+        match decoded {
+            Some((value, end)) => {
+                out.push_str(&value);
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn attachments_xml(m: &Message) -> String {
+    let mut xml = String::from("<t:Attachments>");
+    for a in &m.attachments {
+        let (element, photo) = match a.content {
+            Content::Item { .. } => ("ItemAttachment", ""),
+            _ => ("FileAttachment", "<t:IsContactPhoto>false</t:IsContactPhoto>"),
+        };
+        let content_id = a.content_id.as_ref().map(|c| format!("<t:ContentId>{}</t:ContentId>", escape(c))).unwrap_or_default();
+        // LastModifiedTime of an attachment has no zone (1.3's gotchas).
+        let _ = write!(
+            xml,
+            r#"<t:{element}><t:AttachmentId Id="{}"/><t:Name>{}</t:Name><t:ContentType>{}</t:ContentType>{content_id}<t:Size>{}</t:Size><t:LastModifiedTime>{}</t:LastModifiedTime><t:IsInline>{}</t:IsInline>{photo}</t:{element}>"#,
+            escape(&a.id),
+            escape(&a.name),
+            escape(&a.content_type),
+            a.size(),
+            m.last_modified.trim_end_matches('Z'),
+            a.inline
+        );
+    }
+    xml.push_str("</t:Attachments>");
+    xml
+}
+
+/// A message with what the shape asks for, in the schema's order.
+pub fn message_xml(m: &Message, shape: &Shape) -> String {
+    let mut xml = format!(r#"<t:{}><t:ItemId Id="{}" ChangeKey="{}"/>"#, element(m), escape(&m.id), m.change_key);
+    let mut put = |name: &str, value: String| {
+        if shape.wants(name) {
+            xml.push_str(&value);
+        }
+    };
+    put("ParentFolderId", format!(r#"<t:ParentFolderId Id="{}" ChangeKey="AQAAAA=="/>"#, escape(&m.folder_id)));
+    put("ItemClass", format!("<t:ItemClass>{}</t:ItemClass>", m.class));
+    put("Subject", format!("<t:Subject>{}</t:Subject>", escape(&m.subject)));
+    put("Body", body_xml(&m.body, shape));
+    if !m.attachments.is_empty() {
+        put("Attachments", attachments_xml(m));
+    }
+    put("DateTimeReceived", format!("<t:DateTimeReceived>{}</t:DateTimeReceived>", m.received));
+    if !m.categories.is_empty() {
+        let categories: String = m.categories.iter().map(|c| format!("<t:String>{}</t:String>", escape(c))).collect();
+        put("Categories", format!("<t:Categories>{categories}</t:Categories>"));
+    }
+    put("Importance", format!("<t:Importance>{}</t:Importance>", m.importance));
+    put("DateTimeSent", format!("<t:DateTimeSent>{}</t:DateTimeSent>", m.sent));
+    // Outlook leaves it false when every attachment is inline.
+    put("HasAttachments", format!("<t:HasAttachments>{}</t:HasAttachments>", m.attachments.iter().any(|a| !a.inline)));
+    put("LastModifiedTime", format!("<t:LastModifiedTime>{}</t:LastModifiedTime>", m.last_modified));
+    put("ConversationId", format!(r#"<t:ConversationId Id="{}"/>"#, escape(&m.conversation_id)));
+    put("Sender", format!("<t:Sender>{}</t:Sender>", mailbox_xml(&m.from)));
+    let list = |people: &[Person]| people.iter().map(mailbox_xml).collect::<String>();
+    if !m.to.is_empty() {
+        put("ToRecipients", format!("<t:ToRecipients>{}</t:ToRecipients>", list(&m.to)));
+    }
+    if !m.cc.is_empty() {
+        put("CcRecipients", format!("<t:CcRecipients>{}</t:CcRecipients>", list(&m.cc)));
+    }
+    put("ConversationTopic", format!("<t:ConversationTopic>{}</t:ConversationTopic>", escape(m.subject.trim_start_matches("RE: "))));
+    put("From", format!("<t:From>{}</t:From>", mailbox_xml(&m.from)));
+    put("InternetMessageId", format!("<t:InternetMessageId>{}</t:InternetMessageId>", escape(&m.internet_message_id)));
+    put("IsRead", format!("<t:IsRead>{}</t:IsRead>", m.is_read));
+    let _ = write!(xml, "</t:{}>", element(m));
+    xml
+}
+
+/// The `Changes` of a SyncFolderItems page of a mail folder.
+pub fn changes_xml(mailbox: &Mailbox, folder: &Folder, since: u64, max: usize, shape: &Shape) -> (String, u64, bool) {
+    let (page, seq, last) = mailbox.mail_changes(folder, since, max);
+    let mut xml = String::new();
+    for change in &page {
+        match change {
+            MailChange::Create(m) => {
+                let _ = write!(xml, "<t:Create>{}</t:Create>", message_xml(m, shape));
+            }
+            MailChange::Update(m) => {
+                let _ = write!(xml, "<t:Update>{}</t:Update>", message_xml(m, shape));
+            }
+            MailChange::ReadFlag(m) => {
+                let _ = write!(
+                    xml,
+                    r#"<t:ReadFlagChange><t:ItemId Id="{}" ChangeKey="{}"/><t:IsRead>{}</t:IsRead></t:ReadFlagChange>"#,
+                    escape(&m.id),
+                    m.change_key,
+                    m.is_read
+                );
+            }
+            MailChange::Delete(t) => {
+                let _ = write!(xml, r#"<t:Delete><t:ItemId Id="{}" ChangeKey="{}"/></t:Delete>"#, escape(&t.id), t.change_key);
+            }
+        }
+    }
+    (xml, seq, last)
+}
+
+/// GetAttachment: each file with its content as one base64 text, an item
+/// attachment as the item it holds; the names of the files sent, for
+/// the emulator's log.
+pub fn get_attachment(mailbox: &Mailbox, ids: &[String]) -> (String, Vec<String>) {
+    const OP: &str = "GetAttachment";
+    let mut sent = Vec::new();
+    let messages: String = ids
+        .iter()
+        .map(|id| match mailbox.attachment(id) {
+            Some((_, a)) => {
+                sent.push(a.name.clone());
+                success(OP, &format!("<m:Attachments>{}</m:Attachments>", attachment_content(a)))
+            }
+            None => error(OP, "ErrorCannotFindFileAttachment", "The specified file attachment could not be found.", "<m:Attachments/>"),
+        })
+        .collect();
+    (response(OP, &messages), sent)
+}
+
+fn attachment_content(a: &Attachment) -> String {
+    let head = format!(r#"<t:AttachmentId Id="{}"/><t:Name>{}</t:Name><t:ContentType>{}</t:ContentType>"#, escape(&a.id), escape(&a.name), escape(&a.content_type));
+    match &a.content {
+        Content::Item { subject, body } => format!(
+            r#"<t:ItemAttachment>{head}<t:Message><t:ItemClass>IPM.Note</t:ItemClass><t:Subject>{}</t:Subject><t:Body BodyType="Text">{}</t:Body></t:Message></t:ItemAttachment>"#,
+            escape(subject),
+            escape(body)
+        ),
+        _ => format!(
+            "<t:FileAttachment>{head}<t:Content>{}</t:Content></t:FileAttachment>",
+            base64::engine::general_purpose::STANDARD.encode(a.bytes())
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_becomes_text_as_exchange_converts_it() {
+        let html = "<html><head><style>p { margin: 0 }</style></head><body><p>Caf&eacute; &amp; cr&egrave;me</p><p>5&nbsp;items &lt;urgent&gt; &#x1F381;</p></body></html>";
+        assert_eq!(html_to_text(html), "Café & crème\r\n5\u{a0}items <urgent> \u{1F381}");
+    }
+}
+
+/// Whose mailbox a request reads: the impersonated one
+/// (`ExchangeImpersonation`, how-to-identify-the-account-to-impersonate.md),
+/// else one named in a `DistinguishedFolderId`'s `Mailbox` (delegate
+/// access), else none named.
+pub fn mailbox_named(request: &[u8]) -> Option<String> {
+    let parsed = super::request::parse(request).ok()?;
+    if let Some(sid) = parsed.header("ExchangeImpersonation").and_then(|h| h.child("ConnectingSID")) {
+        let named = ["PrimarySmtpAddress", "SmtpAddress", "PrincipalName"].iter().find_map(|n| sid.child_text(n));
+        return named.map(|a| a.trim().to_lowercase());
+    }
+    fn find(node: &super::request::Node) -> Option<String> {
+        if node.name == "DistinguishedFolderId"
+            && let Some(address) = node.child("Mailbox").and_then(|m| m.child_text("EmailAddress"))
+        {
+            return Some(address.trim().to_lowercase());
+        }
+        node.children.iter().find_map(find)
+    }
+    find(&parsed.operation)
+}
+
+/// The ids a request names (folders, items, attachments), to find the
+/// mailbox of a request that names none.
+pub fn ids_named(request: &[u8]) -> Vec<String> {
+    fn collect(node: &super::request::Node, ids: &mut Vec<String>) {
+        if matches!(node.name.as_str(), "FolderId" | "ItemId" | "AttachmentId")
+            && let Some(id) = node.attr("Id")
+        {
+            ids.push(id.to_string());
+        }
+        node.children.iter().for_each(|c| collect(c, ids));
+    }
+    let mut ids = Vec::new();
+    if let Ok(parsed) = super::request::parse(request) {
+        collect(&parsed.operation, &mut ids);
+    }
+    ids
+}
+
+/// Whether an id names something in this mailbox.
+pub fn holds(mailbox: &Mailbox, id: &str) -> bool {
+    mailbox.folder(id).is_some() || mailbox.message(id).is_some() || mailbox.attachment(id).is_some() || mailbox.contact(id).is_some()
+}
+
+/// The answer to a request for a mailbox the organisation does not have.
+pub fn no_such_mailbox(address: &str) -> String {
+    super::fault("ErrorNonExistentMailbox", &format!("The SMTP address has no mailbox associated with it: {address}"))
+}
