@@ -256,6 +256,16 @@ impl Emulator {
     }
 
     /// Change the data between runs.
+    /// The organisation's other mailboxes.
+    pub fn colleagues(&self) -> RwLockReadGuard<'_, Vec<Mailbox>> {
+        self.state.colleagues.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The names of the attachments GetAttachment has sent.
+    pub fn downloads(&self) -> Vec<String> {
+        self.state.stats.downloads.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     pub fn mailbox_mut(&self) -> RwLockWriteGuard<'_, Mailbox> {
         self.state.mailbox.write().unwrap_or_else(|p| p.into_inner())
     }

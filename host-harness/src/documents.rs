@@ -238,11 +238,13 @@ fn apply(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, su
             DocumentChange::Upsert(doc) => {
                 let existed = upsert(conn, source, run_id, batch, doc)?;
                 let kind = kind_name(doc.kind);
-                match doc.attachment.as_ref().filter(|a| a.extraction == Extraction::TooLarge) {
-                    // Described, not read: counted as skipped, with why.
+                let unread = doc.attachment.as_ref().filter(|a| matches!(a.extraction, Extraction::TooLarge | Extraction::Failed));
+                match unread {
+                    // Described, not read: skipped (too large) or failed
+                    // (a broken file), with why; its metadata is stored.
                     Some(attachment) => {
-                        let why = attachment.note.clone().unwrap_or_else(|| format!("too large ({} bytes)", attachment.size));
-                        issue(summary, false, &doc.id, kind, &doc.title, &why);
+                        let why = attachment.note.clone().unwrap_or_else(|| extraction_name(attachment.extraction).to_string());
+                        issue(summary, attachment.extraction == Extraction::Failed, &doc.id, kind, &doc.title, &why);
                     }
                     None => summary.count(kind, if existed { Counted::Updated } else { Counted::Created }),
                 }

@@ -57,6 +57,10 @@ impl Source for EwsSource {
         }
     }
 
+    fn sync_documents(&mut self, request: &crate::bindings::helpdesk::connector::types::SyncRequest) -> Result<u64> {
+        crate::ews_mail::sync(&mut self.ews, request)
+    }
+
     fn sample(&mut self, book: &AddressBook, count: usize) -> Result<Vec<Attributes>> {
         if book.public {
             self.ews.start_public();
@@ -177,6 +181,8 @@ impl EwsSource {
                         ItemChange::Upsert(item) if item.kind == "Contact" => to_read.push(item),
                         ItemChange::Upsert(_) => {}
                         ItemChange::Delete(id) => removed.push(Change::Remove(id)),
+                        // Mail only: no contact changes its read flag.
+                        ItemChange::ReadFlag { .. } => {}
                     }
                 }
                 for batch in to_read.chunks(get_item::MAX_BATCH) {

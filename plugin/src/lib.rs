@@ -17,6 +17,8 @@ pub mod catalogue;
 pub mod config;
 pub mod error;
 pub mod ews;
+pub mod documents;
+pub mod ews_mail;
 pub mod ews_source;
 pub mod flatten;
 pub mod folders;
@@ -131,7 +133,12 @@ impl configure::Guest for Connector {
 impl sync_api::Guest for Connector {
     fn run(config: Config, request: SyncRequest) -> Result<SyncReport, ConnectorError> {
         let config = config::parse(&config)?;
-        Ok(sync::run(source(&config).as_mut(), &config.folders, &request)?)
+        let mut source = source(&config);
+        let mut report = sync::run(source.as_mut(), &config.folders, &request)?;
+        if request.content.contains(&bindings::helpdesk::connector::types::ContentKind::Mail) {
+            report.documents = source.sync_documents(&request)?;
+        }
+        Ok(report)
     }
 }
 

@@ -32,6 +32,10 @@ pub trait Source {
 
     /// The attributes of up to `count` contacts of a book.
     fn sample(&mut self, book: &AddressBook, count: usize) -> Result<Vec<Attributes>>;
+
+    /// Mailbox content as documents, as the request asks; the documents
+    /// handed over.
+    fn sync_documents(&mut self, request: &SyncRequest) -> Result<u64>;
 }
 
 /// Where a source's contacts go: mapped to users, in batches, to the host.

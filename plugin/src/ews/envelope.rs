@@ -10,8 +10,21 @@ const SERVER_VERSION: &str = "Exchange2013_SP1";
 /// Wrap an operation element (written with the `m:` and `t:` prefixes) in a
 /// SOAP envelope.
 pub fn envelope(operation: &str) -> String {
+    envelope_as(operation, None)
+}
+
+/// The same, acting as the owner of `mailbox` through
+/// ExchangeImpersonation (how-to-identify-the-account-to-impersonate.md).
+pub fn envelope_as(operation: &str, mailbox: Option<&str>) -> String {
+    let impersonation = match mailbox {
+        Some(address) => format!(
+            "<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>{}</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation>",
+            escape(address)
+        ),
+        None => String::new(),
+    };
     format!(
-        r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{SOAP}" xmlns:m="{MESSAGES}" xmlns:t="{TYPES}"><soap:Header><t:RequestServerVersion Version="{SERVER_VERSION}"/></soap:Header><soap:Body>{operation}</soap:Body></soap:Envelope>"#
+        r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{SOAP}" xmlns:m="{MESSAGES}" xmlns:t="{TYPES}"><soap:Header><t:RequestServerVersion Version="{SERVER_VERSION}"/>{impersonation}</soap:Header><soap:Body>{operation}</soap:Body></soap:Envelope>"#
     )
 }
 

@@ -6,8 +6,10 @@ pub mod discovery;
 pub mod envelope;
 pub mod find_folder;
 pub mod find_item;
+pub mod get_attachment;
 pub mod get_folder;
 pub mod get_item;
+pub mod get_message;
 pub mod pipeline;
 pub mod resolve_names;
 pub mod response;
@@ -59,6 +61,9 @@ pub struct Ews {
     public_route: Option<Option<PublicRoute>>,
     /// the requests now are public-folder requests
     routing: bool,
+    /// the mailbox the requests act for, through impersonation (none:
+    /// the account's own)
+    impersonating: Option<String>,
 }
 
 /// The routing Exchange 2013 and later need for public-folder requests
@@ -90,7 +95,18 @@ impl Ews {
             discovered: None,
             public_route: None,
             routing: false,
+            impersonating: None,
         }
+    }
+
+    /// Act for `mailbox` from now on (None: the account's own mailbox).
+    pub fn act_for(&mut self, mailbox: Option<&str>) {
+        self.impersonating = mailbox.map(str::to_string);
+    }
+
+    /// The account's own address, where it is known.
+    pub fn own_address(&self) -> Option<&str> {
+        self.address.as_deref()
     }
 
     /// Send the next requests as public-folder requests, with the routing
@@ -237,6 +253,34 @@ impl Ews {
         }
     }
 
+    /// Messages, one result per id, in order; a batch that cannot be read
+    /// is split until the broken message stands alone, as for contacts.
+    pub fn get_messages(&mut self, ids: &[String]) -> Result<Vec<Result<get_message::MailItem, Status>>> {
+        let once = self.call(&get_message::request(ids), get_message::parser).map(|(parser, _)| parser.results);
+        match once {
+            Err(e) if matches!(e.kind, Kind::Protocol | Kind::Unreadable) && ids.len() > 1 => {
+                let (left, right) = ids.split_at(ids.len() / 2);
+                let mut results = self.get_messages(left)?;
+                results.extend(self.get_messages(right)?);
+                Ok(results)
+            }
+            Err(e) if matches!(e.kind, Kind::Protocol | Kind::Unreadable) => {
+                Ok(vec![Err(Status { class: "Error".into(), code: "Unreadable".into(), text: e.message, back_off_ms: None })])
+            }
+            Err(e) => Err(e),
+            Ok(results) if results.len() != ids.len() => {
+                Err(Error::protocol(format!("{}: GetItem answered {} messages for {} ids", self.endpoint, results.len(), ids.len())))
+            }
+            Ok(results) => Ok(results),
+        }
+    }
+
+    /// One attachment's content.
+    pub fn get_attachment(&mut self, id: &str) -> Result<std::result::Result<get_attachment::Content, Status>> {
+        let (parser, _) = self.call(&get_attachment::request(id), get_attachment::parser)?;
+        parser.results.into_iter().next().ok_or_else(|| Error::protocol(format!("{}: GetAttachment answered nothing", self.endpoint)))
+    }
+
     fn sync_request(folder_id: &str, state: Option<&str>) -> String {
         sync_folder_items::request(&FolderRef::Id(folder_id.to_string()), state, SYNC_PAGE)
     }
@@ -280,7 +324,7 @@ impl Ews {
     /// Send an operation without waiting for the answer; None if it could
     /// not be sent (the caller then sends it again the usual way).
     fn send_early(&self, operation: &str) -> Option<http::Pending> {
-        let body = envelope::envelope(operation);
+        let body = envelope::envelope_as(operation, self.impersonating.as_deref());
         http::post_later(&self.endpoint, &self.headers(), body.as_bytes()).ok()
     }
 
@@ -334,7 +378,7 @@ impl Ews {
     /// capped exponential back-off; `handler` makes a fresh parser per try.
     fn call<H: MessageHandler<Input>>(&mut self, operation: &str, mut handler: impl FnMut() -> H) -> Result<(H, Option<ServerVersion>)> {
         self.find_endpoint()?;
-        let body = envelope::envelope(operation);
+        let body = envelope::envelope_as(operation, self.impersonating.as_deref());
         let name = operation.get(3..).and_then(|op| op.split([' ', '>']).next()).unwrap_or("request").to_string();
         // An unreadable answer is tried once more (a body cut short); an
         // answer unreadable twice is broken, and the caller decides.
@@ -364,6 +408,10 @@ impl Ews {
         if let (true, Some(Some(route))) = (self.routing, &self.public_route) {
             headers.push(("x-anchormailbox", route.anchor.as_str()));
             headers.push(("x-publicfoldermailbox", route.server.as_str()));
+        } else if let Some(mailbox) = &self.impersonating {
+            // Impersonated requests must name their mailbox for routing
+            // ("you must always use" it).
+            headers.push(("x-anchormailbox", mailbox.as_str()));
         }
         headers
     }

@@ -32,6 +32,8 @@ pub enum ItemChange {
     /// created or changed: read it again
     Upsert(ItemRef),
     Delete(String),
+    /// mail: only the read flag changed, and here is its value
+    ReadFlag { id: String, is_read: bool },
 }
 
 #[derive(Debug, Default)]
@@ -80,6 +82,8 @@ impl<R: BufRead> MessageHandler<R> for Parser {
 /// no change to a contact.
 fn read_change<R: BufRead>(stream: &mut XmlStream<R>, change: &str) -> Result<Option<ItemChange>, XmlError> {
     let delete = change == "Delete";
+    let read_flag = change == "ReadFlagChange";
+    let mut is_read = None;
     let holds_item = matches!(change, "Create" | "Update");
     // The first child (the item, for Create/Update), and the id found.
     let mut item: Option<String> = None;
@@ -94,9 +98,13 @@ fn read_change<R: BufRead>(stream: &mut XmlStream<R>, change: &str) -> Result<Op
                     item = Some(tag.name.clone());
                     in_first_child = true;
                 }
-                let wanted = (delete && depth == 2) || (holds_item && depth == 3 && in_first_child);
+                let wanted = ((delete || read_flag) && depth == 2) || (holds_item && depth == 3 && in_first_child);
                 if wanted && id.is_none() && tag.name == "ItemId" {
                     id = tag.attr("Id").map(|i| (i.to_string(), tag.attr("ChangeKey").unwrap_or_default().to_string()));
+                }
+                if read_flag && depth == 2 && tag.name == "IsRead" {
+                    is_read = Some(stream.read_element(tag)?.text.trim() == "true");
+                    depth -= 1;
                 }
             }
             Item::End => {
@@ -114,6 +122,7 @@ fn read_change<R: BufRead>(stream: &mut XmlStream<R>, change: &str) -> Result<Op
     }
     Ok(match (id, item) {
         (Some((id, _)), _) if delete => Some(ItemChange::Delete(id)),
+        (Some((id, _)), _) if read_flag => is_read.map(|is_read| ItemChange::ReadFlag { id, is_read }),
         (Some((id, change_key)), Some(kind)) if holds_item => Some(ItemChange::Upsert(ItemRef { id, change_key, kind })),
         _ => None,
     })
@@ -125,7 +134,7 @@ mod tests {
     use crate::ews::response::read_response;
 
     #[test]
-    fn reads_creates_updates_and_deletes_and_passes_over_read_flags() {
+    fn reads_creates_updates_read_flags_and_deletes() {
         let xml = concat!(
             r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>"#,
             r#"<m:SyncFolderItemsResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">"#,
@@ -147,7 +156,12 @@ mod tests {
         // The last Create has no id in its item: only the first child counts.
         assert_eq!(
             parser.page.changes,
-            vec![item("a", "ka", "Contact"), item("b", "kb", "DistributionList"), ItemChange::Delete("d".into())]
+            vec![
+                item("a", "ka", "Contact"),
+                item("b", "kb", "DistributionList"),
+                ItemChange::ReadFlag { id: "c".into(), is_read: true },
+                ItemChange::Delete("d".into())
+            ]
         );
     }
 }

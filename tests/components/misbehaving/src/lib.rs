@@ -43,14 +43,14 @@ fn run(config: Config, _request: SyncRequest) -> Result<SyncReport, ConnectorErr
                 upsert("mallory-2", "mallory-2@evil.example", &victim),
                 upsert("mallory-3", &setting(&config, "victim_login"), "mallory-3@evil.example"),
             ]))?;
-            Ok(SyncReport { folders: 1, contacts: 3, batches: 1 })
+            Ok(SyncReport { folders: 1, contacts: 3, batches: 1, documents: 0 })
         }
         "trap" => {
             let id = setting(&config, "victim_id");
             apply(&batch(vec![upsert(&id, "mallory@evil.example", "mallory@evil.example")]))?;
             panic!("a deliberate trap in the middle of a sync")
         }
-        _ => Ok(SyncReport { folders: 0, contacts: 0, batches: 0 }),
+        _ => Ok(SyncReport { folders: 0, contacts: 0, batches: 0, documents: 0 }),
     }
 }
 

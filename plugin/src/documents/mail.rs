@@ -1,0 +1,125 @@
+//! A mail item and its attachments as documents. The body arrives as text
+//! (the server converts HTML); times come in UTC (EWS writes them with
+//! `Z`); the ACL is the mailbox's owner.
+
+use super::owner_acl;
+use crate::bindings::helpdesk::connector::types::{AttachmentInfo, ContentKind, Document, Extraction};
+use crate::ews::get_message::{AttachmentRef, MailItem};
+
+pub fn mail_document(item: &MailItem, mailbox: &str) -> Document {
+    Document {
+        id: item.id.clone(),
+        version: item.change_key.clone(),
+        kind: ContentKind::Mail,
+        parent_id: None,
+        thread_id: item.conversation_id.clone(),
+        title: item.subject.clone(),
+        body: clean(&item.body),
+        received: item.received.clone(),
+        modified: item.modified.clone(),
+        sender: item.from.clone(),
+        recipients: item.recipients.clone(),
+        importance: item.importance.clone(),
+        categories: item.categories.clone(),
+        has_attachments: item.has_attachments || !item.attachments.is_empty(),
+        is_read: item.is_read,
+        acl: owner_acl(mailbox),
+        attachment: None,
+    }
+}
+
+/// An attachment's document: `text` where it was read, `extraction` says
+/// what became of its content and `note` why there is none.
+pub fn attachment_document(a: &AttachmentRef, parent: &MailItem, mailbox: &str, extraction: Extraction, text: String, note: Option<String>) -> Document {
+    Document {
+        id: a.id.clone(),
+        // Attachments change only with their message.
+        version: parent.change_key.clone(),
+        kind: ContentKind::Attachment,
+        parent_id: Some(parent.id.clone()),
+        thread_id: parent.conversation_id.clone(),
+        title: a.name.clone(),
+        body: clean(&text),
+        received: parent.received.clone(),
+        modified: parent.modified.clone(),
+        sender: parent.from.clone(),
+        recipients: parent.recipients.clone(),
+        importance: parent.importance.clone(),
+        categories: parent.categories.clone(),
+        has_attachments: false,
+        is_read: None,
+        acl: owner_acl(mailbox),
+        attachment: Some(AttachmentInfo {
+            name: a.name.clone(),
+            content_type: a.content_type.clone(),
+            size: a.size,
+            is_inline: a.inline,
+            extraction,
+            note,
+        }),
+    }
+}
+
+/// Text without the control characters some mail carries (XML 1.0
+/// forbids them, and a search index has no use for them).
+fn clean(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')).collect::<String>().trim().to_string()
+}
+
+/// The text of an HTML document: markup, styles and scripts out, line
+/// breaks where blocks end, character references decoded.
+pub fn html_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut chars = html.char_indices().peekable();
+    let mut skip_until: Option<&str> = None;
+    while let Some((at, c)) = chars.next() {
+        if c != '<' {
+            if skip_until.is_none() {
+                out.push(c);
+            }
+            continue;
+        }
+        let end = html[at..].find('>').map_or(html.len(), |e| at + e);
+        let closing = html[at + 1..end].trim_start().starts_with('/');
+        let name = html[at + 1..end].trim_start().trim_start_matches('/').split(|c: char| c.is_whitespace() || c == '/').next().unwrap_or_default().to_ascii_lowercase();
+        match (closing, name.as_str()) {
+            (false, "style" | "script") => skip_until = Some(if name == "style" { "style" } else { "script" }),
+            (true, n) if Some(n) == skip_until => skip_until = None,
+            (_, "br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3" | "h4" | "table") if skip_until.is_none() => out.push('\n'),
+            _ => {}
+        }
+        while chars.peek().is_some_and(|(i, _)| *i <= end) {
+            chars.next();
+        }
+    }
+    let text = quick_xml::escape::unescape_with(&out, |entity| match entity {
+        "nbsp" => Some("\u{a0}"),
+        "eacute" => Some("é"),
+        "egrave" => Some("è"),
+        "agrave" => Some("à"),
+        "uuml" => Some("ü"),
+        "ouml" => Some("ö"),
+        "auml" => Some("ä"),
+        "szlig" => Some("ß"),
+        "mdash" => Some("—"),
+        "ndash" => Some("–"),
+        "hellip" => Some("…"),
+        "copy" => Some("©"),
+        _ => None,
+    })
+    .map(|t| t.into_owned())
+    .unwrap_or(out);
+    // Collapse the blank lines markup leaves.
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_text_keeps_the_words_and_drops_the_markup() {
+        let html = "<html><head><style>p { color: red }</style></head><body><h1>Minutes</h1><p>Decided: x &amp; y&nbsp;z &#x1F381;</p><br/>end</body></html>";
+        assert_eq!(html_text(html), "Minutes\nDecided: x & y\u{a0}z \u{1F381}\nend");
+    }
+}

@@ -1,0 +1,37 @@
+//! Mailbox content as searchable documents: what a protocol's items
+//! become (mail.rs), the text of attachments (extract.rs), and the
+//! batches that carry them to the host. Nothing here knows XML or JSON.
+
+pub mod extract;
+pub mod mail;
+
+use crate::bindings::helpdesk::connector::host;
+use crate::bindings::helpdesk::connector::types::{DocumentBatch, DocumentChange};
+use crate::error::{Error, Kind, Result};
+
+/// The principals that may read a mailbox's documents: its owner.
+pub fn owner_acl(mailbox: &str) -> Vec<String> {
+    vec![format!("email:{}", mailbox.trim().to_lowercase())]
+}
+
+/// Where one folder's documents go.
+pub struct Folder<'a> {
+    pub mailbox: &'a str,
+    pub id: &'a str,
+    pub path: &'a str,
+}
+
+impl Folder<'_> {
+    /// Hand changes to the host; `checkpoint` None keeps the stored one.
+    pub fn apply(&self, changes: Vec<DocumentChange>, checkpoint: Option<String>, listing_complete: bool) -> Result<()> {
+        let batch = DocumentBatch {
+            mailbox: self.mailbox.to_string(),
+            folder_id: self.id.to_string(),
+            folder_path: self.path.to_string(),
+            changes,
+            checkpoint,
+            listing_complete,
+        };
+        host::apply_documents(&batch).map_err(|e| Error::new(Kind::Host, format!("the host refused a batch of documents: {e}")))
+    }
+}

@@ -1,0 +1,137 @@
+//! GetItem for mail: messages with their body as text (the server converts
+//! HTML, `BodyType` Text), recipients, conversation and the list of their
+//! attachments without content (reference/mailbox-content.md 1.3).
+
+use super::envelope::escape;
+use super::response::{Object, PerObject};
+use super::xml::{Element, Tag, XmlError, XmlStream};
+use std::io::BufRead;
+
+/// Messages per GetItem: bodies are larger than contacts.
+pub const MAX_BATCH: usize = 25;
+
+const MESSAGE_PROPERTIES: &[&str] = &[
+    "item:ParentFolderId",
+    "item:ItemClass",
+    "item:Subject",
+    "item:Body",
+    "item:Attachments",
+    "item:DateTimeReceived",
+    "item:Categories",
+    "item:Importance",
+    "item:HasAttachments",
+    "item:LastModifiedTime",
+    "item:ConversationId",
+    "message:From",
+    "message:ToRecipients",
+    "message:CcRecipients",
+    "message:IsRead",
+];
+
+pub fn request(ids: &[String]) -> String {
+    let props: String = MESSAGE_PROPERTIES.iter().map(|uri| format!(r#"<t:FieldURI FieldURI="{uri}"/>"#)).collect();
+    let ids: String = ids.iter().map(|id| format!(r#"<t:ItemId Id="{}"/>"#, escape(id))).collect();
+    format!(
+        concat!(
+            r#"<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:BodyType>Text</t:BodyType>"#,
+            r#"<t:AdditionalProperties>{}</t:AdditionalProperties></m:ItemShape>"#,
+            r#"<m:ItemIds>{}</m:ItemIds></m:GetItem>"#
+        ),
+        props, ids
+    )
+}
+
+/// An attachment as the message lists it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AttachmentRef {
+    pub id: String,
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+    pub inline: bool,
+    /// an `ItemAttachment`: a mail or an event inside the mail
+    pub item: bool,
+}
+
+/// A mail item as read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MailItem {
+    pub id: String,
+    pub change_key: String,
+    /// `Message`, `MeetingRequest`, ...
+    pub element: String,
+    pub class: String,
+    pub subject: String,
+    pub body: String,
+    pub received: Option<String>,
+    pub modified: Option<String>,
+    pub conversation_id: Option<String>,
+    /// `Name <address>`
+    pub from: Option<String>,
+    pub recipients: Vec<String>,
+    pub importance: Option<String>,
+    pub categories: Vec<String>,
+    pub has_attachments: bool,
+    pub is_read: Option<bool>,
+    pub attachments: Vec<AttachmentRef>,
+}
+
+fn person(mailbox: &Element) -> Option<String> {
+    let address = mailbox.child_text("EmailAddress").map(str::trim).filter(|a| !a.is_empty());
+    let name = mailbox.child_text("Name").map(str::trim).filter(|n| !n.is_empty());
+    match (name, address) {
+        (Some(name), Some(address)) if name != address => Some(format!("{name} <{address}>")),
+        (_, Some(address)) => Some(address.to_string()),
+        (Some(name), None) => Some(name.to_string()),
+        (None, None) => None,
+    }
+}
+
+impl Object for MailItem {
+    fn read<R: BufRead>(stream: &mut XmlStream<R>, tag: Tag) -> Result<Self, XmlError> {
+        let element = stream.read_element(tag)?;
+        let mut item = MailItem { element: element.name.clone(), ..Default::default() };
+        for child in &element.children {
+            let text = child.text.trim();
+            match child.name.as_str() {
+                "ItemId" => {
+                    item.id = child.attr("Id").unwrap_or_default().to_string();
+                    item.change_key = child.attr("ChangeKey").unwrap_or_default().to_string();
+                }
+                "ItemClass" => item.class = text.to_string(),
+                "Subject" => item.subject = text.to_string(),
+                "Body" => item.body = child.text.clone(),
+                "DateTimeReceived" => item.received = Some(text.to_string()),
+                "LastModifiedTime" => item.modified = Some(text.to_string()),
+                "ConversationId" => item.conversation_id = child.attr("Id").map(str::to_string),
+                "Importance" => item.importance = Some(text.to_ascii_lowercase()),
+                "HasAttachments" => item.has_attachments = text == "true",
+                "IsRead" => item.is_read = Some(text == "true"),
+                "Categories" => item.categories = child.children.iter().map(|c| c.text.trim().to_string()).collect(),
+                "From" => item.from = child.child("Mailbox").and_then(person),
+                "ToRecipients" | "CcRecipients" => item.recipients.extend(child.children.iter().filter_map(person)),
+                "Attachments" => {
+                    item.attachments = child
+                        .children
+                        .iter()
+                        .map(|a| AttachmentRef {
+                            id: a.child("AttachmentId").and_then(|i| i.attr("Id")).unwrap_or_default().to_string(),
+                            name: a.child_text("Name").unwrap_or_default().trim().to_string(),
+                            content_type: a.child_text("ContentType").unwrap_or_default().trim().to_string(),
+                            size: a.child_text("Size").and_then(|s| s.trim().parse().ok()).unwrap_or(0),
+                            inline: a.child_text("IsInline").is_some_and(|i| i.trim() == "true"),
+                            item: a.name == "ItemAttachment",
+                        })
+                        .collect();
+                }
+                _ => {}
+            }
+        }
+        Ok(item)
+    }
+}
+
+/// One result per requested id, in request order.
+pub fn parser() -> PerObject<MailItem> {
+    PerObject::new("Items")
+}

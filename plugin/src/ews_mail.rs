@@ -1,0 +1,240 @@
+//! EWS mail as documents: for each mailbox (impersonated, with
+//! X-AnchorMailbox), every mail folder below the message root, found by
+//! element and class and never by name (names are localised), without
+//! search folders and without the system folders' subtrees; Deleted Items
+//! only when named. Each folder is read with SyncFolderItems from its
+//! checkpoint; an item whose change key is the stored version is not read
+//! again; attachments are read only when small enough and of a type whose
+//! text we extract (reference/mailbox-content.md 1.1 to 1.7).
+
+use crate::bindings::helpdesk::connector::host;
+use crate::bindings::helpdesk::connector::types::{ContentKind, DocumentChange, DocumentIssue, Extraction, ReadFlag, SyncMode, SyncRequest};
+use crate::documents::extract::{self, Extracted};
+use crate::documents::{Folder, mail};
+use crate::error::{Error, Kind, Result};
+use crate::ews::Ews;
+use crate::ews::envelope::FolderRef;
+use crate::ews::find_folder::{FolderInfo, Traversal};
+use crate::ews::get_attachment::Content;
+use crate::ews::get_message::{self, MailItem};
+use crate::ews::sync_folder_items::ItemChange;
+use crate::report;
+use std::collections::{HashMap, HashSet};
+
+/// Folders whose subtrees hold no mail a helpdesk searches (drafts, the
+/// outbox, sync conflicts, Teams' conversation history), by distinguished
+/// id; Deleted Items unless named.
+const SYSTEM_FOLDERS: &[&str] =
+    &["drafts", "outbox", "syncissues", "conflicts", "localfailures", "serverfailures", "conversationhistory", "searchfolders"];
+const DELETED_ITEMS: &str = "deleteditems";
+
+/// Sync states Exchange no longer accepts: start the folder over.
+const STALE_STATE: &[&str] = &["ErrorInvalidSyncStateData", "ErrorInvalidSyncStateDataSyncState"];
+
+/// A mail folder to read, with its display path.
+struct MailFolder {
+    id: String,
+    path: String,
+}
+
+/// Read the mail of every mailbox the request names; the documents handed
+/// over. A mailbox that cannot be opened is a warning, and keeps what it
+/// had.
+pub fn sync(ews: &mut Ews, request: &SyncRequest) -> Result<u64> {
+    let mut documents = 0;
+    let states: HashMap<(&str, &str), &str> =
+        request.document_checkpoints.iter().map(|c| ((c.mailbox.as_str(), c.folder_id.as_str()), c.state.as_str())).collect();
+    for mailbox in &request.mailboxes {
+        let own = ews.own_address().is_some_and(|a| a.eq_ignore_ascii_case(mailbox));
+        ews.act_for(if own { None } else { Some(mailbox) });
+        let result = sync_mailbox(ews, mailbox, request, &states);
+        ews.act_for(None);
+        match result {
+            Ok(count) => documents += count,
+            Err(e) if mailbox_local(&e) => report::warn(&format!("the mailbox {mailbox} was skipped: {}", e.message)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(documents)
+}
+
+/// Failures of one mailbox rather than of the connection.
+fn mailbox_local(e: &Error) -> bool {
+    matches!(e.kind, Kind::AccessDenied) || e.message.contains("ErrorNonExistentMailbox") || e.message.contains("ErrorImpersonat")
+}
+
+fn sync_mailbox(ews: &mut Ews, mailbox: &str, request: &SyncRequest, states: &HashMap<(&str, &str), &str>) -> Result<u64> {
+    let folders = mail_folders(ews, &request.mail_folders)?;
+    let incremental = request.mode == SyncMode::Incremental;
+    let mut documents = 0;
+    for folder in &folders {
+        let checkpoint = if incremental { states.get(&(mailbox, folder.id.as_str())).copied() } else { None };
+        match sync_folder(ews, mailbox, folder, checkpoint, request) {
+            Ok(count) => documents += count,
+            Err(e) if crate::sync::folder_local(e.kind) => {
+                report::warn(&format!("the mail folder '{}' of {mailbox} was skipped: {}", folder.path, e.message));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(documents)
+}
+
+/// The mail folders of the mailbox: IPF.Note folders (a `Folder`
+/// element, not a search folder), not hidden, outside the system
+/// folders; with `chosen`, those named by id, path or distinguished id.
+fn mail_folders(ews: &mut Ews, chosen: &[String]) -> Result<Vec<MailFolder>> {
+    let tree = ews.folder_tree(&FolderRef::Distinguished("msgfolderroot"), Traversal::Deep)?;
+    let mut names: Vec<&'static str> = vec!["msgfolderroot", DELETED_ITEMS];
+    names.extend(SYSTEM_FOLDERS);
+    let refs: Vec<FolderRef> = names.iter().map(|n| FolderRef::Distinguished(n)).collect();
+    // A distinguished folder this server lacks answers an error: skip it.
+    let found: Vec<Option<String>> = ews.get_folders(&refs)?.into_iter().map(|r| r.ok().map(|f| f.id)).collect();
+    let well_known: HashMap<String, &str> = found.iter().zip(&names).filter_map(|(id, name)| id.clone().map(|id| (id, *name))).collect();
+    let root = found.first().cloned().flatten();
+    let by_id: HashMap<&str, &FolderInfo> = tree.iter().map(|f| (f.id.as_str(), f)).collect();
+    let path = |folder: &FolderInfo| {
+        let mut parts = vec![folder.name.clone()];
+        let mut parent = folder.parent_id.as_deref();
+        while let Some(p) = parent.filter(|p| Some(*p) != root.as_deref()) {
+            let Some(above) = by_id.get(p) else { break };
+            parts.push(above.name.clone());
+            parent = above.parent_id.as_deref();
+        }
+        parts.reverse();
+        parts.join(" -> ")
+    };
+    // The well-known folder a folder lies in (itself included), if any.
+    let within = |folder: &FolderInfo| {
+        let mut at = Some(folder);
+        while let Some(f) = at {
+            if let Some(name) = well_known.get(&f.id) {
+                return Some(*name);
+            }
+            at = f.parent_id.as_deref().and_then(|p| by_id.get(p).copied());
+        }
+        None
+    };
+    let wanted: HashSet<String> = chosen.iter().map(|c| c.trim().to_lowercase()).collect();
+    let mut folders = Vec::new();
+    for folder in &tree {
+        let is_mail = folder.element == "Folder" && (folder.class == "IPF.Note" || folder.class.starts_with("IPF.Note."));
+        if !is_mail || folder.hidden {
+            continue;
+        }
+        let path = path(folder);
+        let system = within(folder).filter(|n| *n != "msgfolderroot");
+        let keep = if wanted.is_empty() {
+            system.is_none()
+        } else {
+            let distinguished = well_known.get(&folder.id).copied().unwrap_or_default();
+            [folder.id.to_lowercase(), path.to_lowercase(), distinguished.to_string()].iter().any(|k| wanted.contains(k))
+        };
+        if keep {
+            folders.push(MailFolder { id: folder.id.clone(), path });
+        }
+    }
+    Ok(folders)
+}
+
+/// One folder, from its checkpoint (None: in full, every item compared
+/// with what is stored); the documents handed over.
+fn sync_folder(ews: &mut Ews, mailbox: &str, folder: &MailFolder, checkpoint: Option<&str>, request: &SyncRequest) -> Result<u64> {
+    let target = Folder { mailbox, id: &folder.id, path: &folder.path };
+    let mut state = checkpoint.map(str::to_string);
+    let mut full = state.is_none();
+    let mut documents = 0;
+    loop {
+        let page = ews.sync_items(&folder.id, state.as_deref())?;
+        if page.status.is_error() {
+            if STALE_STATE.contains(&page.status.code.as_str()) && state.is_some() {
+                report::warn(&format!("the sync state of the mail folder '{}' of {mailbox} was refused ({}); it is read again in full", folder.path, page.status.code));
+                (state, full) = (None, true);
+                continue;
+            }
+            return Err(ews.message_error("listing the mail of a folder", &page.status));
+        }
+        let mut changes = Vec::new();
+        let mut listed = Vec::new();
+        for change in page.changes {
+            match change {
+                ItemChange::Upsert(item) => listed.push(item),
+                ItemChange::Delete(id) => changes.push(DocumentChange::Remove(id)),
+                ItemChange::ReadFlag { id, is_read } => changes.push(DocumentChange::ReadFlag(ReadFlag { id, is_read })),
+            }
+        }
+        let ids: Vec<String> = listed.iter().map(|i| i.id.clone()).collect();
+        let stored = host::stored_document_versions(mailbox, &ids);
+        let mut to_read = Vec::new();
+        for (item, stored) in listed.into_iter().zip(stored) {
+            match stored {
+                Some(version) if version == item.change_key && !item.change_key.is_empty() => changes.push(DocumentChange::Unchanged(item.id)),
+                _ => to_read.push(item.id),
+            }
+        }
+        // One batch per GetItem: a page of bodies is never held at once.
+        for chunk in to_read.chunks(get_message::MAX_BATCH) {
+            for (id, result) in chunk.iter().zip(ews.get_messages(chunk)?) {
+                match result {
+                    Ok(item) => {
+                        documents += 1;
+                        changes.push(DocumentChange::Upsert(mail::mail_document(&item, mailbox)));
+                        if request.content.contains(&ContentKind::Attachment) {
+                            for change in attachments(ews, &item, mailbox, request.max_attachment_bytes)? {
+                                documents += 1;
+                                changes.push(change);
+                            }
+                        }
+                    }
+                    Err(status) => changes.push(DocumentChange::Failed(DocumentIssue {
+                        id: id.clone(),
+                        kind: ContentKind::Mail,
+                        title: String::new(),
+                        reason: format!("{}: {}", status.code, status.text),
+                    })),
+                }
+            }
+            target.apply(std::mem::take(&mut changes), None, false)?;
+        }
+        target.apply(changes, Some(page.state.clone()), full && page.last)?;
+        if page.last {
+            return Ok(documents);
+        }
+        state = Some(page.state);
+    }
+}
+
+/// The documents of a message's attachments: every one described; the
+/// text of those small enough and of a type we read. A broken file fails
+/// that attachment alone.
+fn attachments(ews: &mut Ews, item: &MailItem, mailbox: &str, max_bytes: u64) -> Result<Vec<DocumentChange>> {
+    let mut changes = Vec::new();
+    for a in &item.attachments {
+        let describe = |extraction, note: Option<String>| DocumentChange::Upsert(mail::attachment_document(a, item, mailbox, extraction, String::new(), note));
+        if a.item {
+            changes.push(describe(Extraction::Item, Some("an item attachment: described, not expanded".into())));
+            continue;
+        }
+        if a.size > max_bytes {
+            let mib = |bytes: u64| format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64);
+            changes.push(describe(Extraction::TooLarge, Some(format!("too large: {}, the limit is {}", mib(a.size), mib(max_bytes)))));
+            continue;
+        }
+        let Some(reader) = extract::reader(&a.content_type, &a.name) else {
+            changes.push(describe(Extraction::UnsupportedType, Some(format!("no text is read from {}", a.content_type))));
+            continue;
+        };
+        let read = match ews.get_attachment(&a.id)? {
+            Ok(Content::File(bytes)) if bytes.len() as u64 > max_bytes => Extracted::Failed("larger than it said".into()),
+            Ok(Content::File(bytes)) => extract::extract(reader, &bytes),
+            Ok(Content::Item { body, .. }) => Extracted::Text(body),
+            Ok(Content::Broken(why)) => Extracted::Failed(why),
+            Err(status) => Extracted::Failed(format!("{}: {}", status.code, status.text)),
+        };
+        changes.push(match read {
+            Extracted::Text(text) => DocumentChange::Upsert(mail::attachment_document(a, item, mailbox, Extraction::Extracted, text, None)),
+            Extracted::Failed(why) => DocumentChange::Upsert(mail::attachment_document(a, item, mailbox, Extraction::Failed, String::new(), Some(why))),
+        });
+    }
+    Ok(changes)
+}

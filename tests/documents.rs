@@ -1,0 +1,259 @@
+//! Mail and attachments as searchable documents, over EWS against the
+//! emulator's two mailboxes: the documents table equals the emulator's
+//! mail field by field, in the folders a sync should read; searches admit
+//! only the owner; an unchanged rerun reads no body; the scripted changes
+//! come back as exactly those changes.
+
+use helpdesk_host::config::DocumentsConfig;
+use helpdesk_host::emulator::data::Mailbox;
+use helpdesk_host::emulator::data::mail::{Body, Content, JAPANESE_PHRASE, LARGE_ATTACHMENT_NAME, TEXT_ATTACHMENT_MARKER, HTML_ATTACHMENT_MARKER};
+use helpdesk_host::emulator::{COLLEAGUE, EmulatorOptions};
+use helpdesk_host::runtime::Runtime;
+use helpdesk_host::runtime::types::SyncMode;
+use helpdesk_host::documents::search;
+use helpdesk_host::summary::Summary;
+use helpdesk_e2e::Setup;
+use std::collections::BTreeMap;
+
+const OWNER: &str = "svc-helpdesk@example.com";
+
+async fn setup() -> (Setup, helpdesk_host::runs::Connection) {
+    let s = helpdesk_e2e::setup_with(EmulatorOptions { contacts: 20, seed: 51, messages: 12, record: true, ..Default::default() }).await;
+    let connection = s.connection_with(|c| {
+        c.documents = Some(DocumentsConfig::default());
+        c.exchange.mailboxes = vec![OWNER.into(), COLLEAGUE.into()];
+    });
+    (s, connection)
+}
+
+async fn sync(s: &Setup, connection: &helpdesk_host::runs::Connection, mode: SyncMode) -> Summary {
+    connection.sync(&Runtime::shared().unwrap(), &s.store, mode, false).await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// What a document row says, as the emulator would have it.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Row {
+    id: String,
+    version: String,
+    kind: String,
+    mailbox: String,
+    folder_path: String,
+    parent_id: Option<String>,
+    thread_id: Option<String>,
+    title: String,
+    body: String,
+    received: Option<String>,
+    sender: Option<String>,
+    is_read: Option<bool>,
+    extraction: Option<String>,
+}
+
+fn stored(s: &Setup) -> Vec<Row> {
+    let conn = s.store.lock();
+    let mut statement = conn
+        .prepare(
+            "SELECT id, version, kind, mailbox, folder_path, parent_id, thread_id, title, body, received, sender, is_read,
+                    json_extract(attachment, '$.extraction') FROM documents ORDER BY id",
+        )
+        .unwrap();
+    let rows = statement
+        .query_map([], |r| {
+            Ok(Row {
+                id: r.get(0)?,
+                version: r.get(1)?,
+                kind: r.get(2)?,
+                mailbox: r.get(3)?,
+                folder_path: r.get(4)?,
+                parent_id: r.get(5)?,
+                thread_id: r.get(6)?,
+                title: r.get(7)?,
+                body: r.get(8)?,
+                received: r.get(9)?,
+                sender: r.get(10)?,
+                is_read: r.get(11)?,
+                extraction: r.get(12)?,
+            })
+        })
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    rows
+}
+
+/// The mail folders a default sync reads, by id, with their paths: IPF.Note
+/// folders below the message root, not search folders, outside Deleted
+/// Items and Drafts.
+fn read_folders(mailbox: &Mailbox) -> BTreeMap<String, String> {
+    let root = mailbox.distinguished("msgfolderroot").unwrap().id.clone();
+    let mut folders = BTreeMap::new();
+    for folder in &mailbox.folders {
+        if folder.element != "Folder" || folder.class != "IPF.Note" {
+            continue;
+        }
+        let mut parts = vec![folder.name.clone()];
+        let mut parent = folder.parent.clone();
+        let mut inside_root = false;
+        let mut excluded = matches!(folder.distinguished, Some("deleteditems" | "drafts"));
+        while let Some(p) = parent {
+            if p == root {
+                inside_root = true;
+                break;
+            }
+            let above = mailbox.folder(&p).unwrap();
+            excluded |= matches!(above.distinguished, Some("deleteditems" | "drafts"));
+            parts.push(above.name.clone());
+            parent = above.parent.clone();
+        }
+        if inside_root && !excluded {
+            parts.reverse();
+            folders.insert(folder.id.clone(), parts.join(" -> "));
+        }
+    }
+    folders
+}
+
+/// The emulator's truth: every message of the folders read, and its
+/// attachments, as documents.
+fn truth(mailboxes: &[&Mailbox], max_bytes: u64) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for mailbox in mailboxes {
+        let folders = read_folders(mailbox);
+        for m in mailbox.messages.iter().filter(|m| folders.contains_key(&m.folder_id)) {
+            let body = match &m.body {
+                Body::Html(html) => helpdesk_host::emulator::ews::mail::html_to_text(html),
+                Body::Text(text) => text.trim().to_string(),
+            };
+            let sender = Some(format!("{} <{}>", m.from.name, m.from.address));
+            rows.push(Row {
+                id: m.id.clone(),
+                version: m.change_key.clone(),
+                kind: "mail".into(),
+                mailbox: mailbox.address.clone(),
+                folder_path: folders[&m.folder_id].clone(),
+                parent_id: None,
+                thread_id: Some(m.conversation_id.clone()),
+                title: m.subject.clone(),
+                body,
+                received: Some(m.received.clone()),
+                sender: sender.clone(),
+                is_read: Some(m.is_read),
+                extraction: None,
+            });
+            for a in &m.attachments {
+                let (extraction, body) = match &a.content {
+                    Content::Item { .. } => ("item", String::new()),
+                    _ if a.size() > max_bytes => ("too_large", String::new()),
+                    Content::Bytes(bytes) if a.content_type == "text/plain" => ("extracted", String::from_utf8(bytes.clone()).unwrap().trim().to_string()),
+                    Content::Bytes(_) if a.content_type == "text/html" => ("extracted", String::new()),
+                    _ => ("unsupported_type", String::new()),
+                };
+                rows.push(Row {
+                    id: a.id.clone(),
+                    version: m.change_key.clone(),
+                    kind: "attachment".into(),
+                    mailbox: mailbox.address.clone(),
+                    folder_path: folders[&m.folder_id].clone(),
+                    parent_id: Some(m.id.clone()),
+                    thread_id: Some(m.conversation_id.clone()),
+                    title: a.name.clone(),
+                    body,
+                    received: Some(m.received.clone()),
+                    sender: sender.clone(),
+                    is_read: None,
+                    extraction: Some(extraction.into()),
+                });
+            }
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// The stored rows against the truth; an HTML attachment's text is the
+/// plugin's own conversion, checked by its words.
+fn assert_documents_match(s: &Setup) {
+    let primary = s.emulator.mailbox();
+    let colleagues = s.emulator.colleagues();
+    let mut expected = truth(&[&primary, &colleagues[0]], 10 << 20);
+    let mut got = stored(s);
+    for (rows, html) in [(&mut expected, false), (&mut got, true)] {
+        for row in rows.iter_mut().filter(|r| r.title.ends_with(".html")) {
+            if html {
+                assert!(row.body.contains(HTML_ATTACHMENT_MARKER) && !row.body.contains('<'), "{}", row.body);
+            }
+            row.body.clear();
+        }
+    }
+    assert_eq!(got.len(), expected.len());
+    for (got, expected) in got.iter().zip(&expected) {
+        assert_eq!(got, expected);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_and_attachments_become_documents_only_their_owner_finds() {
+    let (s, connection) = setup().await;
+    let full = sync(&s, &connection, SyncMode::Full).await;
+    assert_documents_match(&s);
+    let documents = full.documents.clone().expect("a documents summary");
+    assert!(documents.by_kind["mail"].created > 20 && documents.by_kind["attachment"].created >= 2, "{documents:?}");
+    assert!(
+        documents.skipped_reasons.iter().any(|r| r.title == LARGE_ATTACHMENT_NAME && r.reason.contains("too large")),
+        "{:?}",
+        documents.skipped_reasons
+    );
+    assert!(!s.emulator.downloads().iter().any(|d| d == LARGE_ATTACHMENT_NAME), "the large file is never downloaded");
+    assert!(!s.emulator.downloads().iter().any(|d| d.ends_with(".png")), "nor a type whose text is not read");
+    // No document of Deleted Items, Drafts or the search folder.
+    let paths: std::collections::BTreeSet<String> = stored(&s).into_iter().map(|r| r.folder_path).collect();
+    assert!(paths.contains("Projects -> 2026") && paths.contains("Archive") && paths.contains("Posteingang"), "{paths:?}");
+    assert!(!paths.iter().any(|p| p.contains("Deleted") || p.contains("Gelöschte") || p == "Drafts" || p.contains("Unread from")), "{paths:?}");
+
+    let conn = s.store.lock();
+    let hits = search(&conn, OWNER, TEXT_ATTACHMENT_MARKER, None, 10).unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    let parent = s.emulator.mailbox().messages.iter().find(|m| m.attachments.iter().any(|a| a.id == hits[0].id)).unwrap().id.clone();
+    assert_eq!((hits[0].kind.as_str(), hits[0].parent_id.as_deref()), ("attachment", Some(parent.as_str())));
+    assert_eq!(search(&conn, OWNER, JAPANESE_PHRASE, Some("mail"), 10).unwrap().len(), 1);
+    for word in [TEXT_ATTACHMENT_MARKER, HTML_ATTACHMENT_MARKER, JAPANESE_PHRASE] {
+        assert!(search(&conn, COLLEAGUE, word, None, 10).unwrap().is_empty(), "{word} is not bob's");
+    }
+    assert!(!search(&conn, COLLEAGUE, "Mittagessen", None, 10).unwrap().is_empty(), "bob finds his own");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_rerun_reads_no_body_and_changes_come_back_as_themselves() {
+    let (s, connection) = setup().await;
+    sync(&s, &connection, SyncMode::Full).await;
+    // Messages read: GetItem requests naming a message (contacts are read
+    // by the contacts' sync, whose full runs read them all).
+    let mail_reads = || {
+        let primary = s.emulator.mailbox();
+        let colleagues = s.emulator.colleagues();
+        let ids: Vec<String> = primary.messages.iter().chain(colleagues[0].messages.iter()).map(|m| format!("\"{}\"", m.id)).collect();
+        s.emulator
+            .exchanges()
+            .iter()
+            .filter(|e| e.operation == "GetItem" && ids.iter().any(|id| e.request.windows(id.len()).any(|w| w == id.as_bytes())))
+            .count()
+    };
+    let count = |op: &str| s.emulator.stats().operations().get(op).copied().unwrap_or(0);
+    let (items, attachments) = (mail_reads(), count("GetAttachment"));
+    let again = sync(&s, &connection, SyncMode::Incremental).await;
+    assert_eq!((mail_reads(), count("GetAttachment")), (items, attachments), "no body read again");
+    let d = again.documents.unwrap_or_default();
+    assert_eq!((d.counts.created, d.counts.updated, d.counts.removed), (0, 0, 0));
+    // A full rerun compares change keys: still no body.
+    sync(&s, &connection, SyncMode::Full).await;
+    assert_eq!((mail_reads(), count("GetAttachment")), (items, attachments), "a full rerun reads no unchanged body");
+    assert_documents_match(&s);
+
+    let script = s.emulator.mailbox_mut().scripted_mail_change();
+    assert_eq!((script.added.len(), script.moved.len(), script.deleted.len(), script.read.len(), script.edited.len()), (1, 1, 1, 1, 1));
+    let changed = sync(&s, &connection, SyncMode::Incremental).await.documents.unwrap();
+    let mail = changed.by_kind["mail"];
+    // Added and moved in (a new id); moved out and deleted; read and edited.
+    assert_eq!((mail.created, mail.removed, mail.updated), (2, 2, 2), "{changed:?}");
+    assert_eq!(mail_reads() - items, 2, "one GetItem per folder with messages to read: the Inbox (added, edited), the Archive (moved in)");
+    assert_documents_match(&s);
+}
