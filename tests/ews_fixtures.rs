@@ -167,6 +167,7 @@ fn sync_folder_items_reads_the_documented_responses() {
             .map(|c| match c {
                 ItemChange::Upsert(item) => (format!("upsert {}", item.kind), item.id.clone()),
                 ItemChange::Delete(id) => ("delete".to_string(), id.clone()),
+                ItemChange::ReadFlag { id, is_read } => (format!("read {is_read}"), id.clone()),
             })
             .collect()
     };
@@ -206,6 +207,8 @@ fn sync_folder_items_reads_the_documented_responses() {
         ("upsert Message", "q04QAAAA=="),
         ("upsert Message", "AQMkAD+"),
         ("upsert Message", "Q04AAAAA=="),
+        // The documented ReadFlagChange: read without refetching the mail.
+        ("read true", " q07AAAAA=="),
         ("delete", " q1AwAAAA=="),
     ]
     .into_iter()

@@ -115,6 +115,9 @@ const KNOWN: &[&str] = &[
     "message:ToRecipients",
     "message:CcRecipients",
     "message:BccRecipients",
+    "message:ReminderMessageData",
+    "message:ApprovalRequestData",
+    "message:VotingInformation",
     // contacts
     "contacts:Alias",
     "contacts:AssistantName",

@@ -93,6 +93,7 @@ pub fn html_text(html: &str) -> String {
         }
     }
     let text = quick_xml::escape::unescape_with(&out, |entity| match entity {
+        "amp" | "lt" | "gt" | "quot" | "apos" => quick_xml::escape::resolve_predefined_entity(entity),
         "nbsp" => Some("\u{a0}"),
         "eacute" => Some("é"),
         "egrave" => Some("è"),
