@@ -536,3 +536,36 @@ fn bad_configurations_get_clear_errors_and_no_secret_is_echoed() {
         }
     }
 }
+
+/// The demo syncs both mailboxes' mail; `search` then finds what each
+/// reader may read, and only that.
+#[test]
+fn demo_documents_then_search_as_each_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let db = db.to_str().unwrap();
+    let (ok, demo, stderr) = host(&["demo", "--contacts", "100", "--seed", "5", "--db", db, "--json"]);
+    assert!(ok, "{stderr}");
+    let full = &demo["documents"]["full"];
+    assert!(full["by_kind"]["mail"]["created"].as_u64().unwrap() > 20, "{full}");
+    assert!(full["by_kind"]["attachment"]["created"].as_u64().unwrap() >= 2, "{full}");
+    let too_large = full["skipped_reasons"].as_array().unwrap().iter().find(|r| r["title"] == "mailbox-export.zip").expect("the large file is skipped");
+    assert!(too_large["reason"].as_str().unwrap().contains("too large"), "{too_large}");
+    let mail = &demo["documents"]["incremental"]["by_kind"]["mail"];
+    assert_eq!((mail["created"].as_u64(), mail["removed"].as_u64(), mail["updated"].as_u64()), (Some(2), Some(2), Some(2)), "{mail}");
+    assert_eq!(demo["mail_change"]["moved"], 1);
+
+    let (ok, hits, stderr) = host(&["search", "--db", db, "--as", "SVC-Helpdesk@example.com", "--json", "textmarker7731"]);
+    assert!(ok, "{stderr}");
+    let hits = hits.as_array().unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["kind"], "attachment");
+    assert!(hits[0]["parent_id"].is_string() && hits[0]["snippet"].as_str().unwrap().contains("[textmarker7731]"), "{hits:?}");
+    let (_, japanese, _) = host(&["search", "--db", db, "--as", "svc-helpdesk@example.com", "--kind", "mail", "--json", "請求書の確認"]);
+    assert_eq!(japanese.as_array().unwrap().len(), 1, "{japanese}");
+    let (ok, none, _) = host(&["search", "--db", db, "--as", "bob@example.com", "--json", "textmarker7731"]);
+    assert!(ok);
+    assert_eq!(none, serde_json::json!([]), "not bob's");
+    let (ok, refused, _) = host(&["search", "--db", db, "--as", "bob@example.com", "--kind", "event", "--json", "x"]);
+    assert!(!ok && refused["error"]["message"].as_str().unwrap().contains("not a kind"), "{refused}");
+}

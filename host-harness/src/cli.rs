@@ -556,7 +556,12 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, fault
             path
         }
     };
-    let config = emulator_config_for(&emulator, &db, mode);
+    let mut config = emulator_config_for(&emulator, &db, mode);
+    // Both mailboxes' mail, over EWS (Graph's mail is not built yet).
+    if mode == Mode::Ews {
+        config.documents = Some(Default::default());
+        config.exchange.mailboxes = vec![emulator.user().to_string(), crate::emulator::COLLEAGUE.to_string()];
+    }
     let runtime = Runtime::shared()?;
     let mut connection = Connection::from_config(&config)?;
     if with_faults {
@@ -570,6 +575,7 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, fault
     let full = connection.sync(&runtime, &store, SyncMode::Full, false).await?;
     // What users do between two hourly runs.
     let script = emulator.mailbox_mut().scripted_change(DEMO_CHANGES);
+    let mail = if mode == Mode::Ews { Some(emulator.mailbox_mut().scripted_mail_change()) } else { None };
     let incremental = connection.sync(&runtime, &store, SyncMode::Incremental, false).await?;
     let document = json!({
         "check": checked_json(&check, auth),
@@ -578,6 +584,10 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, fault
         "full": full,
         "change": { "added": script.added.len(), "changed": script.changed.len(), "removed": script.removed.len() },
         "incremental": incremental,
+        "documents": { "full": full.documents, "incremental": incremental.documents },
+        "mail_change": mail.as_ref().map(|m| json!({
+            "added": m.added.len(), "moved": m.moved.len(), "deleted": m.deleted.len(), "read": m.read.len(), "edited": m.edited.len(),
+        })),
         "database": db,
         "emulator": { "endpoint": emulator.endpoint(), "graph": emulator.graph_base(), "contacts": contacts, "seed": seed },
         "mode": format!("{mode:?}").to_lowercase(),
@@ -597,6 +607,13 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, fault
             script.removed.len(),
             summary_text(&incremental, verbose)
         );
+        if mail.is_some() {
+            text += &format!(
+                "\nSearch the mail: helpdesk-host search --db {} --as {} WORDS\n",
+                db.display(),
+                emulator.user()
+            );
+        }
         text
     });
     Ok(())

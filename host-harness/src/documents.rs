@@ -143,6 +143,28 @@ impl DocumentSummary {
         self.by_kind.entry(kind.to_string()).or_default().plus(&one);
     }
 
+    /// For a person: the counts, per kind, then why documents were
+    /// skipped or failed (ten of each, all with `verbose`).
+    pub fn text(&self, verbose: bool) -> String {
+        let line = |c: &DocCounts| {
+            format!("created {}, updated {}, removed {}, unchanged {}, skipped {}, failed {}", c.created, c.updated, c.removed, c.unchanged, c.skipped, c.failed)
+        };
+        let mut text = format!("documents: {}\n", line(&self.counts));
+        for (kind, counts) in &self.by_kind {
+            text += &format!("  {kind}: {}\n", line(counts));
+        }
+        for (what, reasons) in [("skipped", &self.skipped_reasons), ("failed", &self.failed_reasons)] {
+            let shown = if verbose { reasons.len() } else { reasons.len().min(10) };
+            for r in &reasons[..shown] {
+                text += &format!("  {what}: {} '{}' in {} / {}: {}\n", r.kind, r.title, r.mailbox, r.folder, r.reason);
+            }
+            if shown < reasons.len() {
+                text += &format!("  ... and {} more {what}\n", reasons.len() - shown);
+            }
+        }
+        text
+    }
+
     pub fn absorb(&mut self, other: DocumentSummary) {
         self.counts.plus(&other.counts);
         for (kind, counts) in other.by_kind {

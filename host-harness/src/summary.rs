@@ -213,6 +213,9 @@ impl Summary {
         if cut {
             text += "  (all of them: --verbose, or `helpdesk-host runs --json`)\n";
         }
+        if let Some(documents) = &self.documents {
+            text += &documents.text(verbose);
+        }
         for warning in &self.warnings {
             text += &format!("  warning: {warning}\n");
         }
