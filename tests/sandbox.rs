@@ -161,3 +161,16 @@ async fn a_plugin_trapping_in_the_middle_of_a_sync_leaves_a_store_the_next_run_r
     s.connection.sync(&runtime, &s.store, SyncMode::Full, false).await.unwrap();
     helpdesk_e2e::assert_users_match(&s.store, &s.emulator.mailbox());
 }
+
+/// A file that crashes the plugin's reader fails alone: the host reads
+/// each file in an instance of its own, the run's instance goes on and
+/// reads the next file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_crashes_the_reader_fails_alone() {
+    let s = setup(10, 4).await;
+    let mut connection = s.connection_with(|_| {});
+    connection.set("behavior", "read-files");
+    let summary = connection.sync(&misbehaving(Limits::default()), &s.store, SyncMode::Full, false).await.unwrap();
+    assert!(summary.warnings.iter().any(|w| w == "crash.pdf: Err(\"the reader crashed on it\")"), "{:?}", summary.warnings);
+    assert!(summary.warnings.iter().any(|w| w == "fine.txt: Ok(\"hello\")"), "{:?}", summary.warnings);
+}

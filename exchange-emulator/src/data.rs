@@ -4,6 +4,7 @@
 //! item ids that differ only in case, contact groups, and a search folder
 //! that shows the default folder's contacts a second time.
 
+pub mod files;
 pub mod mail;
 
 use base64::Engine as _;

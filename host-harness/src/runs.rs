@@ -280,7 +280,7 @@ impl Connection {
             store.lock().execute_batch("BEGIN IMMEDIATE").map_err(anyhow::Error::from)?;
         }
         let prepared = self.prepare(store, mode, run_id);
-        let (request, session, reconsidered) = match prepared {
+        let (request, mut session, reconsidered) = match prepared {
             Ok(prepared) => prepared,
             Err(e) => {
                 if dry_run {
@@ -292,6 +292,7 @@ impl Connection {
         };
         let insecure = self.warn_if_insecure();
         let policy = self.policy.for_run();
+        session.extractor = Some(std::sync::Arc::new(crate::runtime::extract::Extractor::new(runtime, &policy)));
 
         let outcome = async {
             let (mut wasm, connector) = runtime.instantiate(policy.clone(), session).await?;

@@ -31,6 +31,8 @@ pub struct Session {
     pub keeper: Option<Keeper>,
     /// progress bars, when standard error is a terminal
     pub bars: Option<crate::progress::Bars>,
+    /// reads attachments' text in instances of their own
+    pub extractor: Option<std::sync::Arc<crate::runtime::extract::Extractor>>,
 }
 
 /// Keeps rotated secrets beside the database.
@@ -145,6 +147,13 @@ impl Host for RunState {
         }
         crate::documents::stored_versions(&target.store.lock(), &target.source, &mailbox, &ids)
             .map_err(|e| wasmtime::Error::from_anyhow(e.into()))
+    }
+
+    async fn extract_text(&mut self, content_type: String, name: String, content: Vec<u8>) -> wasmtime::Result<Result<String, String>> {
+        let Some(extractor) = self.session.extractor.clone() else {
+            return Ok(Err("this run reads no files".into()));
+        };
+        Ok(extractor.text_of(&content_type, &name, &content).await)
     }
 
     async fn apply_documents(&mut self, batch: DocumentBatch) -> wasmtime::Result<Result<(), String>> {

@@ -9,7 +9,7 @@
 
 use crate::bindings::helpdesk::connector::host;
 use crate::bindings::helpdesk::connector::types::{ContentKind, DocumentChange, DocumentIssue, Extraction, ReadFlag, SyncMode, SyncRequest};
-use crate::documents::extract::{self, Extracted};
+use crate::documents::extract;
 use crate::documents::{Folder, mail};
 use crate::error::{Error, Kind, Result};
 use crate::ews::Ews;
@@ -220,20 +220,21 @@ fn attachments(ews: &mut Ews, item: &MailItem, mailbox: &str, max_bytes: u64) ->
             changes.push(describe(Extraction::TooLarge, Some(format!("too large: {}, the limit is {}", mib(a.size), mib(max_bytes)))));
             continue;
         }
-        let Some(reader) = extract::reader(&a.content_type, &a.name) else {
+        if extract::reader(&a.content_type, &a.name).is_none() {
             changes.push(describe(Extraction::UnsupportedType, Some(format!("no text is read from {}", a.content_type))));
             continue;
-        };
+        }
+        // Read by a fresh instance: a file that crashes the reader fails alone.
         let read = match ews.get_attachment(&a.id)? {
-            Ok(Content::File(bytes)) if bytes.len() as u64 > max_bytes => Extracted::Failed("larger than it said".into()),
-            Ok(Content::File(bytes)) => extract::extract(reader, &bytes),
-            Ok(Content::Item { body, .. }) => Extracted::Text(body),
-            Ok(Content::Broken(why)) => Extracted::Failed(why),
-            Err(status) => Extracted::Failed(format!("{}: {}", status.code, status.text)),
+            Ok(Content::File(bytes)) if bytes.len() as u64 > max_bytes => Err("larger than it said".to_string()),
+            Ok(Content::File(bytes)) => host::extract_text(&a.content_type, &a.name, &bytes),
+            Ok(Content::Item { body, .. }) => Ok(body),
+            Ok(Content::Broken(why)) => Err(why),
+            Err(status) => Err(format!("{}: {}", status.code, status.text)),
         };
         changes.push(match read {
-            Extracted::Text(text) => DocumentChange::Upsert(mail::attachment_document(a, item, mailbox, Extraction::Extracted, text, None)),
-            Extracted::Failed(why) => DocumentChange::Upsert(mail::attachment_document(a, item, mailbox, Extraction::Failed, String::new(), Some(why))),
+            Ok(text) => DocumentChange::Upsert(mail::attachment_document(a, item, mailbox, Extraction::Extracted, text, None)),
+            Err(why) => DocumentChange::Upsert(mail::attachment_document(a, item, mailbox, Extraction::Failed, String::new(), Some(why))),
         });
     }
     Ok(changes)

@@ -37,7 +37,7 @@ pub mod bindings {
     });
 }
 
-use bindings::exports::helpdesk::connector::{configure, r#map, sync as sync_api};
+use bindings::exports::helpdesk::connector::{configure, extract as extract_api, r#map, sync as sync_api};
 use bindings::helpdesk::connector::types::{
     AttributeSample, Config, ConnectorError, Contact, ErrorKind, FieldMapping, Folder, ServerInfo, Setting,
     SyncReport, SyncRequest, User,
@@ -139,6 +139,12 @@ impl sync_api::Guest for Connector {
             report.documents = source.sync_documents(&request)?;
         }
         Ok(report)
+    }
+}
+
+impl extract_api::Guest for Connector {
+    fn text_of(content_type: String, name: String, content: Vec<u8>) -> Result<String, String> {
+        documents::extract::text_of(&content_type, &name, &content)
     }
 }
 

@@ -121,6 +121,9 @@ pub enum Owner {
 }
 
 /// The words only the attachments' texts contain, for searches.
+pub const PDF_MARKER: &str = "pdfmarker7731";
+pub const DOCX_MARKER: &str = "docxmarker7731";
+pub const XLSX_MARKER: &str = "xlsxmarker7731";
 pub const HTML_ATTACHMENT_MARKER: &str = "htmlmarker7731";
 pub const TEXT_ATTACHMENT_MARKER: &str = "textmarker7731";
 /// In a mail body, and nowhere else.
@@ -195,6 +198,18 @@ impl Mailbox {
                 self.attach(&files, "minutes.html", "text/html", false, None, Content::Bytes(
                     format!("<html><body><h1>Minutes</h1><p>Decided: {HTML_ATTACHMENT_MARKER} &amp; more.</p></body></html>").into_bytes(),
                 ));
+                let report = self.new_message(&inbox, "Quarterly report", Body::Text("The report, the notes and the figures.".into()), &bob, &[service.clone()]);
+                self.attach(&report, "report.pdf", "application/pdf", false, None, Content::Bytes(super::files::pdf(&format!("Quarterly report {PDF_MARKER} revenue up"))));
+                self.attach(&report, "notes.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", false, None, Content::Bytes(
+                    super::files::docx("Meeting notes", ("The secret word is", DOCX_MARKER)),
+                ));
+                self.attach(&report, "figures.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", false, None, Content::Bytes(
+                    super::files::xlsx(&["Revenue", XLSX_MARKER], 1234.5),
+                ));
+                // A file that claims to be a PDF and is not one: it fails alone.
+                let mut broken = super::files::pdf("never read");
+                broken.truncate(broken.len() / 3);
+                self.attach(&report, "scan.pdf", "application/pdf", false, None, Content::Bytes(broken));
                 let forward = self.new_message(&inbox, "Fwd: Delivery", Body::Text("See the message below.".into()), &bob, &[service.clone()]);
                 self.attach(&forward, "Delivery", "message/rfc822", false, None, Content::Item {
                     subject: "Delivery".into(),

@@ -32,6 +32,7 @@ macro_rules! bindings {
 }
 use bindings;
 
+pub mod extract;
 pub mod v0_1;
 pub mod v0_2;
 
@@ -78,6 +79,7 @@ const GRANTED_IMPORTS: &[&str] = &[
     "wasi:cli/terminal-",
 ];
 
+#[derive(Clone)]
 pub struct Runtime {
     engine: Engine,
     pre: Pre,
@@ -85,6 +87,7 @@ pub struct Runtime {
 }
 
 /// A component ready to instantiate, by the API version it exports.
+#[derive(Clone)]
 enum Pre {
     V0_1(v0_1::ConnectorPre<RunState>),
     V0_2(v0_2::ConnectorPre<RunState>),
@@ -118,6 +121,14 @@ impl Connector {
         match self {
             Connector::V0_1(c) => v0_1::attributes(c, store, config, sample).await,
             Connector::V0_2(c) => c.helpdesk_connector_configure().call_attributes(store, config, sample).await,
+        }
+    }
+
+    /// The text of a file (0.2.0's `extract`; 0.1.0 reads no files).
+    pub async fn text_of(&self, store: &mut Store<RunState>, content_type: &str, name: &str, content: &[u8]) -> wasmtime::Result<Result<String, String>> {
+        match self {
+            Connector::V0_1(_) => Ok(Err("a 0.1.0 plugin reads no files".into())),
+            Connector::V0_2(c) => c.helpdesk_connector_extract().call_text_of(store, content_type, name, content).await,
         }
     }
 

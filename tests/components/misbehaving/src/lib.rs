@@ -5,7 +5,9 @@
 //! `takeover` proposes the login `admin`, the email in the setting
 //! `victim_email` and the login in `victim_login`, which belong to users
 //! it does not own; `trap` hands over
-//! a batch that changes the contact `victim_id` and then panics.
+//! a batch that changes the contact `victim_id` and then panics;
+//! `read-files` asks the host to read `crash.pdf`, on which this reader
+//! panics, then `fine.txt`, and logs both answers as warnings.
 
 wit_bindgen::generate!({ path: "../../../wit/0.2.0", world: "helpdesk:connector/connector", generate_all });
 include!("../../stubs.rs");
@@ -14,6 +16,14 @@ use wasi::http::outgoing_handler;
 use wasi::http::types::{Fields, Method, OutgoingRequest, Scheme};
 
 connector_with_check!(Misbehaving, check, run);
+impl exports::helpdesk::connector::extract::Guest for Misbehaving {
+    fn text_of(_: String, name: String, content: Vec<u8>) -> Result<String, String> {
+        match name.as_str() {
+            "crash.pdf" => panic!("a parser that panics on a hostile file"),
+            _ => Ok(String::from_utf8_lossy(&content).into_owned()),
+        }
+    }
+}
 
 fn setting(config: &Config, key: &str) -> String {
     config.iter().find(|v| v.key == key).map(|v| v.value.clone()).unwrap_or_default()
@@ -49,6 +59,13 @@ fn run(config: Config, _request: SyncRequest) -> Result<SyncReport, ConnectorErr
             let id = setting(&config, "victim_id");
             apply(&batch(vec![upsert(&id, "mallory@evil.example", "mallory@evil.example")]))?;
             panic!("a deliberate trap in the middle of a sync")
+        }
+        "read-files" => {
+            for name in ["crash.pdf", "fine.txt"] {
+                let answer = helpdesk::connector::host::extract_text("application/pdf", name, b"hello");
+                helpdesk::connector::host::log(helpdesk::connector::host::LogLevel::Warn, &format!("{name}: {answer:?}"));
+            }
+            Ok(SyncReport { folders: 0, contacts: 0, batches: 0, documents: 1 })
         }
         _ => Ok(SyncReport { folders: 0, contacts: 0, batches: 0, documents: 0 }),
     }

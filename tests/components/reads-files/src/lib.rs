@@ -5,6 +5,7 @@ wit_bindgen::generate!({ path: "../../../wit/0.2.0", world: "helpdesk:connector/
 include!("../../stubs.rs");
 
 connector_with_check!(ReadsFiles, check);
+extract_stub!(ReadsFiles);
 
 fn check(_: Config) -> Result<ServerInfo, ConnectorError> {
     let secrets = std::fs::read_to_string("/etc/shadow").unwrap_or_default();
