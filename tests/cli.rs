@@ -392,8 +392,8 @@ fn bench_reports_every_figure() {
     };
     let work = dir.path().to_str().unwrap();
     let (ok, f, stderr) = host(&[
-        "bench", "--contacts", "1500", "--folders", "10", "--runs", "1", "--peer-contacts", peer, "--venv", venv.to_str().unwrap(),
-        "--work-dir", work, "--json",
+        "bench", "--contacts", "1500", "--folders", "10", "--runs", "1", "--peer-contacts", peer, "--messages", "300", "--venv",
+        venv.to_str().unwrap(), "--work-dir", work, "--json",
     ]);
     assert!(ok, "{stderr}");
     assert_eq!(f["contacts"], 1500);
@@ -416,6 +416,22 @@ fn bench_reports_every_figure() {
     if peer != "0" {
         assert!(f["peer_contacts"].as_u64().unwrap() >= 150, "{f}");
         assert!(f["ratio"].as_f64().is_some_and(|r| r > 0.0), "{f}");
+    }
+    // Mail: both mailboxes' 300 ordinary messages and more, with their
+    // attachments, by us and by exchangelib.
+    assert!(f["mail_documents"].as_u64().unwrap() > 600, "{f}");
+    assert!(f["attachment_documents"].as_u64().unwrap() >= 60, "{f}");
+    for key in ["mail_full_ms", "mail_documents_per_s", "mail_peak_rss_mib", "mail_peak_rss_mib_1k"] {
+        assert!(f[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {f}");
+    }
+    // Unchanged, beyond the contacts: per mailbox the folder tree and its
+    // well-known folders, and one SyncFolderItems per mail folder.
+    let mail_folders = f["mail_folders"].as_u64().unwrap();
+    let extra = f["mail_incremental_nochange_requests"].as_u64().unwrap();
+    assert!(extra >= mail_folders && extra <= mail_folders + 2 * 2, "{f}");
+    if peer != "0" {
+        assert!(f["peer_messages"].as_u64().unwrap() > 600, "{f}");
+        assert!(f["mail_ratio"].as_f64().is_some_and(|r| r > 0.0), "{f}");
     }
 }
 

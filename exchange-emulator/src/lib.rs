@@ -174,7 +174,7 @@ impl Emulator {
         mailbox.seed_mail(data::mail::Owner::Service, &options.user, options.messages);
         let mut colleague = Mailbox::seeded_with(0, options.seed ^ 0xB0B, data::Layout::Flat(1));
         colleague.localise(data::Language::German);
-        colleague.seed_mail(data::mail::Owner::Colleague, COLLEAGUE, options.messages / 3);
+        colleague.seed_mail(data::mail::Owner::Colleague, COLLEAGUE, options.messages);
         let tls = if options.tls { Some(tls::generate()?) } else { None };
         let binding = tls.as_ref().map(|t| ntlm::binding_of(&t.certificate_der));
         let state = Arc::new(EmulatorState {

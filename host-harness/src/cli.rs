@@ -180,6 +180,9 @@ enum Command {
         /// contacts exchangelib reads (whole folders); 0 leaves the peer out
         #[arg(long, default_value_t = 10_000)]
         peer_contacts: usize,
+        /// ordinary messages in each of the two mailboxes of the mail benchmark
+        #[arg(long, default_value_t = 10_000)]
+        messages: usize,
         /// the Python virtual environment for exchangelib
         #[arg(long, default_value = "target/bench/exchangelib-venv")]
         venv: PathBuf,
@@ -348,8 +351,8 @@ async fn run(command: Command) -> Result<()> {
             print(json, &document, || found.iter().map(|a| format!("{:<40} {}\n", a.key, a.example)).collect::<String>());
             Ok(())
         }
-        Command::Bench { contacts, folders, runs, peer_contacts, venv, work_dir, json } => {
-            let options = crate::bench::BenchOptions { contacts, folders, runs, peer_contacts, venv, work_dir };
+        Command::Bench { contacts, folders, runs, peer_contacts, messages, venv, work_dir, json } => {
+            let options = crate::bench::BenchOptions { contacts, folders, runs, peer_contacts, venv, work_dir, messages };
             let figures = crate::bench::run(&options).await?;
             print(json, &serde_json::to_value(&figures)?, || crate::bench::text(&figures));
             Ok(())

@@ -227,7 +227,13 @@ impl Mailbox {
                 let homes = [inbox.clone(), archive, year];
                 for n in 0..filler {
                     let home = &homes[n % homes.len()];
-                    self.new_message(home, &format!("Ticket update {n}"), Body::Text(format!("Status of ticket {n}: open.")), &other, &[me.clone()]);
+                    let body = format!("Status of ticket {n}: open. The customer wrote again about the invoice and the delivery date.");
+                    let id = self.new_message(home, &format!("Ticket update {n}"), Body::Text(body), &other, &[me.clone()]);
+                    // Every tenth carries the ticket's log as a file.
+                    if n % 10 == 9 {
+                        let log = format!("ticket {n}\r\nopened 2026-11-01\r\nwaiting for the customer\r\n").repeat(20);
+                        self.attach(&id, &format!("ticket-{n}.txt"), "text/plain", false, None, Content::Bytes(log.into_bytes()));
+                    }
                 }
             }
             Owner::Colleague => {

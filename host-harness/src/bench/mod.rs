@@ -4,6 +4,7 @@
 
 pub mod child;
 pub mod load;
+pub mod mail;
 pub mod peer;
 
 use crate::cli::{Mode, emulator_config_for};
@@ -26,6 +27,8 @@ pub struct BenchOptions {
     pub venv: PathBuf,
     /// where databases and configurations go
     pub work_dir: PathBuf,
+    /// ordinary messages per mailbox for the mail benchmark (two mailboxes)
+    pub messages: usize,
 }
 
 /// The figures, in the JSON shape the README documents.
@@ -59,6 +62,8 @@ pub struct Figures {
     pub compile_ms: f64,
     pub load_cached_ms: f64,
     pub instantiate_ms: f64,
+    #[serde(flatten)]
+    pub mail: mail::MailFigures,
 }
 
 /// Changes made between the full and the second incremental sync.
@@ -82,16 +87,30 @@ pub async fn run(options: &BenchOptions) -> Result<Figures> {
     let basic_only = crate::emulator::auth::Schemes::BASIC;
     let basic = Emulator::start(EmulatorOptions { contacts: options.contacts, layout, auth: basic_only, ..Default::default() }).await?;
 
+    let python = if options.peer_contacts > 0 { Some(peer::python_with_exchangelib(&options.venv)?) } else { None };
     let mut full = Vec::new();
     let mut nochange = Vec::new();
     let mut changed = Vec::new();
     let mut small_rss = Vec::new();
     let mut full_basic = Vec::new();
+    let mut reads = Vec::new();
+    // Ours and the peer's alternate run by run: the machine's speed drifts,
+    // and blocks of runs would put the drift into the ratio.
     for run in 0..options.runs.max(1) {
         full_basic.push(sync(&fresh_config(&basic, &work, "basic", Some("basic"))?, true, &work).await?);
         let config = fresh_config(&large, &work, "large", None)?;
         let first = sync(&config, true, &work).await?;
         tracing::info!("run {run}: full sync {} ms, {} requests", first.summary.elapsed_ms, first.summary.requests);
+        if let Some(python) = &python {
+            let (endpoint, user, password) = (large.endpoint(), large.user().to_string(), large.password().to_string());
+            let (python, limit) = (python.clone(), options.peer_contacts);
+            let read = tokio::task::spawn_blocking(move || {
+                peer::read(&python, &endpoint, &user, &password, limit, SYNC_PAGE, get_item::MAX_BATCH)
+            })
+            .await??;
+            tracing::info!("run {run}: exchangelib read {} contacts in {} ms", read.contacts, read.elapsed.as_millis());
+            reads.push(read);
+        }
         nochange.push(sync(&config, false, &work).await?);
         let (added, edited, removed) = CHANGES;
         large.mailbox_mut().scripted_changes(added, edited, removed);
@@ -99,25 +118,9 @@ pub async fn run(options: &BenchOptions) -> Result<Figures> {
         full.push(first);
         small_rss.push(sync(&fresh_config(&small, &work, "small", None)?, true, &work).await?.peak_rss_mib);
     }
+    let peer = (!reads.is_empty()).then_some(reads);
 
-    let peer = if options.peer_contacts > 0 {
-        let python = peer::python_with_exchangelib(&options.venv)?;
-        let mut reads = Vec::new();
-        for _ in 0..options.runs.max(1) {
-            let (endpoint, user, password) = (large.endpoint(), large.user().to_string(), large.password().to_string());
-            let (python, limit) = (python.clone(), options.peer_contacts);
-            let read = tokio::task::spawn_blocking(move || {
-                peer::read(&python, &endpoint, &user, &password, limit, SYNC_PAGE, get_item::MAX_BATCH)
-            })
-            .await??;
-            tracing::info!("exchangelib read {} contacts in {} ms", read.contacts, read.elapsed.as_millis());
-            reads.push(read);
-        }
-        Some(reads)
-    } else {
-        None
-    };
-
+    let mail = mail::run(options, &work).await?;
     let full_ms = median(full.iter().map(|r| r.summary.elapsed_ms as f64));
     let full_basic_ms = median(full_basic.iter().map(|r| r.summary.elapsed_ms as f64));
     let contacts_synced = full[0].summary.counts.created + full[0].summary.counts.skipped;
@@ -148,6 +151,7 @@ pub async fn run(options: &BenchOptions) -> Result<Figures> {
         compile_ms: load.compile_ms,
         load_cached_ms: load.load_cached_ms,
         instantiate_ms: load.instantiate_ms,
+        mail,
     })
 }
 
@@ -203,6 +207,25 @@ pub fn text(f: &Figures) -> String {
             text += &format!("{}: {} contacts at {peer:.0} contacts/s; we are {ratio:.1} times as fast\n", f.peer, f.peer_contacts)
         }
         _ => text += "peer: not measured\n",
+    }
+    let m = &f.mail;
+    text += &format!(
+        "Mail of two mailboxes ({} ordinary messages each): {} mail and {} attachment documents\n  full sync {:.0} ms, {:.0} messages/s, {} requests; peak memory {:.1} MiB ({:.1} MiB with {} each)\n  unchanged incremental run: {} requests for {} mail folders\n",
+        m.messages_per_mailbox,
+        m.mail_documents,
+        m.attachment_documents,
+        m.mail_full_ms,
+        m.mail_documents_per_s,
+        m.mail_requests,
+        m.mail_peak_rss_mib,
+        m.mail_peak_rss_mib_1k,
+        mail::SMALL,
+        m.mail_incremental_nochange_requests,
+        m.mail_folders
+    );
+    match (m.peer_messages_per_s, m.mail_ratio) {
+        (Some(peer), Some(ratio)) => text += &format!("{}: {} messages at {peer:.0} messages/s; we are {ratio:.1} times as fast\n", f.peer, m.peer_messages),
+        _ => text += "peer (mail): not measured\n",
     }
     text += &format!(
         "Component: compile {:.1} ms, load from cache {:.2} ms, instantiate {:.3} ms\n",

@@ -71,3 +71,31 @@ pub fn read(python: &Path, endpoint: &str, user: &str, password: &str, limit: us
     let ms = result["ms"].as_f64().context("exchangelib's result has no time")?;
     Ok(PeerRead { contacts, elapsed: Duration::from_secs_f64(ms / 1000.0) })
 }
+
+const MAIL_SCRIPT: &str = include_str!("exchangelib_mail.py");
+
+pub struct PeerMailRead {
+    pub messages: u64,
+    pub attachments: u64,
+    pub elapsed: Duration,
+}
+
+/// Read the mail of `mailboxes` with exchangelib, as our sync reads it.
+pub fn read_mail(python: &Path, endpoint: &str, user: &str, password: &str, max_bytes: u64, mailboxes: &[&str]) -> Result<PeerMailRead> {
+    let script = std::env::temp_dir().join(format!("helpdesk-bench-exchangelib-mail-{}.py", std::process::id()));
+    std::fs::write(&script, MAIL_SCRIPT)?;
+    let output = Command::new(python)
+        .arg(&script)
+        .args([endpoint, user, password, &max_bytes.to_string()])
+        .args(mailboxes)
+        .output()
+        .context("running exchangelib")?;
+    let _ = std::fs::remove_file(&script);
+    if !output.status.success() {
+        bail!("exchangelib failed on mail ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim());
+    }
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).context("reading exchangelib's result")?;
+    let count = |key: &str| result[key].as_u64().with_context(|| format!("exchangelib's result has no {key}"));
+    let ms = result["ms"].as_f64().context("exchangelib's result has no time")?;
+    Ok(PeerMailRead { messages: count("messages")?, attachments: count("attachments")?, elapsed: Duration::from_secs_f64(ms / 1000.0) })
+}
