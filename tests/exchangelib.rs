@@ -5,7 +5,7 @@
 //! every EWS request the plugin sent and every answer the emulator gave
 //! against the published schema in ../shared/fixtures/ews/schema.
 
-use helpdesk_e2e::{by_external_id, full_sync, setup_with, sync};
+use helpdesk_e2e::{by_external_id, full_sync, setup_with};
 use helpdesk_host::emulator::EmulatorOptions;
 use helpdesk_host::runtime::Runtime;
 use helpdesk_host::runtime::types::SyncMode;

@@ -158,13 +158,11 @@ pub async fn serve(
         };
         match chosen {
             Ok(mailbox) => ews::handle(mailbox, &body, &state.faults, fault, routed(&parts.headers, &state)),
-            Err(address) => ews::Answer {
-                status: 500,
-                body: ews::mail::no_such_mailbox(&address).into_bytes(),
-                vanished: None,
-                operation: answer_name(&body),
-                downloads: Vec::new(),
-            },
+            Err(address) => ews::Answer::fault(
+                "ErrorNonExistentMailbox",
+                &format!("The SMTP address has no mailbox associated with it: {address}"),
+                ews::operation_name(&body).unwrap_or_else(|| "Invalid".into()),
+            ),
         }
     };
     if !answer.downloads.is_empty() {
@@ -313,10 +311,6 @@ fn routed(headers: &hyper::HeaderMap, state: &EmulatorState) -> bool {
     !state.public_folder_routing
         || (header("x-anchormailbox").eq_ignore_ascii_case(autodiscover::PUBLIC_FOLDER_MAILBOX)
             && header("x-publicfoldermailbox").eq_ignore_ascii_case(autodiscover::PUBLIC_FOLDER_SERVER))
-}
-
-fn answer_name(body: &[u8]) -> String {
-    ews::operation_name(body).unwrap_or_else(|| "Invalid".into())
 }
 
 /// The 401 of a request the connection's sign-in does not let in, if so.

@@ -296,8 +296,3 @@ pub fn ids_named(request: &[u8]) -> Vec<String> {
 pub fn holds(mailbox: &Mailbox, id: &str) -> bool {
     mailbox.folder(id).is_some() || mailbox.message(id).is_some() || mailbox.attachment(id).is_some() || mailbox.contact(id).is_some()
 }
-
-/// The answer to a request for a mailbox the organisation does not have.
-pub fn no_such_mailbox(address: &str) -> String {
-    super::fault("ErrorNonExistentMailbox", &format!("The SMTP address has no mailbox associated with it: {address}"))
-}

@@ -34,6 +34,14 @@ pub struct Answer {
     pub downloads: Vec<String>,
 }
 
+impl Answer {
+    /// A SOAP fault (HTTP 500), as Exchange answers a request it refuses
+    /// whole.
+    pub fn fault(code: &str, text: &str, operation: String) -> Answer {
+        Answer { status: 500, body: fault(code, text).into_bytes(), vanished: None, operation, downloads: Vec::new() }
+    }
+}
+
 /// The operation a request asks for, if it reads as one.
 pub fn operation_name(request: &[u8]) -> Option<String> {
     request::parse(request).ok().map(|r| r.operation.name)
@@ -70,26 +78,10 @@ pub fn handle(
 ) -> Answer {
     let parsed = match request::parse(request) {
         Ok(parsed) => parsed,
-        Err(why) => {
-            let body = fault("ErrorSchemaValidation", &why).into_bytes();
-            return Answer {
-                status: 500,
-                body,
-                vanished: None,
-                operation: "Invalid".into(),
-                downloads: Vec::new(),
-            };
-        }
+        Err(why) => return Answer::fault("ErrorSchemaValidation", &why, "Invalid".into()),
     };
     if let Err(refusal) = schema::check(&parsed) {
-        let body = fault(refusal.code, &refusal.text).into_bytes();
-        return Answer {
-            status: 500,
-            body,
-            vanished: None,
-            operation: "Invalid".into(),
-            downloads: Vec::new(),
-        };
+        return Answer::fault(refusal.code, &refusal.text, "Invalid".into());
     }
     let operation = parsed.operation;
     let name = operation.name.clone();
@@ -161,16 +153,7 @@ pub fn handle(
         }
         ("SyncFolderItems", _) => match sync_folder_items(mailbox, &operation, &shape) {
             Ok(body) => body,
-            Err(why) => {
-                let body = fault("ErrorSchemaValidation", &why).into_bytes();
-                return Answer {
-                    status: 500,
-                    body,
-                    vanished,
-                    operation: name,
-                    downloads: Vec::new(),
-                };
-            }
+            Err(why) => return Answer::fault("ErrorSchemaValidation", &why, name),
         },
         ("ConvertId", _) => convert_id(&operation),
         ("GetAttachment", _) => {
@@ -185,13 +168,7 @@ pub fn handle(
         ("ResolveNames", _) => resolve_names(mailbox, &operation),
         (other, _) => {
             let text = format!("The request is invalid: {other} is not supported by this server.");
-            return Answer {
-                status: 500,
-                body: fault("ErrorInvalidRequest", &text).into_bytes(),
-                vanished,
-                operation: name,
-                downloads: Vec::new(),
-            };
+            return Answer::fault("ErrorInvalidRequest", &text, name);
         }
     };
     Answer {
