@@ -372,14 +372,15 @@ impl Mailbox {
     /// What a user does with mail between two syncs: one message each
     /// added, moved to the Archive folder, deleted, marked read and
     /// edited (its subject and body), all among the filler messages of
-    /// the Inbox.
+    /// the Inbox (none of the special ones the tests look for); nothing
+    /// when the Inbox has fewer than four.
     pub fn scripted_mail_change(&mut self) -> MailScript {
         let mut script = MailScript::default();
         let Some(inbox) = self.distinguished("inbox").map(|f| f.id.clone()) else { return script };
         let archive = self.folders.iter().find(|f| f.name == "Archive" && f.element == "Folder").map(|f| f.id.clone()).unwrap_or_else(|| inbox.clone());
         let chosen: Vec<String> = self
             .messages_in(&inbox)
-            .filter(|m| m.subject.starts_with("Ticket") && m.attachments.is_empty() && !m.is_read)
+            .filter(|m| m.subject.starts_with("Ticket") && !m.is_read)
             .take(4)
             .map(|m| m.id.clone())
             .collect();
