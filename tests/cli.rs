@@ -420,7 +420,7 @@ fn bench_reports_every_figure() {
     // Mail: both mailboxes' 300 ordinary messages and more, with their
     // attachments, by us and by exchangelib.
     assert!(f["mail_documents"].as_u64().unwrap() > 600, "{f}");
-    assert!(f["attachment_documents"].as_u64().unwrap() >= 60, "{f}");
+    assert!(f["attachment_documents"].as_u64().unwrap() >= 30, "every tenth of one mailbox's messages has a file: {f}");
     for key in ["mail_full_ms", "mail_documents_per_s", "mail_peak_rss_mib", "mail_peak_rss_mib_1k"] {
         assert!(f[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {f}");
     }

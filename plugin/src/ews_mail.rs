@@ -16,7 +16,8 @@ use crate::ews::Ews;
 use crate::ews::envelope::FolderRef;
 use crate::ews::find_folder::{FolderInfo, Traversal};
 use crate::ews::get_attachment::Content;
-use crate::ews::get_message::{self, MailItem};
+use crate::ews::get_message::{self, AttachmentRef, MailItem};
+use crate::ews::pipeline::{Messages, Pipeline};
 use crate::ews::sync_folder_items::ItemChange;
 use crate::report;
 use std::collections::{HashMap, HashSet};
@@ -172,9 +173,15 @@ fn sync_folder(ews: &mut Ews, mailbox: &str, folder: &MailFolder, checkpoint: Op
                 _ => to_read.push(item.id),
             }
         }
-        // One batch per GetItem: a page of bodies is never held at once.
+        // GetItem batches on the wire while earlier ones are read; one
+        // batch of documents per GetItem: a page of bodies is never held.
+        let mut pipeline = Pipeline::<Messages>::default();
         for chunk in to_read.chunks(get_message::MAX_BATCH) {
-            for (id, result) in chunk.iter().zip(ews.get_messages(chunk)?) {
+            pipeline.push(ews, chunk.to_vec());
+        }
+        while let Some(next) = pipeline.next(ews) {
+            let (chunk, results) = next?;
+            for (id, result) in chunk.iter().zip(results) {
                 match result {
                     Ok(item) => {
                         documents += 1;
@@ -205,10 +212,12 @@ fn sync_folder(ews: &mut Ews, mailbox: &str, folder: &MailFolder, checkpoint: Op
 }
 
 /// The documents of a message's attachments: every one described; the
-/// text of those small enough and of a type we read. A broken file fails
-/// that attachment alone.
+/// text of those small enough and of a type we read, downloaded together
+/// while their sizes stay under the limit. A broken file fails that
+/// attachment alone.
 fn attachments(ews: &mut Ews, item: &MailItem, mailbox: &str, max_bytes: u64) -> Result<Vec<DocumentChange>> {
     let mut changes = Vec::new();
+    let mut to_read: Vec<&AttachmentRef> = Vec::new();
     for a in &item.attachments {
         let describe = |extraction, note: Option<String>| DocumentChange::Upsert(mail::attachment_document(a, item, mailbox, extraction, String::new(), note));
         if a.item {
@@ -224,18 +233,35 @@ fn attachments(ews: &mut Ews, item: &MailItem, mailbox: &str, max_bytes: u64) ->
             changes.push(describe(Extraction::UnsupportedType, Some(format!("no text is read from {}", a.content_type))));
             continue;
         }
-        // Read by a fresh instance: a file that crashes the reader fails alone.
-        let read = match ews.get_attachment(&a.id)? {
-            Ok(Content::File(bytes)) if bytes.len() as u64 > max_bytes => Err("larger than it said".to_string()),
-            Ok(Content::File(bytes)) => host::extract_text(&a.content_type, &a.name, &bytes),
-            Ok(Content::Item { body, .. }) => Ok(body),
-            Ok(Content::Broken(why)) => Err(why),
-            Err(status) => Err(format!("{}: {}", status.code, status.text)),
-        };
-        changes.push(match read {
-            Ok(text) => DocumentChange::Upsert(mail::attachment_document(a, item, mailbox, Extraction::Extracted, text, None)),
-            Err(why) => DocumentChange::Upsert(mail::attachment_document(a, item, mailbox, Extraction::Failed, String::new(), Some(why))),
-        });
+        to_read.push(a);
+    }
+    // Requests of at most `max_bytes` of files each.
+    let mut groups: Vec<Vec<&AttachmentRef>> = Vec::new();
+    let mut size = 0;
+    for a in to_read {
+        if groups.is_empty() || size + a.size > max_bytes {
+            groups.push(Vec::new());
+            size = 0;
+        }
+        size += a.size;
+        groups.last_mut().expect("pushed above").push(a);
+    }
+    for group in groups {
+        let ids: Vec<&str> = group.iter().map(|a| a.id.as_str()).collect();
+        for (a, content) in group.into_iter().zip(ews.get_attachments(&ids)?) {
+            // Read by a fresh instance: a file that crashes the reader fails alone.
+            let read = match content {
+                Ok(Content::File(bytes)) if bytes.len() as u64 > max_bytes => Err("larger than it said".to_string()),
+                Ok(Content::File(bytes)) => host::extract_text(&a.content_type, &a.name, &bytes),
+                Ok(Content::Item { body, .. }) => Ok(body),
+                Ok(Content::Broken(why)) => Err(why),
+                Err(status) => Err(format!("{}: {}", status.code, status.text)),
+            };
+            changes.push(match read {
+                Ok(text) => DocumentChange::Upsert(mail::attachment_document(a, item, mailbox, Extraction::Extracted, text, None)),
+                Err(why) => DocumentChange::Upsert(mail::attachment_document(a, item, mailbox, Extraction::Failed, String::new(), Some(why))),
+            });
+        }
     }
     Ok(changes)
 }

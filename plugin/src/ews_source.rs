@@ -11,7 +11,7 @@ use crate::ews::Ews;
 use crate::ews::find_item::ItemRef;
 use crate::ews::get_item::{self, FetchedItem};
 use crate::ews::response::Status;
-use crate::ews::pipeline::Pipeline;
+use crate::ews::pipeline::{Contacts, Pipeline};
 use crate::ews::sync_folder_items::ItemChange;
 use crate::flatten::Attributes;
 use crate::report;
@@ -138,7 +138,7 @@ impl EwsSource {
         let mut restarts = 0;
         let mut done = 0u64;
         let mut early = None;
-        let mut pipeline = Pipeline::default();
+        let mut pipeline = Pipeline::<Contacts>::default();
         // Pages whose contacts are queued but not read yet, oldest first.
         let mut listed: VecDeque<Listed> = VecDeque::new();
         let mut more = true;
@@ -163,7 +163,7 @@ impl EwsSource {
                             restarts += 1;
                             state = None;
                             listed.clear();
-                            pipeline = Pipeline::default();
+                            pipeline = Pipeline::<Contacts>::default();
                             continue;
                         }
                     }

@@ -8,8 +8,11 @@ use super::xml::{Tag, XmlError, XmlStream};
 use base64::Engine as _;
 use std::io::BufRead;
 
-pub fn request(id: &str) -> String {
-    format!(r#"<m:GetAttachment><m:AttachmentIds><t:AttachmentId Id="{}"/></m:AttachmentIds></m:GetAttachment>"#, escape(id))
+/// One request for several attachments: the caller keeps their sizes
+/// together under its limit.
+pub fn request(ids: &[&str]) -> String {
+    let ids: String = ids.iter().map(|id| format!(r#"<t:AttachmentId Id="{}"/>"#, escape(id))).collect();
+    format!(r#"<m:GetAttachment><m:AttachmentIds>{ids}</m:AttachmentIds></m:GetAttachment>"#)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

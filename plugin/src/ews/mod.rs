@@ -268,17 +268,14 @@ impl Ews {
                 Ok(vec![Err(Status { class: "Error".into(), code: "Unreadable".into(), text: e.message, back_off_ms: None })])
             }
             Err(e) => Err(e),
-            Ok(results) if results.len() != ids.len() => {
-                Err(Error::protocol(format!("{}: GetItem answered {} messages for {} ids", self.endpoint, results.len(), ids.len())))
-            }
-            Ok(results) => Ok(results),
+            Ok(results) => self.check_count(results, ids.len()),
         }
     }
 
-    /// One attachment's content.
-    pub fn get_attachment(&mut self, id: &str) -> Result<std::result::Result<get_attachment::Content, Status>> {
-        let (parser, _) = self.call(&get_attachment::request(id), get_attachment::parser)?;
-        parser.results.into_iter().next().ok_or_else(|| Error::protocol(format!("{}: GetAttachment answered nothing", self.endpoint)))
+    /// Attachments' contents, one result per id, in order.
+    pub fn get_attachments(&mut self, ids: &[&str]) -> Result<Vec<std::result::Result<get_attachment::Content, Status>>> {
+        let (parser, _) = self.call(&get_attachment::request(ids), get_attachment::parser)?;
+        self.check_count(parser.results, ids.len())
     }
 
     fn sync_request(folder_id: &str, state: Option<&str>) -> String {
@@ -309,7 +306,7 @@ impl Ews {
     /// GetItem for many batches through a [`pipeline::Pipeline`]; `each`
     /// gets every batch's results, in order.
     pub fn get_items_each(&mut self, batches: &[&[ItemRef]], mut each: impl FnMut(usize, pipeline::Results) -> Result<()>) -> Result<()> {
-        let mut pipeline = pipeline::Pipeline::default();
+        let mut pipeline = pipeline::Pipeline::<pipeline::Contacts>::default();
         for batch in batches {
             pipeline.push(self, batch.to_vec());
         }
@@ -343,16 +340,16 @@ impl Ews {
         self.retried_401 = false;
     }
 
-    fn check_count(&self, results: Vec<Result<FetchedItem, Status>>, ids: &[ItemRef]) -> Result<Vec<Result<FetchedItem, Status>>> {
-        if results.len() != ids.len() {
-            return Err(Error::protocol(format!("{}: GetItem answered {} messages for {} ids", self.endpoint, results.len(), ids.len())));
+    fn check_count<T>(&self, results: Vec<T>, asked: usize) -> Result<Vec<T>> {
+        if results.len() != asked {
+            return Err(Error::protocol(format!("{}: GetItem answered {} messages for {} ids", self.endpoint, results.len(), asked)));
         }
         Ok(results)
     }
 
     fn get_items_once(&mut self, ids: &[ItemRef]) -> Result<Vec<Result<FetchedItem, Status>>> {
         let (parser, _) = self.call(&get_item::request(ids), get_item::parser)?;
-        self.check_count(parser.results, ids)
+        self.check_count(parser.results, ids.len())
     }
 
     /// The offset of the next page; a server that does not advance would

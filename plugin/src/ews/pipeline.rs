@@ -1,53 +1,100 @@
 //! GetItem requests kept on the wire: up to [`super::IN_FLIGHT`] at once,
 //! answered in the order they were queued, so that the server works on the
 //! next batches while we map and store this one. Batches can be queued
-//! while earlier ones are read, across listing pages.
+//! while earlier ones are read, across listing pages. Contacts and mail
+//! are read alike; [`Read`] says what a batch asks for.
 
 use super::Ews;
 use super::find_item::ItemRef;
 use super::get_item::{self, FetchedItem};
-use super::response::Status;
+use super::get_message::{self, MailItem};
+use super::response::{Object, PerObject, Status};
 use crate::error::{Kind, Result};
 use crate::http;
 use std::collections::VecDeque;
+use std::marker::PhantomData;
 
-struct Batch {
-    items: Vec<ItemRef>,
+/// What a pipeline reads: the request for a batch of ids, and how a batch
+/// that failed on the wire is read again alone (with retries, split until
+/// a broken item stands alone).
+pub trait Read {
+    type Id: Clone;
+    type Item: Object;
+    fn request(ids: &[Self::Id]) -> String;
+    fn again(ews: &mut Ews, ids: &[Self::Id]) -> Result<Vec<std::result::Result<Self::Item, Status>>>;
+}
+
+/// Contacts, by their listed ids.
+pub struct Contacts;
+
+impl Read for Contacts {
+    type Id = ItemRef;
+    type Item = FetchedItem;
+    fn request(ids: &[ItemRef]) -> String {
+        get_item::request(ids)
+    }
+    fn again(ews: &mut Ews, ids: &[ItemRef]) -> Result<Vec<std::result::Result<FetchedItem, Status>>> {
+        ews.get_items(ids)
+    }
+}
+
+/// Messages, with their bodies and attachment lists.
+pub struct Messages;
+
+impl Read for Messages {
+    type Id = String;
+    type Item = MailItem;
+    fn request(ids: &[String]) -> String {
+        get_message::request(ids)
+    }
+    fn again(ews: &mut Ews, ids: &[String]) -> Result<Vec<std::result::Result<MailItem, Status>>> {
+        ews.get_messages(ids)
+    }
+}
+
+struct Batch<Id> {
+    items: Vec<Id>,
     /// None until sent; Some(None) when sending failed
     sent: Option<Option<http::Pending>>,
 }
 
-#[derive(Default)]
-pub struct Pipeline {
-    queue: VecDeque<Batch>,
+pub struct Pipeline<R: Read = Contacts> {
+    queue: VecDeque<Batch<R::Id>>,
+    read: PhantomData<R>,
+}
+
+impl<R: Read> Default for Pipeline<R> {
+    fn default() -> Self {
+        Pipeline { queue: VecDeque::new(), read: PhantomData }
+    }
 }
 
 /// One result per id of a batch, in order.
-pub type Results = Vec<std::result::Result<FetchedItem, Status>>;
+pub type Results<T = FetchedItem> = Vec<std::result::Result<T, Status>>;
 
-impl Pipeline {
+impl<R: Read> Pipeline<R> {
     /// Queue a batch of ids; it is sent as soon as a slot is free.
-    pub fn push(&mut self, ews: &mut Ews, items: Vec<ItemRef>) {
+    pub fn push(&mut self, ews: &mut Ews, items: Vec<R::Id>) {
         self.queue.push_back(Batch { items, sent: None });
         self.fill(ews);
     }
 
     /// The oldest batch and its results. A batch that fails here is read
-    /// again alone through [`Ews::get_items`] (with its retries and
-    /// splitting); when the server said it is busy, the rest of the run
-    /// sends one request at a time: a busy server is not pressed.
-    pub fn next(&mut self, ews: &mut Ews) -> Option<Result<(Vec<ItemRef>, Results)>> {
+    /// again alone (with its retries and splitting); when the server said
+    /// it is busy, the rest of the run sends one request at a time: a busy
+    /// server is not pressed.
+    pub fn next(&mut self, ews: &mut Ews) -> Option<Result<(Vec<R::Id>, Results<R::Item>)>> {
         self.fill(ews);
         let batch = self.queue.pop_front()?;
-        let mut parser = get_item::parser();
-        let fast = ews.read_early(batch.sent.flatten(), &mut parser).and_then(|()| ews.check_count(parser.results, &batch.items));
+        let mut parser = PerObject::<R::Item>::new("Items");
+        let fast = ews.read_early(batch.sent.flatten(), &mut parser).and_then(|()| ews.check_count(parser.results, batch.items.len()));
         let results = match fast {
             Ok(results) => Ok(results),
             Err(e) => {
                 if e.kind == Kind::Throttled {
                     ews.in_flight = 1;
                 }
-                ews.get_items(&batch.items)
+                R::again(ews, &batch.items)
             }
         };
         self.fill(ews);
@@ -60,7 +107,7 @@ impl Pipeline {
             if on_the_wire >= ews.in_flight {
                 break;
             }
-            batch.sent = Some(ews.send_early(&get_item::request(&batch.items)));
+            batch.sent = Some(ews.send_early(&R::request(&batch.items)));
             on_the_wire += 1;
         }
     }
