@@ -113,8 +113,12 @@ pub struct Mailbox {
     pub directory: Vec<(String, String)>,
     /// the owner's primary SMTP address
     pub address: String,
-    /// mail, in creation order (mail.rs)
+    /// mail, in creation order (mail.rs); changed only through its
+    /// methods, which keep the index below
     pub messages: Vec<mail::Message>,
+    /// positions in `messages`, and of attachments, by id: made on first
+    /// use after a change
+    mail_index: std::sync::OnceLock<mail::Index>,
     pub message_tombstones: Vec<Tombstone>,
 }
 

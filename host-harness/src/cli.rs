@@ -91,6 +91,10 @@ enum Command {
         /// Kontakte, Posteingang, Gelöschte Elemente, ...)
         #[arg(long, value_enum, default_value_t = FolderLanguage::En)]
         language: FolderLanguage,
+        /// ordinary messages in each mailbox (svc-helpdesk@ and bob@),
+        /// beside the special ones
+        #[arg(long, default_value_t = 30)]
+        messages: usize,
         /// the schemes EWS accepts: ntlm (Negotiate and NTLM), negotiate
         /// (Negotiate alone), basic, or a list (ntlm,basic)
         #[arg(long, default_value = "ntlm")]
@@ -294,7 +298,7 @@ async fn run(command: Command) -> Result<()> {
         Command::Demo { contacts, seed, db, mode, faults, verbose, json } => {
             demo(contacts, seed, db, mode, faults, verbose, json).await
         }
-        Command::Emulator { listen, contacts, seed, user, password, tls, cert_out, faults, folders, language, auth, epa } => {
+        Command::Emulator { listen, contacts, seed, user, password, tls, cert_out, faults, folders, language, messages, auth, epa } => {
             let auth = crate::emulator::auth::Schemes::parse(&auth).map_err(anyhow::Error::msg)?;
             let epa = match epa {
                 EpaSetting::Off => crate::emulator::ntlm::Epa::Off,
@@ -307,7 +311,7 @@ async fn run(command: Command) -> Result<()> {
                 FolderLanguage::De => Language::German,
             };
             let options =
-                EmulatorOptions { listen, contacts, seed, user, password, tls, faults, layout, language, auth, epa, ..Default::default() };
+                EmulatorOptions { listen, contacts, seed, user, password, tls, faults, layout, language, auth, epa, messages, ..Default::default() };
             let emulator = Emulator::start(options).await?;
             if let (Some(path), Some(pem)) = (&cert_out, &emulator.ca_pem) {
                 std::fs::write(path, pem).with_context(|| format!("writing {}", path.display()))?;

@@ -92,6 +92,14 @@ pub struct Message {
     pub read_changed: u64,
 }
 
+/// Positions of messages (by id and by folder) and of attachments.
+#[derive(Clone, Debug, Default)]
+pub struct Index {
+    messages: std::collections::HashMap<String, usize>,
+    by_folder: std::collections::HashMap<String, Vec<usize>>,
+    attachments: std::collections::HashMap<String, (usize, usize)>,
+}
+
 /// One change SyncFolderItems reports for a mail folder.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MailChange<'a> {
@@ -296,6 +304,7 @@ impl Mailbox {
             modified: seq,
             read_changed: 0,
         });
+        self.reindex();
         id
     }
 
@@ -310,23 +319,47 @@ impl Mailbox {
             content_id: content_id.map(str::to_string),
             content,
         });
+        self.reindex();
     }
 
     fn message_mut(&mut self, id: &str) -> &mut Message {
-        self.messages.iter_mut().find(|m| m.id == id).expect("a message of this mailbox")
+        // Ids do not change in place: the index stays right.
+        let position = self.index().messages[id];
+        &mut self.messages[position]
+    }
+
+    /// Where messages and attachments are: a large mailbox is not scanned
+    /// for each id a request names.
+    fn index(&self) -> &Index {
+        self.mail_index.get_or_init(|| {
+            let mut index = Index::default();
+            for (i, m) in self.messages.iter().enumerate() {
+                index.messages.insert(m.id.clone(), i);
+                index.by_folder.entry(m.folder_id.clone()).or_default().push(i);
+                for (j, a) in m.attachments.iter().enumerate() {
+                    index.attachments.insert(a.id.clone(), (i, j));
+                }
+            }
+            index
+        })
+    }
+
+    /// The messages changed: the index is made again when next needed.
+    fn reindex(&mut self) {
+        self.mail_index = Default::default();
     }
 
     pub fn message(&self, id: &str) -> Option<&Message> {
-        self.messages.iter().find(|m| m.id == id)
+        self.index().messages.get(id).map(|&i| &self.messages[i])
     }
 
     /// An attachment by id, with its message.
     pub fn attachment(&self, id: &str) -> Option<(&Message, &Attachment)> {
-        self.messages.iter().find_map(|m| m.attachments.iter().find(|a| a.id == id).map(|a| (m, a)))
+        self.index().attachments.get(id).map(|&(i, j)| (&self.messages[i], &self.messages[i].attachments[j]))
     }
 
     pub fn messages_in<'a>(&'a self, folder: &'a str) -> impl Iterator<Item = &'a Message> + 'a {
-        self.messages.iter().filter(move |m| m.folder_id == folder)
+        self.index().by_folder.get(folder).into_iter().flatten().map(|&i| &self.messages[i])
     }
 
     /// At most `max` changes to the messages of `folder` after `since`,
@@ -356,8 +389,9 @@ impl Mailbox {
     }
 
     fn delete_message(&mut self, id: &str) -> Option<Message> {
-        let position = self.messages.iter().position(|m| m.id == id)?;
+        let position = *self.index().messages.get(id)?;
         let message = self.messages.remove(position);
+        self.reindex();
         self.seq += 1;
         self.message_tombstones.push(Tombstone {
             id: message.id.clone(),
@@ -401,6 +435,7 @@ impl Mailbox {
             (message.created, message.modified) = (seq, seq);
             script.moved.push((moved.clone(), message.id.clone()));
             self.messages.push(message);
+            self.reindex();
         }
         if self.delete_message(deleted).is_some() {
             script.deleted.push(deleted.clone());
