@@ -276,3 +276,32 @@ async fn an_unchanged_rerun_reads_no_body_and_changes_come_back_as_themselves() 
     assert_eq!(mail_reads() - items, 2, "one GetItem per folder with messages to read: the Inbox (added, edited), the Archive (moved in)");
     assert_documents_match(&s);
 }
+
+/// A mailbox the organisation does not have is a warning, and the others
+/// are read; Graph's mail is not built yet, and says so before reading.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_mailbox_is_skipped_with_a_warning_and_graph_says_it_reads_no_mail_yet() {
+    let (s, _) = setup().await;
+    let connection = s.connection_with(|c| {
+        c.documents = Some(DocumentsConfig::default());
+        c.exchange.mailboxes = vec!["nobody@example.com".into(), OWNER.into()];
+    });
+    let summary = sync(&s, &connection, SyncMode::Full).await;
+    assert!(
+        summary.warnings.iter().any(|w| w.contains("the mailbox nobody@example.com was skipped") && w.contains("ErrorNonExistentMailbox")),
+        "{:?}",
+        summary.warnings
+    );
+    let documents = summary.documents.unwrap();
+    assert!(documents.by_kind["mail"].created > 10, "{documents:?}");
+
+    let mut config = helpdesk_host::cli::emulator_config_for(&s.emulator, &s.db, helpdesk_host::cli::Mode::Graph);
+    config.documents = Some(DocumentsConfig::default());
+    config.exchange.mailboxes = vec![OWNER.into()];
+    let graph = helpdesk_host::runs::Connection::from_config(&config).unwrap();
+    let before = stored(&s).len();
+    let error = graph.sync(&Runtime::shared().unwrap(), &s.store, SyncMode::Full, false).await.unwrap_err();
+    assert_eq!(error.kind, "configuration", "{error}");
+    assert!(error.message.contains("EWS only"), "{error}");
+    assert_eq!(stored(&s).len(), before, "nothing of the documents lost");
+}
