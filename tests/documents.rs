@@ -305,3 +305,18 @@ async fn an_unknown_mailbox_is_skipped_with_a_warning_and_graph_says_it_reads_no
     assert!(error.message.contains("EWS only"), "{error}");
     assert_eq!(stored(&s).len(), before, "nothing of the documents lost");
 }
+
+/// Scripts change the emulator between runs over HTTP: contacts and mail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_emulators_change_endpoint_changes_mail_too() {
+    let (s, connection) = setup().await;
+    sync(&s, &connection, SyncMode::Full).await;
+    let url = format!("http://{}/emulator/change?n=2", s.emulator.addr);
+    let out = tokio::task::block_in_place(|| std::process::Command::new("curl").args(["-sS", "-X", "POST", &url]).output().expect("curl runs (CI installs it)"));
+    let change: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(change["added"].as_array().unwrap().len(), 2, "{change}");
+    assert_eq!(change["mail"]["moved"].as_array().unwrap().len(), 1, "{change}");
+    let mail = sync(&s, &connection, SyncMode::Incremental).await.documents.unwrap().by_kind["mail"];
+    assert_eq!((mail.created, mail.removed, mail.updated), (2, 2, 2));
+    assert_documents_match(&s);
+}

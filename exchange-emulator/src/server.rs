@@ -23,7 +23,8 @@ fn full(bytes: impl Into<Bytes>) -> Body {
 
 pub const EWS_PATH: &str = "/EWS/Exchange.asmx";
 /// Not EWS: scripts change the mailbox between runs with
-/// `POST /emulator/change?n=10` (adds, changes and removes n contacts).
+/// `POST /emulator/change?n=10` (adds, changes and removes n contacts; adds,
+/// moves, deletes, marks read and edits one message each).
 pub const CHANGE_PATH: &str = "/emulator/change";
 const TOKEN_SUFFIX: &str = "/oauth2/v2.0/token";
 const DEVICE_CODE_SUFFIX: &str = "/oauth2/v2.0/devicecode";
@@ -367,8 +368,14 @@ fn scripted_change(state: &EmulatorState, query: Option<&str>) -> Response<Body>
         .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("n=")))
         .and_then(|n| n.parse().ok())
         .unwrap_or(10);
-    let script = state.mailbox.write().unwrap_or_else(|p| p.into_inner()).scripted_change(n);
-    let body = serde_json::json!({ "added": script.added, "changed": script.changed, "removed": script.removed });
+    let (script, mail) = {
+        let mut mailbox = state.mailbox.write().unwrap_or_else(|p| p.into_inner());
+        (mailbox.scripted_change(n), mailbox.scripted_mail_change())
+    };
+    let body = serde_json::json!({
+        "added": script.added, "changed": script.changed, "removed": script.removed,
+        "mail": { "added": mail.added, "moved": mail.moved, "deleted": mail.deleted, "read": mail.read, "edited": mail.edited },
+    });
     let mut response = Response::new(full(body.to_string()));
     response.headers_mut().insert("content-type", "application/json".parse().unwrap());
     response
