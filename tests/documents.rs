@@ -320,3 +320,37 @@ async fn the_emulators_change_endpoint_changes_mail_too() {
     assert_eq!((mail.created, mail.removed, mail.updated), (2, 2, 2));
     assert_documents_match(&s);
 }
+
+/// A message that cannot be read fails alone; its folder's checkpoint
+/// moves on, and the next incremental run reads it again (and stores it
+/// once it reads).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_could_not_be_read_is_read_again_on_the_next_run() {
+    let options = EmulatorOptions { contacts: 20, seed: 52, messages: 12, faults: Some("broken-message".into()), ..Default::default() };
+    let s = helpdesk_e2e::setup_with(options).await;
+    let connection = s.connection_with(|c| {
+        c.documents = Some(DocumentsConfig::default());
+        c.exchange.mailboxes = vec![OWNER.into(), COLLEAGUE.into()];
+    });
+    // The first ordinary message of each mailbox's Inbox.
+    let mut broken = vec![s.emulator.mailbox().first_ordinary_message().unwrap().to_string()];
+    broken.push(s.emulator.colleagues()[0].first_ordinary_message().unwrap().to_string());
+    broken.sort();
+    let failed_mail = |d: &helpdesk_host::documents::DocumentSummary| {
+        let mut ids: Vec<String> = d.failed_reasons.iter().filter(|r| r.kind == "mail").map(|r| r.id.clone()).collect();
+        ids.sort();
+        ids
+    };
+    let full = sync(&s, &connection, SyncMode::Full).await.documents.unwrap();
+    assert_eq!(failed_mail(&full), broken, "{:?}", full.failed_reasons);
+    assert!(!stored(&s).iter().any(|r| broken.contains(&r.id)));
+    // Still broken: they fail again, and nothing else is read.
+    let again = sync(&s, &connection, SyncMode::Incremental).await.documents.unwrap();
+    assert_eq!((failed_mail(&again), again.counts.created), (broken.clone(), 0), "{again:?}");
+    s.emulator.mend_message();
+    let mended = sync(&s, &connection, SyncMode::Incremental).await.documents.unwrap();
+    assert_eq!((mended.counts.failed, mended.by_kind["mail"].created), (0, 2), "{mended:?}");
+    assert_documents_match(&s);
+    let last = sync(&s, &connection, SyncMode::Incremental).await.documents.unwrap_or_default();
+    assert_eq!(last.counts.created + last.counts.failed, 0, "read once, not again: {last:?}");
+}

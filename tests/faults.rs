@@ -128,8 +128,9 @@ async fn a_graph_page_with_neither_link_ends_nothing_and_deactivates_nobody() {
 
 #[test]
 fn every_fault_kind_is_tested() {
-    // The sign-in faults are tested with the rest of NTLM.
-    let source = [include_str!("faults.rs"), include_str!("ntlm.rs")].concat();
+    // The sign-in faults are tested with the rest of NTLM, the mail's with
+    // the documents.
+    let source = [include_str!("faults.rs"), include_str!("ntlm.rs"), include_str!("documents.rs")].concat();
     for (_, name) in ALL {
         assert!(source.contains(&format!("\"{name}\"")), "{name} has a test");
     }

@@ -35,6 +35,10 @@ pub enum Fault {
     VanishedItem,
     /// one item whose XML is broken, every time
     BrokenItem,
+    /// the first ordinary message of each mailbox's Inbox: its GetItem XML
+    /// is broken until the emulator is told it is mended
+    /// ([`Faults::mend_message`]), a failure that passes
+    BrokenMessage,
     /// character references XML 1.0 forbids, in one contact's name
     BadChars,
     /// a body cut short, with a matching Content-Length
@@ -59,6 +63,7 @@ pub const ALL: &[(Fault, &str)] = &[
     (Fault::InvalidSyncState, "invalid-sync-state"),
     (Fault::VanishedItem, "vanished-item"),
     (Fault::BrokenItem, "broken-item"),
+    (Fault::BrokenMessage, "broken-message"),
     (Fault::BadChars, "bad-chars"),
     (Fault::Truncated, "truncated"),
     (Fault::Oversized, "oversized"),
@@ -94,6 +99,8 @@ pub struct Faults {
     planned: Mutex<Vec<(Fault, u64, bool)>>,
     /// persistent faults
     pub broken_item: bool,
+    /// until mended: each Inbox's first ordinary message
+    broken_message: std::sync::atomic::AtomicBool,
     pub vanishing_item: bool,
     pub bad_chars: bool,
     /// the contact whose name carries the forbidden characters
@@ -134,6 +141,7 @@ impl Faults {
         Ok(Faults {
             planned: Mutex::new(planned),
             broken_item: chosen.contains(&Fault::BrokenItem),
+            broken_message: chosen.contains(&Fault::BrokenMessage).into(),
             vanishing_item: chosen.contains(&Fault::VanishedItem),
             bad_chars: chosen.contains(&Fault::BadChars),
             bad_chars_id: None,
@@ -148,6 +156,16 @@ impl Faults {
         let due = planned.iter_mut().find(|(fault, at, fired)| !*fired && request >= *at && applies(*fault))?;
         due.2 = true;
         Some(due.0)
+    }
+
+    /// Whether the broken message is still broken.
+    pub fn message_broken(&self) -> bool {
+        self.broken_message.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The broken message reads again.
+    pub fn mend_message(&self) {
+        self.broken_message.store(false, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Faults planned but not yet fired.

@@ -275,6 +275,11 @@ impl Emulator {
     }
 
     /// Faults planned that have not fired yet.
+    /// The broken-message fault's message reads again.
+    pub fn mend_message(&self) {
+        self.state.faults.mend_message();
+    }
+
     pub fn pending_faults(&self) -> Vec<faults::Fault> {
         self.state.faults.pending()
     }

@@ -51,7 +51,7 @@ enum Command {
         /// faults the emulator injects: all, or a comma-separated list
         /// (busy-fault, busy-message, http-503, http-429, reset, slow,
         /// unauthorized, invalid-sync-state, vanished-item, broken-item,
-        /// bad-chars, truncated, oversized; and, not in all, the Graph-only
+        /// broken-message, bad-chars, truncated, oversized; and, not in all, the Graph-only
         /// unterminated-page and the NTLM-only close-on-challenge), planned
         /// from the seed
         #[arg(long)]

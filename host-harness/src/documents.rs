@@ -57,6 +57,18 @@ CREATE TABLE IF NOT EXISTS document_checkpoints (
     PRIMARY KEY (source, mailbox, folder_id)
 );
 
+-- items that could not be read: read again on the next run, whatever
+-- the folder's checkpoint says, until they are read or gone
+CREATE TABLE IF NOT EXISTS retry_documents (
+    source    TEXT NOT NULL,
+    mailbox   TEXT NOT NULL COLLATE NOCASE,
+    folder_id TEXT NOT NULL,
+    id        TEXT NOT NULL,
+    reason    TEXT NOT NULL,
+    run_id    INTEGER,
+    PRIMARY KEY (source, id)
+);
+
 CREATE VIRTUAL TABLE IF NOT EXISTS documents_words USING fts5 (
     title, body, content = 'documents', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2'
 );
@@ -204,6 +216,12 @@ pub fn checkpoints(conn: &Connection, source: &str) -> rusqlite::Result<Vec<(Str
     statement.query_map([source], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?.collect()
 }
 
+/// The items to read again: (mailbox, folder id, id).
+pub fn retries(conn: &Connection, source: &str) -> rusqlite::Result<Vec<(String, String, String)>> {
+    let mut statement = conn.prepare("SELECT mailbox, folder_id, id FROM retry_documents WHERE source = ?1 ORDER BY mailbox, folder_id, id")?;
+    statement.query_map([source], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?.collect()
+}
+
 /// Apply one batch inside the caller's transaction, with a savepoint of
 /// its own: a batch the store refuses leaves nothing.
 pub fn apply_batch(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, summary: &mut DocumentSummary) -> rusqlite::Result<()> {
@@ -256,6 +274,17 @@ fn apply(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, su
         }
     };
     for change in &batch.changes {
+        // An item read, gone or unchanged needs no second reading.
+        let named = match change {
+            DocumentChange::Upsert(doc) => Some(doc.id.as_str()),
+            DocumentChange::Remove(id) | DocumentChange::Unchanged(id) => Some(id.as_str()),
+            DocumentChange::ReadFlag(flag) => Some(flag.id.as_str()),
+            DocumentChange::Skipped(why) => Some(why.id.as_str()),
+            DocumentChange::Failed(_) => None,
+        };
+        if let Some(id) = named {
+            conn.prepare_cached("DELETE FROM retry_documents WHERE source = ?1 AND id = ?2")?.execute(params![source, id])?;
+        }
         match change {
             DocumentChange::Upsert(doc) => {
                 let existed = upsert(conn, source, run_id, batch, doc)?;
@@ -299,8 +328,14 @@ fn apply(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, su
             }
             DocumentChange::Skipped(why) => issue(summary, false, &why.id, kind_name(why.kind), &why.title, &why.reason),
             DocumentChange::Failed(why) => {
-                // What was stored stays, and a later listing reads it again.
+                // What was stored stays, and the next run reads it again.
                 conn.execute("UPDATE documents SET last_seen_run = ?3 WHERE source = ?1 AND (id = ?2 OR parent_id = ?2)", params![source, why.id, run_id])?;
+                conn.execute(
+                    "INSERT INTO retry_documents (source, mailbox, folder_id, id, reason, run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (source, id) DO UPDATE SET mailbox = excluded.mailbox, folder_id = excluded.folder_id,
+                         reason = excluded.reason, run_id = excluded.run_id",
+                    params![source, batch.mailbox, batch.folder_id, why.id, why.reason, run_id],
+                )?;
                 issue(summary, true, &why.id, kind_name(why.kind), &why.title, &why.reason);
             }
         }
@@ -333,6 +368,11 @@ fn apply(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, su
         for kind in kinds {
             summary.count(&kind, Counted::Removed);
         }
+        // Items to read again that this listing did not show are gone.
+        conn.execute(
+            "DELETE FROM retry_documents WHERE source = ?1 AND mailbox = ?2 AND folder_id = ?3 AND (run_id IS NULL OR run_id != ?4)",
+            params![source, batch.mailbox, batch.folder_id, run_id],
+        )?;
     }
     Ok(())
 }

@@ -367,6 +367,10 @@ impl Connection {
             .into_iter()
             .map(|(mailbox, folder_id, state)| crate::runtime::types::MailboxCheckpoint { mailbox, folder_id, state })
             .collect();
+        let document_retries = crate::documents::retries(&store.lock(), SOURCE)?
+            .into_iter()
+            .map(|(mailbox, folder_id, id)| crate::runtime::types::DocumentRetry { mailbox, folder_id, id })
+            .collect();
         let documents = self.documents.clone();
         let request = SyncRequest {
             mode,
@@ -375,6 +379,7 @@ impl Connection {
             content: documents.content,
             mailboxes: documents.mailboxes,
             document_checkpoints,
+            document_retries,
             max_attachment_bytes: documents.max_attachment_bytes,
             mail_folders: documents.mail_folders,
         };

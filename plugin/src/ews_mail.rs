@@ -145,6 +145,13 @@ fn sync_folder(ews: &mut Ews, mailbox: &str, folder: &MailFolder, checkpoint: Op
     let mut state = checkpoint.map(str::to_string);
     let mut full = state.is_none();
     let mut documents = 0;
+    // Items that failed before: the checkpoint has moved past them. (A
+    // full listing shows them anyway.)
+    if !full {
+        let again: Vec<String> =
+            request.document_retries.iter().filter(|r| r.mailbox.eq_ignore_ascii_case(mailbox) && r.folder_id == folder.id).map(|r| r.id.clone()).collect();
+        documents += read(ews, &target, again, request)?;
+    }
     loop {
         let page = ews.sync_items(&folder.id, state.as_deref())?;
         if page.status.is_error() {
@@ -173,42 +180,54 @@ fn sync_folder(ews: &mut Ews, mailbox: &str, folder: &MailFolder, checkpoint: Op
                 _ => to_read.push(item.id),
             }
         }
-        // GetItem batches on the wire while earlier ones are read; one
-        // batch of documents per GetItem: a page of bodies is never held.
-        let mut pipeline = Pipeline::<Messages>::default();
-        for chunk in to_read.chunks(get_message::MAX_BATCH) {
-            pipeline.push(ews, chunk.to_vec());
-        }
-        while let Some(next) = pipeline.next(ews) {
-            let (chunk, results) = next?;
-            for (id, result) in chunk.iter().zip(results) {
-                match result {
-                    Ok(item) => {
-                        documents += 1;
-                        changes.push(DocumentChange::Upsert(mail::mail_document(&item, mailbox)));
-                        if request.content.contains(&ContentKind::Attachment) {
-                            for change in attachments(ews, &item, mailbox, request.max_attachment_bytes)? {
-                                documents += 1;
-                                changes.push(change);
-                            }
-                        }
-                    }
-                    Err(status) => changes.push(DocumentChange::Failed(DocumentIssue {
-                        id: id.clone(),
-                        kind: ContentKind::Mail,
-                        title: String::new(),
-                        reason: format!("{}: {}", status.code, status.text),
-                    })),
-                }
-            }
-            target.apply(std::mem::take(&mut changes), None, false)?;
-        }
-        target.apply(changes, Some(page.state.clone()), full && page.last)?;
+        target.apply(changes, None, false)?;
+        documents += read(ews, &target, to_read, request)?;
+        target.apply(Vec::new(), Some(page.state.clone()), full && page.last)?;
         if page.last {
             return Ok(documents);
         }
         state = Some(page.state);
     }
+}
+
+/// Read messages by id and hand them over with their attachments: GetItem
+/// batches on the wire while earlier ones are read, one batch of documents
+/// per GetItem (a page of bodies is never held at once). A message gone
+/// meanwhile is a removal; one that cannot be read fails, and the host
+/// has it read again next time. The documents handed over.
+fn read(ews: &mut Ews, target: &Folder, ids: Vec<String>, request: &SyncRequest) -> Result<u64> {
+    let mut documents = 0;
+    let mut pipeline = Pipeline::<Messages>::default();
+    for chunk in ids.chunks(get_message::MAX_BATCH) {
+        pipeline.push(ews, chunk.to_vec());
+    }
+    while let Some(next) = pipeline.next(ews) {
+        let (chunk, results) = next?;
+        let mut changes = Vec::new();
+        for (id, result) in chunk.iter().zip(results) {
+            match result {
+                Ok(item) => {
+                    documents += 1;
+                    changes.push(DocumentChange::Upsert(mail::mail_document(&item, target.mailbox)));
+                    if request.content.contains(&ContentKind::Attachment) {
+                        for change in attachments(ews, &item, target.mailbox, request.max_attachment_bytes)? {
+                            documents += 1;
+                            changes.push(change);
+                        }
+                    }
+                }
+                Err(status) if status.code == "ErrorItemNotFound" => changes.push(DocumentChange::Remove(id.clone())),
+                Err(status) => changes.push(DocumentChange::Failed(DocumentIssue {
+                    id: id.clone(),
+                    kind: ContentKind::Mail,
+                    title: String::new(),
+                    reason: format!("{}: {}", status.code, status.text),
+                })),
+            }
+        }
+        target.apply(changes, None, false)?;
+    }
+    Ok(documents)
 }
 
 /// The documents of a message's attachments: every one described; the

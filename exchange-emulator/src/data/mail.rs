@@ -349,6 +349,12 @@ impl Mailbox {
         self.mail_index = Default::default();
     }
 
+    /// The Inbox's first ordinary message: the broken-message fault's.
+    pub fn first_ordinary_message(&self) -> Option<&str> {
+        let inbox = self.distinguished("inbox")?;
+        self.messages_in(&inbox.id).find(|m| m.subject.starts_with("Ticket")).map(|m| m.id.as_str())
+    }
+
     pub fn message(&self, id: &str) -> Option<&Message> {
         self.index().messages.get(id).map(|&i| &self.messages[i])
     }

@@ -529,7 +529,13 @@ fn get_item(mailbox: &Mailbox, op: &Element, shape: &Shape, mut spoil: Spoil) ->
                     success("GetItem", &format!("<m:Items>{xml}</m:Items>"))
                 }
                 None => match id.attr("Id").and_then(|id| mailbox.message(id)) {
-                    Some(message) => success("GetItem", &format!("<m:Items>{}</m:Items>", mail::message_xml(message, shape))),
+                    Some(message) => {
+                        let mut xml = mail::message_xml(message, shape);
+                        if spoil.faults.message_broken() && mailbox.first_ordinary_message() == Some(message.id.as_str()) {
+                            xml = xml.replacen("</t:Subject>", " <unclosed</t:Subject>", 1);
+                        }
+                        success("GetItem", &format!("<m:Items>{xml}</m:Items>"))
+                    }
                     None => error(
                         "GetItem",
                         "ErrorItemNotFound",
