@@ -274,13 +274,13 @@ fn apply(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, su
         }
     };
     for change in &batch.changes {
-        // An item read, gone or unchanged needs no second reading.
+        // An item read, gone, unchanged or skipped needs no second reading
+        // (a read flag says nothing of an item that was never read).
         let named = match change {
             DocumentChange::Upsert(doc) => Some(doc.id.as_str()),
             DocumentChange::Remove(id) | DocumentChange::Unchanged(id) => Some(id.as_str()),
-            DocumentChange::ReadFlag(flag) => Some(flag.id.as_str()),
             DocumentChange::Skipped(why) => Some(why.id.as_str()),
-            DocumentChange::Failed(_) => None,
+            DocumentChange::ReadFlag(_) | DocumentChange::Failed(_) => None,
         };
         if let Some(id) = named {
             conn.prepare_cached("DELETE FROM retry_documents WHERE source = ?1 AND id = ?2")?.execute(params![source, id])?;
@@ -615,6 +615,21 @@ mod tests {
         assert_eq!(fourth.counts.removed, 1);
         assert_eq!(conn.query_row("SELECT count(*) FROM documents", [], |r| r.get::<_, i64>(0)).unwrap(), 0);
         assert_eq!(conn.query_row("SELECT count(*) FROM document_acl", [], |r| r.get::<_, i64>(0)).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_failed_item_is_read_again_until_it_is_read() {
+        let store = crate::store::Store::in_memory().unwrap();
+        let conn = store.lock();
+        let failed = DocumentIssue { id: "m9".into(), kind: ContentKind::Mail, title: String::new(), reason: "unreadable".into() };
+        apply_in(&conn, 1, batch(vec![DocumentChange::Failed(failed)], false));
+        let waiting = || retries(&conn, "exchange").unwrap();
+        assert_eq!(waiting(), [("svc@example.com".into(), "inbox".into(), "m9".into())]);
+        // A read flag says nothing of an item never read.
+        apply_in(&conn, 2, batch(vec![DocumentChange::ReadFlag(ReadFlag { id: "m9".into(), is_read: true })], false));
+        assert_eq!(waiting().len(), 1);
+        apply_in(&conn, 3, batch(vec![DocumentChange::Upsert(mail("m9", "Read at last", "", "svc@example.com"))], false));
+        assert!(waiting().is_empty());
     }
 
     #[test]
