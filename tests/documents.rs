@@ -354,3 +354,21 @@ async fn a_message_that_could_not_be_read_is_read_again_on_the_next_run() {
     let last = sync(&s, &connection, SyncMode::Incremental).await.documents.unwrap_or_default();
     assert_eq!(last.counts.created + last.counts.failed, 0, "read once, not again: {last:?}");
 }
+
+/// Without the ApplicationImpersonation role, impersonating bob is
+/// refused as Exchange refuses it; his mail is read as a delegate instead,
+/// and comes out the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_impersonation_the_other_mailbox_is_read_as_a_delegate() {
+    let options = EmulatorOptions { contacts: 20, seed: 51, messages: 12, impersonation: false, record: true, ..Default::default() };
+    let s = helpdesk_e2e::setup_with(options).await;
+    let connection = s.connection_with(|c| {
+        c.documents = Some(DocumentsConfig::default());
+        c.exchange.mailboxes = vec![OWNER.into(), COLLEAGUE.into()];
+    });
+    let summary = sync(&s, &connection, SyncMode::Full).await;
+    assert!(summary.warnings.iter().any(|w| w.contains("may not impersonate bob@example.com") && w.contains("delegate")), "{:?}", summary.warnings);
+    assert_documents_match(&s);
+    let refused = s.emulator.exchanges().iter().filter(|e| String::from_utf8_lossy(&e.response).contains("ErrorImpersonateUserDenied")).count();
+    assert_eq!(refused, 1, "one refusal, then delegate access");
+}

@@ -62,6 +62,12 @@ pub struct EmulatorOptions {
     pub epa: ntlm::Epa,
     /// ordinary messages in each mailbox, beside the special ones
     pub messages: usize,
+    /// the service account holds the ApplicationImpersonation role (the
+    /// organisation set it up for the connector; ../shared does not say
+    /// what to assume); without it, it opens the other mailboxes as a
+    /// delegate with FullAccess, and impersonating them is refused with
+    /// ErrorImpersonateUserDenied (reference/ews-and-graph-protocol.md 2.1)
+    pub impersonation: bool,
 }
 
 /// The colleague whose mailbox the service account may open as well.
@@ -84,6 +90,7 @@ impl Default for EmulatorOptions {
             language: data::Language::English,
             record: false,
             messages: 30,
+            impersonation: true,
             device_interval: 5,
             public_folder_routing: true,
             // Exchange 2016 and later: Windows authentication, Basic off.
@@ -130,6 +137,7 @@ pub struct EmulatorState {
     pub mailbox: RwLock<Mailbox>,
     /// the other mailboxes of the organisation, with their mail
     pub colleagues: RwLock<Vec<Mailbox>>,
+    pub impersonation: bool,
     pub user: String,
     pub password: String,
     pub stats: Stats,
@@ -182,6 +190,7 @@ impl Emulator {
             public_folder_routing: options.public_folder_routing,
             mailbox: RwLock::new(mailbox),
             colleagues: RwLock::new(vec![colleague]),
+            impersonation: options.impersonation,
             user: options.user,
             password: options.password,
             stats: Stats::default(),

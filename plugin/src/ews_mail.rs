@@ -48,7 +48,16 @@ pub fn sync(ews: &mut Ews, request: &SyncRequest) -> Result<u64> {
     for mailbox in &request.mailboxes {
         let own = ews.own_address().is_some_and(|a| a.eq_ignore_ascii_case(mailbox));
         ews.act_for(if own { None } else { Some(mailbox) });
-        let result = sync_mailbox(ews, mailbox, request, &states);
+        let mut result = sync_mailbox(ews, mailbox, None, request, &states);
+        // Without the ApplicationImpersonation role: as a delegate, which
+        // FullAccess allows.
+        if let Err(e) = &result
+            && IMPERSONATION_DENIED.iter().any(|code| e.message.contains(code))
+        {
+            report::warn(&format!("the account may not impersonate {mailbox}; its mail is read as a delegate (FullAccess) instead"));
+            ews.delegate_for(mailbox);
+            result = sync_mailbox(ews, mailbox, Some(mailbox), request, &states);
+        }
         ews.act_for(None);
         match result {
             Ok(count) => documents += count,
@@ -59,13 +68,19 @@ pub fn sync(ews: &mut Ews, request: &SyncRequest) -> Result<u64> {
     Ok(documents)
 }
 
+/// What Exchange answers an impersonation the account may not do
+/// (reference/ews-and-graph-protocol.md 2.1).
+const IMPERSONATION_DENIED: &[&str] = &["ErrorImpersonateUserDenied", "ErrorImpersonationDenied"];
+
 /// Failures of one mailbox rather than of the connection.
 fn mailbox_local(e: &Error) -> bool {
-    matches!(e.kind, Kind::AccessDenied) || e.message.contains("ErrorNonExistentMailbox") || e.message.contains("ErrorImpersonat")
+    matches!(e.kind, Kind::AccessDenied) || e.message.contains("ErrorNonExistentMailbox") || IMPERSONATION_DENIED.iter().any(|c| e.message.contains(c))
 }
 
-fn sync_mailbox(ews: &mut Ews, mailbox: &str, request: &SyncRequest, states: &HashMap<(&str, &str), &str>) -> Result<u64> {
-    let folders = mail_folders(ews, &request.mail_folders)?;
+/// `delegate`: the mailbox is opened as a delegate, named in well-known
+/// folder ids.
+fn sync_mailbox(ews: &mut Ews, mailbox: &str, delegate: Option<&str>, request: &SyncRequest, states: &HashMap<(&str, &str), &str>) -> Result<u64> {
+    let folders = mail_folders(ews, &request.mail_folders, delegate)?;
     let incremental = request.mode == SyncMode::Incremental;
     let mut documents = 0;
     for folder in &folders {
@@ -84,11 +99,15 @@ fn sync_mailbox(ews: &mut Ews, mailbox: &str, request: &SyncRequest, states: &Ha
 /// The mail folders of the mailbox: IPF.Note folders (a `Folder`
 /// element, not a search folder), not hidden, outside the system
 /// folders; with `chosen`, those named by id, path or distinguished id.
-fn mail_folders(ews: &mut Ews, chosen: &[String]) -> Result<Vec<MailFolder>> {
-    let tree = ews.folder_tree(&FolderRef::Distinguished("msgfolderroot"), Traversal::Deep)?;
+fn mail_folders(ews: &mut Ews, chosen: &[String], delegate: Option<&str>) -> Result<Vec<MailFolder>> {
+    let well_known = |name: &'static str| match delegate {
+        Some(mailbox) => FolderRef::DistinguishedOf(name, mailbox.to_string()),
+        None => FolderRef::Distinguished(name),
+    };
+    let tree = ews.folder_tree(&well_known("msgfolderroot"), Traversal::Deep)?;
     let mut names: Vec<&'static str> = vec!["msgfolderroot", DELETED_ITEMS];
     names.extend(SYSTEM_FOLDERS);
-    let refs: Vec<FolderRef> = names.iter().map(|n| FolderRef::Distinguished(n)).collect();
+    let refs: Vec<FolderRef> = names.iter().map(|n| well_known(n)).collect();
     // A distinguished folder this server lacks answers an error: skip it.
     let found: Vec<Option<String>> = ews.get_folders(&refs)?.into_iter().map(|r| r.ok().map(|f| f.id)).collect();
     let well_known: HashMap<String, &str> = found.iter().zip(&names).filter_map(|(id, name)| id.clone().map(|id| (id, *name))).collect();

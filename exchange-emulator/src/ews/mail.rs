@@ -257,11 +257,11 @@ mod tests {
 /// (`ExchangeImpersonation`, how-to-identify-the-account-to-impersonate.md),
 /// else one named in a `DistinguishedFolderId`'s `Mailbox` (delegate
 /// access), else none named.
-pub fn mailbox_named(request: &[u8]) -> Option<String> {
+pub fn mailbox_named(request: &[u8]) -> Option<Named> {
     let parsed = super::request::parse(request).ok()?;
     if let Some(sid) = parsed.header("ExchangeImpersonation").and_then(|h| h.child("ConnectingSID")) {
         let named = ["PrimarySmtpAddress", "SmtpAddress", "PrincipalName"].iter().find_map(|n| sid.child_text(n));
-        return named.map(|a| a.trim().to_lowercase());
+        return named.map(|a| Named { address: a.trim().to_lowercase(), impersonated: true });
     }
     fn find(node: &super::request::Node) -> Option<String> {
         if node.name == "DistinguishedFolderId"
@@ -271,7 +271,14 @@ pub fn mailbox_named(request: &[u8]) -> Option<String> {
         }
         node.children.iter().find_map(find)
     }
-    find(&parsed.operation)
+    find(&parsed.operation).map(|address| Named { address, impersonated: false })
+}
+
+/// A mailbox a request names, and how.
+pub struct Named {
+    pub address: String,
+    /// through ExchangeImpersonation (else as a delegate)
+    pub impersonated: bool,
 }
 
 /// The ids a request names (folders, items, attachments), to find the

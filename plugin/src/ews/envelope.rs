@@ -37,6 +37,9 @@ pub fn escape(text: &str) -> Cow<'_, str> {
 pub enum FolderRef {
     /// a well-known folder such as `msgfolderroot` or `contacts`
     Distinguished(&'static str),
+    /// a well-known folder of another mailbox, opened as a delegate
+    /// (how-to-access-contacts-as-a-delegate-by-using-ews-in-exchange.md)
+    DistinguishedOf(&'static str, String),
     Id(String),
 }
 
@@ -44,6 +47,10 @@ impl FolderRef {
     pub fn to_xml(&self) -> String {
         match self {
             FolderRef::Distinguished(name) => format!(r#"<t:DistinguishedFolderId Id="{name}"/>"#),
+            FolderRef::DistinguishedOf(name, mailbox) => format!(
+                r#"<t:DistinguishedFolderId Id="{name}"><t:Mailbox><t:EmailAddress>{}</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId>"#,
+                escape(mailbox)
+            ),
             FolderRef::Id(id) => format!(r#"<t:FolderId Id="{}"/>"#, escape(id)),
         }
     }

@@ -64,6 +64,8 @@ pub struct Ews {
     /// the mailbox the requests act for, through impersonation (none:
     /// the account's own)
     impersonating: Option<String>,
+    /// the mailbox the requests read as a delegate
+    delegate_of: Option<String>,
 }
 
 /// The routing Exchange 2013 and later need for public-folder requests
@@ -96,12 +98,21 @@ impl Ews {
             public_route: None,
             routing: false,
             impersonating: None,
+            delegate_of: None,
         }
     }
 
     /// Act for `mailbox` from now on (None: the account's own mailbox).
     pub fn act_for(&mut self, mailbox: Option<&str>) {
         self.impersonating = mailbox.map(str::to_string);
+        self.delegate_of = None;
+    }
+
+    /// Open `mailbox` as a delegate from now on: no impersonation, the
+    /// mailbox named in distinguished folder ids, X-AnchorMailbox kept.
+    pub fn delegate_for(&mut self, mailbox: &str) {
+        self.impersonating = None;
+        self.delegate_of = Some(mailbox.to_string());
     }
 
     /// The account's own address, where it is known.
@@ -405,7 +416,7 @@ impl Ews {
         if let (true, Some(Some(route))) = (self.routing, &self.public_route) {
             headers.push(("x-anchormailbox", route.anchor.as_str()));
             headers.push(("x-publicfoldermailbox", route.server.as_str()));
-        } else if let Some(mailbox) = &self.impersonating {
+        } else if let Some(mailbox) = self.impersonating.as_ref().or(self.delegate_of.as_ref()) {
             // Impersonated requests must name their mailbox for routing
             // ("you must always use" it).
             headers.push(("x-anchormailbox", mailbox.as_str()));
