@@ -18,7 +18,7 @@ use crate::ews::find_folder::{FolderInfo, Traversal};
 use crate::ews::get_attachment::Content;
 use crate::ews::get_message::{self, AttachmentRef, MailItem};
 use crate::ews::pipeline::{Messages, Pipeline};
-use crate::ews::sync_folder_items::ItemChange;
+use crate::ews::sync_folder_items::{ItemChange, STALE_STATE};
 use crate::report;
 use std::collections::{HashMap, HashSet};
 
@@ -28,9 +28,6 @@ use std::collections::{HashMap, HashSet};
 const SYSTEM_FOLDERS: &[&str] =
     &["drafts", "outbox", "syncissues", "conflicts", "localfailures", "serverfailures", "conversationhistory", "searchfolders"];
 const DELETED_ITEMS: &str = "deleteditems";
-
-/// Sync states Exchange no longer accepts: start the folder over.
-const STALE_STATE: &[&str] = &["ErrorInvalidSyncStateData", "ErrorInvalidSyncStateDataSyncState"];
 
 /// A mail folder to read, with its display path.
 struct MailFolder {

@@ -12,14 +12,11 @@ use crate::ews::find_item::ItemRef;
 use crate::ews::get_item::{self, FetchedItem};
 use crate::ews::response::Status;
 use crate::ews::pipeline::{Contacts, Pipeline};
-use crate::ews::sync_folder_items::ItemChange;
+use crate::ews::sync_folder_items::{ItemChange, STALE_STATE};
 use crate::flatten::Attributes;
 use crate::report;
 use crate::sync::{Listing, Sink, Source};
 use std::collections::VecDeque;
-
-/// Sync states Exchange no longer accepts: start the folder over.
-const STALE_STATE: &[&str] = &["ErrorInvalidSyncStateData", "ErrorInvalidSyncStateDataSyncState"];
 
 /// A page of changes whose contacts are on the wire.
 struct Listed {

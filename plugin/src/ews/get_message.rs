@@ -3,7 +3,7 @@
 //! attachments without content (reference/mailbox-content.md 1.3).
 
 use super::envelope::escape;
-use super::response::{Object, PerObject};
+use super::response::Object;
 use super::xml::{Element, Tag, XmlError, XmlStream};
 use std::io::BufRead;
 
@@ -129,9 +129,4 @@ impl Object for MailItem {
         }
         Ok(item)
     }
-}
-
-/// One result per requested id, in request order.
-pub fn parser() -> PerObject<MailItem> {
-    PerObject::new("Items")
 }

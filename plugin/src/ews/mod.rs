@@ -264,25 +264,6 @@ impl Ews {
         }
     }
 
-    /// Messages, one result per id, in order; a batch that cannot be read
-    /// is split until the broken message stands alone, as for contacts.
-    pub fn get_messages(&mut self, ids: &[String]) -> Result<Vec<Result<get_message::MailItem, Status>>> {
-        let once = self.call(&get_message::request(ids), get_message::parser).map(|(parser, _)| parser.results);
-        match once {
-            Err(e) if matches!(e.kind, Kind::Protocol | Kind::Unreadable) && ids.len() > 1 => {
-                let (left, right) = ids.split_at(ids.len() / 2);
-                let mut results = self.get_messages(left)?;
-                results.extend(self.get_messages(right)?);
-                Ok(results)
-            }
-            Err(e) if matches!(e.kind, Kind::Protocol | Kind::Unreadable) => {
-                Ok(vec![Err(Status { class: "Error".into(), code: "Unreadable".into(), text: e.message, back_off_ms: None })])
-            }
-            Err(e) => Err(e),
-            Ok(results) => self.check_count(results, ids.len()),
-        }
-    }
-
     /// Attachments' contents, one result per id, in order.
     pub fn get_attachments(&mut self, ids: &[&str]) -> Result<Vec<std::result::Result<get_attachment::Content, Status>>> {
         let (parser, _) = self.call(&get_attachment::request(ids), get_attachment::parser)?;
@@ -297,11 +278,25 @@ impl Ews {
     /// cannot be read even on retry is split in halves until the broken
     /// item stands alone: it fails, the others are read.
     pub fn get_items(&mut self, ids: &[ItemRef]) -> Result<Vec<Result<FetchedItem, Status>>> {
-        match self.get_items_once(ids) {
+        self.read_split::<pipeline::Contacts>(ids)
+    }
+
+    /// Messages with their bodies and attachment lists, as
+    /// [`Ews::get_items`] reads contacts.
+    pub fn get_messages(&mut self, ids: &[String]) -> Result<Vec<Result<get_message::MailItem, Status>>> {
+        self.read_split::<pipeline::Messages>(ids)
+    }
+
+    /// GetItem of what `R` reads, split on an unreadable answer.
+    fn read_split<R: pipeline::Read>(&mut self, ids: &[R::Id]) -> Result<Vec<Result<R::Item, Status>>> {
+        let once = self
+            .call(&R::request(ids), || response::PerObject::<R::Item>::new("Items"))
+            .and_then(|(parser, _)| self.check_count(parser.results, ids.len()));
+        match once {
             Err(e) if matches!(e.kind, Kind::Protocol | Kind::Unreadable) && ids.len() > 1 => {
                 let (left, right) = ids.split_at(ids.len() / 2);
-                let mut results = self.get_items(left)?;
-                results.extend(self.get_items(right)?);
+                let mut results = self.read_split::<R>(left)?;
+                results.extend(self.read_split::<R>(right)?);
                 Ok(results)
             }
             Err(e) if matches!(e.kind, Kind::Protocol | Kind::Unreadable) => Ok(vec![Err(Status {
@@ -356,11 +351,6 @@ impl Ews {
             return Err(Error::protocol(format!("{}: GetItem answered {} messages for {} ids", self.endpoint, results.len(), asked)));
         }
         Ok(results)
-    }
-
-    fn get_items_once(&mut self, ids: &[ItemRef]) -> Result<Vec<Result<FetchedItem, Status>>> {
-        let (parser, _) = self.call(&get_item::request(ids), get_item::parser)?;
-        self.check_count(parser.results, ids.len())
     }
 
     /// The offset of the next page; a server that does not advance would

@@ -14,14 +14,12 @@ use crate::http;
 use std::collections::VecDeque;
 use std::marker::PhantomData;
 
-/// What a pipeline reads: the request for a batch of ids, and how a batch
-/// that failed on the wire is read again alone (with retries, split until
-/// a broken item stands alone).
+/// What a pipeline reads: the GetItem request for a batch of ids, and
+/// what each answer holds.
 pub trait Read {
     type Id: Clone;
     type Item: Object;
     fn request(ids: &[Self::Id]) -> String;
-    fn again(ews: &mut Ews, ids: &[Self::Id]) -> Result<Vec<std::result::Result<Self::Item, Status>>>;
 }
 
 /// Contacts, by their listed ids.
@@ -33,9 +31,6 @@ impl Read for Contacts {
     fn request(ids: &[ItemRef]) -> String {
         get_item::request(ids)
     }
-    fn again(ews: &mut Ews, ids: &[ItemRef]) -> Result<Vec<std::result::Result<FetchedItem, Status>>> {
-        ews.get_items(ids)
-    }
 }
 
 /// Messages, with their bodies and attachment lists.
@@ -46,9 +41,6 @@ impl Read for Messages {
     type Item = MailItem;
     fn request(ids: &[String]) -> String {
         get_message::request(ids)
-    }
-    fn again(ews: &mut Ews, ids: &[String]) -> Result<Vec<std::result::Result<MailItem, Status>>> {
-        ews.get_messages(ids)
     }
 }
 
@@ -80,7 +72,7 @@ impl<R: Read> Pipeline<R> {
     }
 
     /// The oldest batch and its results. A batch that fails here is read
-    /// again alone (with its retries and splitting); when the server said
+    /// again alone, with the retries and splitting of `Ews::read_split`; when the server said
     /// it is busy, the rest of the run sends one request at a time: a busy
     /// server is not pressed.
     pub fn next(&mut self, ews: &mut Ews) -> Option<Result<(Vec<R::Id>, Results<R::Item>)>> {
@@ -94,7 +86,7 @@ impl<R: Read> Pipeline<R> {
                 if e.kind == Kind::Throttled {
                     ews.in_flight = 1;
                 }
-                R::again(ews, &batch.items)
+                ews.read_split::<R>(&batch.items)
             }
         };
         self.fill(ews);

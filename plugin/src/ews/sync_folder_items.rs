@@ -7,6 +7,9 @@ use super::response::{MessageHandler, ResponseError, Status};
 use super::xml::{Item, Ns, Tag, XmlError, XmlStream};
 use std::io::BufRead;
 
+/// Sync states Exchange no longer accepts: start the folder over.
+pub const STALE_STATE: &[&str] = &["ErrorInvalidSyncStateData", "ErrorInvalidSyncStateDataSyncState"];
+
 /// The most changes Exchange returns per call.
 pub const MAX_CHANGES: u32 = 512;
 
