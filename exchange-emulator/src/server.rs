@@ -150,17 +150,15 @@ pub async fn serve(
         let colleagues = state.colleagues.read().unwrap_or_else(|p| p.into_inner());
         let all: Vec<&Mailbox> = std::iter::once(&*primary).chain(colleagues.iter()).collect();
         // The account may open every mailbox (impersonation rights).
-        let named = ews::mail::mailbox_named(&body);
+        let addressed = ews::mail::addressed(&body);
+        let named = addressed.named;
         // Without the ApplicationImpersonation role the account may still
         // open the mailboxes it has FullAccess to, as a delegate.
         let denied = named.as_ref().is_some_and(|n| n.impersonated && !state.impersonation && n.address != state.user.to_lowercase());
         let chosen = match named {
             _ if denied => Err(String::new()),
             Some(named) => all.iter().find(|m| m.address == named.address).copied().ok_or(named.address),
-            None => {
-                let ids = ews::mail::ids_named(&body);
-                Ok(all.iter().find(|m| ids.iter().any(|id| ews::mail::holds(m, id))).copied().unwrap_or(&*primary))
-            }
+            None => Ok(all.iter().find(|m| addressed.ids.iter().any(|id| ews::mail::holds(m, id))).copied().unwrap_or(&*primary)),
         };
         match chosen {
             Ok(mailbox) => ews::handle(mailbox, &body, &state.faults, fault, routed(&parts.headers, &state)),
@@ -169,6 +167,9 @@ pub async fn serve(
                 "The account does not have permission to impersonate the requested user.",
                 ews::operation_name(&body).unwrap_or_else(|| "Invalid".into()),
             ),
+            // The code of reference/ews-and-graph-protocol.md 2.1; its
+            // text there is for a mailbox guid, this one for an address is
+            // ours.
             Err(address) => ews::Answer::fault(
                 "ErrorNonExistentMailbox",
                 &format!("The SMTP address has no mailbox associated with it: {address}"),

@@ -2,7 +2,9 @@
 //! contains: a PDF (one page, Helvetica, the text in a content stream, as
 //! PDF 1.4 writes it), a DOCX (WordprocessingML: the text in `w:t` runs of
 //! word/document.xml) and an XLSX (SpreadsheetML: shared strings and a
-//! number), the smallest files Word, Excel and PDF readers open.
+//! number), the smallest files Word, Excel and PDF readers open. ../shared
+//! holds no sample files; these follow the formats' specifications (PDF
+//! 1.4, ECMA-376).
 
 use std::io::Write;
 

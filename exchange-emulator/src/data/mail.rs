@@ -259,7 +259,9 @@ impl Mailbox {
     }
 
     /// A colleague's mailbox speaks German (one mailbox localised, as the
-    /// issue asks); the names are Outlook's German ones.
+    /// issue asks); the names are Outlook's German ones, which ../shared
+    /// does not list (reference/mailbox-content.md 1.1 and 2 only say that
+    /// names are localised, "Postvak IN").
     fn localise_mail_folders(&mut self, owner: Owner) {
         if owner != Owner::Colleague {
             return;
@@ -322,10 +324,12 @@ impl Mailbox {
         self.reindex();
     }
 
+    /// A message to change in place (ids stay, so the index stays right).
+    /// Searched from the end, where seeding and the scripted changes find
+    /// theirs at once: making the index here would cost a whole pass for
+    /// each attachment seeded.
     fn message_mut(&mut self, id: &str) -> &mut Message {
-        // Ids do not change in place: the index stays right.
-        let position = self.index().messages[id];
-        &mut self.messages[position]
+        self.messages.iter_mut().rev().find(|m| m.id == id).expect("a message of this mailbox")
     }
 
     /// Where messages and attachments are: a large mailbox is not scanned

@@ -159,7 +159,9 @@ pub fn message_xml(m: &Message, shape: &Shape) -> String {
     }
     put("Importance", format!("<t:Importance>{}</t:Importance>", m.importance));
     put("DateTimeSent", format!("<t:DateTimeSent>{}</t:DateTimeSent>", m.sent));
-    // Outlook leaves it false when every attachment is inline.
+    // False when every attachment is inline: documented for Graph
+    // (reference/mailbox-content.md 2, resources/message.md); that EWS
+    // does the same is our inference (../shared has no EWS trace of it).
     put("HasAttachments", format!("<t:HasAttachments>{}</t:HasAttachments>", m.attachments.iter().any(|a| !a.inline)));
     put("LastModifiedTime", format!("<t:LastModifiedTime>{}</t:LastModifiedTime>", m.last_modified));
     put("ConversationId", format!(r#"<t:ConversationId Id="{}"/>"#, escape(&m.conversation_id)));
@@ -221,7 +223,9 @@ pub fn get_attachment(mailbox: &Mailbox, ids: &[String]) -> (String, Vec<String>
                 sent.push(a.name.clone());
                 success(OP, &format!("<m:Attachments>{}</m:Attachments>", attachment_content(a)))
             }
-            None => error(OP, "ErrorCannotFindFileAttachment", "The specified file attachment could not be found.", "<m:Attachments/>"),
+            // A code of messages.xsd's ResponseCodeType; the text is ours
+            // (../shared has no trace of it).
+            None => error(OP, "ErrorInvalidAttachmentId", "The attachment id is not valid.", "<m:Attachments/>"),
         })
         .collect();
     (response(OP, &messages), sent)
@@ -256,12 +260,16 @@ mod tests {
 /// Whose mailbox a request reads: the impersonated one
 /// (`ExchangeImpersonation`, how-to-identify-the-account-to-impersonate.md),
 /// else one named in a `DistinguishedFolderId`'s `Mailbox` (delegate
-/// access), else none named.
-pub fn mailbox_named(request: &[u8]) -> Option<Named> {
-    let parsed = super::request::parse(request).ok()?;
+/// access, how-to-access-contacts-as-a-delegate-by-using-ews-in-exchange.md,
+/// reference/mailbox-content.md 1.7), else none named; and the ids the
+/// request names (folders, items, attachments), to find the mailbox of a
+/// request that names none. One parse for both.
+pub fn addressed(request: &[u8]) -> Addressed {
+    let Ok(parsed) = super::request::parse(request) else { return Addressed::default() };
     if let Some(sid) = parsed.header("ExchangeImpersonation").and_then(|h| h.child("ConnectingSID")) {
         let named = ["PrimarySmtpAddress", "SmtpAddress", "PrincipalName"].iter().find_map(|n| sid.child_text(n));
-        return named.map(|a| Named { address: a.trim().to_lowercase(), impersonated: true });
+        let named = named.map(|a| Named { address: a.trim().to_lowercase(), impersonated: true });
+        return Addressed { named, ids: Vec::new() };
     }
     fn find(node: &super::request::Node) -> Option<String> {
         if node.name == "DistinguishedFolderId"
@@ -271,19 +279,9 @@ pub fn mailbox_named(request: &[u8]) -> Option<Named> {
         }
         node.children.iter().find_map(find)
     }
-    find(&parsed.operation).map(|address| Named { address, impersonated: false })
-}
-
-/// A mailbox a request names, and how.
-pub struct Named {
-    pub address: String,
-    /// through ExchangeImpersonation (else as a delegate)
-    pub impersonated: bool,
-}
-
-/// The ids a request names (folders, items, attachments), to find the
-/// mailbox of a request that names none.
-pub fn ids_named(request: &[u8]) -> Vec<String> {
+    if let Some(address) = find(&parsed.operation) {
+        return Addressed { named: Some(Named { address, impersonated: false }), ids: Vec::new() };
+    }
     fn collect(node: &super::request::Node, ids: &mut Vec<String>) {
         if matches!(node.name.as_str(), "FolderId" | "ItemId" | "AttachmentId")
             && let Some(id) = node.attr("Id")
@@ -293,10 +291,22 @@ pub fn ids_named(request: &[u8]) -> Vec<String> {
         node.children.iter().for_each(|c| collect(c, ids));
     }
     let mut ids = Vec::new();
-    if let Ok(parsed) = super::request::parse(request) {
-        collect(&parsed.operation, &mut ids);
-    }
-    ids
+    collect(&parsed.operation, &mut ids);
+    Addressed { named: None, ids }
+}
+
+#[derive(Default)]
+pub struct Addressed {
+    pub named: Option<Named>,
+    /// when no mailbox is named
+    pub ids: Vec<String>,
+}
+
+/// A mailbox a request names, and how.
+pub struct Named {
+    pub address: String,
+    /// through ExchangeImpersonation (else as a delegate)
+    pub impersonated: bool,
 }
 
 /// Whether an id names something in this mailbox.

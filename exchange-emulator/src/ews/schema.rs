@@ -154,6 +154,7 @@ fn operation(op: &Node) -> Result<(), String> {
             paging(op.child("IndexedPageItemView"))?;
             folder_ids(op, "ParentFolderIds")
         }
+        // GetAttachmentType of messages.xsd.
         "GetAttachment" => {
             sequence(op, MESSAGES, &[Slot(&["AttachmentShape"], Optional), Slot(&["AttachmentIds"], One)])?;
             let ids = op.child("AttachmentIds").expect("checked above");
