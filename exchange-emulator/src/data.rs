@@ -5,6 +5,7 @@
 //! that shows the default folder's contacts a second time.
 
 pub mod files;
+pub mod text;
 pub mod mail;
 
 use base64::Engine as _;
@@ -68,6 +69,8 @@ pub struct Contact {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tombstone {
     pub id: String,
+    /// a message's Graph immutable id (empty for contacts)
+    pub immutable_id: String,
     pub change_key: String,
     pub folder_id: String,
     pub created: u64,
@@ -713,6 +716,7 @@ impl Mailbox {
         self.seq += 1;
         self.tombstones.push(Tombstone {
             id: contact.id.clone(),
+            immutable_id: String::new(),
             change_key: contact.change_key.clone(),
             folder_id: contact.folder_id.clone(),
             created: contact.created,

@@ -183,13 +183,17 @@ impl Emulator {
         let mut colleague = Mailbox::seeded_with(0, options.seed ^ 0xB0B, data::Layout::Flat(1));
         colleague.localise(data::Language::German);
         colleague.seed_mail(data::mail::Owner::Colleague, COLLEAGUE, options.messages);
+        // Graph's stand-in for the public folders is a shared mailbox; its
+        // mail folders are empty.
+        let mut shared = Mailbox::seeded_with(0, options.seed ^ 0x5A4E, data::Layout::Flat(1));
+        shared.seed_mail(data::mail::Owner::Shared, graph::PUBLIC_MAILBOX, 0);
         let tls = if options.tls { Some(tls::generate()?) } else { None };
         let binding = tls.as_ref().map(|t| ntlm::binding_of(&t.certificate_der));
         let state = Arc::new(EmulatorState {
             exchanges: options.record.then(Default::default),
             public_folder_routing: options.public_folder_routing,
             mailbox: RwLock::new(mailbox),
-            colleagues: RwLock::new(vec![colleague]),
+            colleagues: RwLock::new(vec![colleague, shared]),
             impersonation: options.impersonation,
             user: options.user,
             password: options.password,

@@ -91,7 +91,7 @@ pub async fn serve(
             Some(Fault::InvalidSyncState) => graph::Answer {
                 status: 400,
                 body: r#"{"error":{"code":"BadRequest","message":"Badly formed token."}}"#.into(),
-                retry_after: None,
+                ..Default::default()
             },
             Some(Fault::UnterminatedPage) => {
                 let mut answer = graph_get(&state, &parts);
@@ -222,7 +222,7 @@ async fn before_answer(
         Fault::Unauthorized => json(graph::Answer {
             status: 401,
             body: r#"{"error":{"code":"InvalidAuthenticationToken","message":"Access token has expired or is not yet valid."}}"#.into(),
-            retry_after: None,
+            ..Default::default()
         }),
         Fault::BusyFault if ews => {
             let mut response = Response::new(full(ews::busy_fault()));
@@ -403,14 +403,28 @@ fn graph_get(state: &EmulatorState, parts: &hyper::http::request::Parts) -> grap
     let scheme = if state.https { "https" } else { "http" };
     let base = format!("{scheme}://{}", header("host").unwrap_or("localhost"));
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let mailbox = state.mailbox.read().unwrap_or_else(|p| p.into_inner());
-    graph::get(&state.graph, &mailbox, &state.user, &base, path, header("authorization"), header("prefer"))
+    let primary = state.mailbox.read().unwrap_or_else(|p| p.into_inner());
+    let colleagues = state.colleagues.read().unwrap_or_else(|p| p.into_inner());
+    let all: Vec<&Mailbox> = std::iter::once(&*primary).chain(colleagues.iter()).collect();
+    let answer = graph::get(&state.graph, &all, &state.user, &base, path, header("authorization"), header("prefer"));
+    if !answer.operation.is_empty() {
+        state.stats.count(answer.operation);
+    }
+    if !answer.downloads.is_empty() {
+        state.stats.downloads.lock().unwrap_or_else(|p| p.into_inner()).extend(answer.downloads.iter().cloned());
+    }
+    answer
 }
 
 fn json(answer: graph::Answer) -> Response<Body> {
-    let mut response = Response::new(full(answer.body));
+    let (body, content_type) = match answer.raw {
+        Some((bytes, content_type)) => (bytes, content_type),
+        None => (answer.body.into_bytes(), "application/json; odata.metadata=minimal".to_string()),
+    };
+    let mut response = Response::new(full(body));
     *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response.headers_mut().insert("content-type", "application/json; odata.metadata=minimal".parse().unwrap());
+    let content_type = content_type.parse().unwrap_or_else(|_| "application/octet-stream".parse().expect("a header value"));
+    response.headers_mut().insert("content-type", content_type);
     if let Some(seconds) = answer.retry_after {
         response.headers_mut().insert("retry-after", seconds.into());
     }

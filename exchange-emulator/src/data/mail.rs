@@ -37,6 +37,8 @@ pub enum Content {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attachment {
     pub id: String,
+    /// Graph's immutable id: kept when its message moves
+    pub immutable_id: String,
     pub name: String,
     pub content_type: String,
     pub inline: bool,
@@ -65,7 +67,12 @@ impl Attachment {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {
+    /// the EWS id, new when the message moves
     pub id: String,
+    /// Graph's immutable id (`Prefer: IdType="ImmutableId"`), which
+    /// "survive[s] moves between folders of a mailbox"
+    /// (reference/mailbox-content.md 2, learn.microsoft.com/graph/outlook-immutable-id)
+    pub immutable_id: String,
     pub change_key: String,
     pub folder_id: String,
     /// `IPM.Note`, `IPM.Schedule.Meeting.Request`
@@ -126,6 +133,8 @@ impl MailChange<'_> {
 pub enum Owner {
     Service,
     Colleague,
+    /// a shared mailbox with the folders of any mailbox and no mail yet
+    Shared,
 }
 
 /// The words only the attachments' texts contain, for searches.
@@ -166,11 +175,12 @@ impl Mailbox {
         let sent = self.new_folder(Some(&top), "Sent Items", "IPF.Note", "Folder", Some("sentitems"));
         let junk = self.new_folder(Some(&top), "Junk Email", "IPF.Note", "Folder", Some("junkemail"));
         let drafts = self.new_folder(Some(&top), "Drafts", "IPF.Note", "Folder", Some("drafts"));
-        let me = person(if owner == Owner::Service { "Helpdesk Service" } else { "Bob Baumann" }, address);
+        let me = person(if owner == Owner::Colleague { "Bob Baumann" } else { "Helpdesk Service" }, address);
         let bob = person("Bob Baumann", "bob@example.com");
         let service = person("Helpdesk Service", "svc-helpdesk@example.com");
         let other = if owner == Owner::Service { bob.clone() } else { service.clone() };
         match owner {
+            Owner::Shared => {}
             Owner::Service => {
                 // Outlook's one-click Archive: a folder like any other.
                 let archive = self.new_folder(Some(&top), "Archive", "IPF.Note", "Folder", None);
@@ -283,8 +293,10 @@ impl Mailbox {
         let id = self.rng.id("AAMkADc3");
         let minute = self.messages.len();
         let received = format!("2026-11-{:02}T{:02}:{:02}:00Z", 1 + (minute / 600) % 28, 8 + (minute / 60) % 10, minute % 60);
+        let immutable_id = self.rng.id("AAkALgAA");
         self.messages.push(Message {
             id: id.clone(),
+            immutable_id,
             change_key: format!("CQAAABYAAAB1{seq:08}"),
             folder_id: folder.into(),
             class: "IPM.Note",
@@ -312,9 +324,11 @@ impl Mailbox {
 
     fn attach(&mut self, message: &str, name: &str, content_type: &str, inline: bool, content_id: Option<&str>, content: Content) {
         let id = self.rng.id("AAMkADc3att");
+        let immutable_id = self.rng.id("AAkALgAAatt");
         let message = self.message_mut(message);
         message.attachments.push(Attachment {
             id,
+            immutable_id,
             name: name.into(),
             content_type: content_type.into(),
             inline,
@@ -339,9 +353,11 @@ impl Mailbox {
             let mut index = Index::default();
             for (i, m) in self.messages.iter().enumerate() {
                 index.messages.insert(m.id.clone(), i);
+                index.messages.insert(m.immutable_id.clone(), i);
                 index.by_folder.entry(m.folder_id.clone()).or_default().push(i);
                 for (j, a) in m.attachments.iter().enumerate() {
                     index.attachments.insert(a.id.clone(), (i, j));
+                    index.attachments.insert(a.immutable_id.clone(), (i, j));
                 }
             }
             index
@@ -359,11 +375,12 @@ impl Mailbox {
         self.messages_in(&inbox.id).find(|m| m.subject.starts_with("Ticket")).map(|m| m.id.as_str())
     }
 
+    /// A message by its EWS id or its immutable id.
     pub fn message(&self, id: &str) -> Option<&Message> {
         self.index().messages.get(id).map(|&i| &self.messages[i])
     }
 
-    /// An attachment by id, with its message.
+    /// An attachment by id (EWS or immutable), with its message.
     pub fn attachment(&self, id: &str) -> Option<(&Message, &Attachment)> {
         self.index().attachments.get(id).map(|&(i, j)| (&self.messages[i], &self.messages[i].attachments[j]))
     }
@@ -405,6 +422,7 @@ impl Mailbox {
         self.seq += 1;
         self.message_tombstones.push(Tombstone {
             id: message.id.clone(),
+            immutable_id: message.immutable_id.clone(),
             change_key: message.change_key.clone(),
             folder_id: message.folder_id.clone(),
             created: message.created,

@@ -42,76 +42,7 @@ fn body_xml(body: &Body, shape: &Shape) -> String {
     format!(r#"<t:Body BodyType="{kind}" IsTruncated="false">{}</t:Body>"#, escape(&content))
 }
 
-/// Exchange's HTML-to-text conversion, roughly: tags out, block ends as
-/// line breaks, the entities mail uses decoded, style and script dropped.
-pub fn html_to_text(html: &str) -> String {
-    let mut text = String::new();
-    let mut rest = html;
-    while let Some(start) = rest.find('<') {
-        text.push_str(&rest[..start]);
-        let Some(end) = rest[start..].find('>') else { break };
-        let tag = rest[start + 1..start + end].trim().to_ascii_lowercase();
-        rest = &rest[start + end + 1..];
-        for skipped in ["style", "script"] {
-            if tag.starts_with(skipped)
-                && let Some(close) = rest.to_ascii_lowercase().find(&format!("</{skipped}>"))
-            {
-                rest = &rest[close..];
-            }
-        }
-        if ["/p", "br", "br/", "/div", "/h1", "/h2", "/li", "/tr"].iter().any(|t| tag == *t || tag.starts_with(&format!("{t} "))) {
-            text.push_str("\r\n");
-        }
-    }
-    text.push_str(rest);
-    decode_entities(&text).trim().to_string()
-}
-
-fn decode_entities(text: &str) -> String {
-    const NAMED: &[(&str, &str)] = &[
-        ("amp", "&"),
-        ("lt", "<"),
-        ("gt", ">"),
-        ("quot", "\""),
-        ("apos", "'"),
-        ("nbsp", "\u{a0}"),
-        ("eacute", "é"),
-        ("egrave", "è"),
-        ("mdash", "—"),
-    ];
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find('&') {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 1..];
-        let decoded = after.find(';').filter(|end| *end <= 10).and_then(|end| {
-            let name = &after[..end];
-            let value = match name.strip_prefix('#') {
-                Some(number) => {
-                    let code = match number.strip_prefix(['x', 'X']) {
-                        Some(hex) => u32::from_str_radix(hex, 16).ok(),
-                        None => number.parse().ok(),
-                    };
-                    code.and_then(char::from_u32).map(String::from)
-                }
-                None => NAMED.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()),
-            };
-            value.map(|v| (v, end))
-        });
-        match decoded {
-            Some((value, end)) => {
-                out.push_str(&value);
-                rest = &after[end + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
+pub use crate::data::text::html_to_text;
 
 fn attachments_xml(m: &Message) -> String {
     let mut xml = String::from("<t:Attachments>");
@@ -243,17 +174,6 @@ fn attachment_content(a: &Attachment) -> String {
             "<t:FileAttachment>{head}<t:Content>{}</t:Content></t:FileAttachment>",
             base64::engine::general_purpose::STANDARD.encode(a.bytes())
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn html_becomes_text_as_exchange_converts_it() {
-        let html = "<html><head><style>p { margin: 0 }</style></head><body><p>Caf&eacute; &amp; cr&egrave;me</p><p>5&nbsp;items &lt;urgent&gt; &#x1F381;</p></body></html>";
-        assert_eq!(html_to_text(html), "Café & crème\r\n5\u{a0}items <urgent> \u{1F381}");
     }
 }
 

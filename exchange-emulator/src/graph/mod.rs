@@ -1,10 +1,13 @@
 //! The emulator's Microsoft Graph side: the OAuth2 token endpoint (client
 //! credentials and refresh tokens, which rotate), and v1.0 users, contact
-//! folders and contacts delta, over the same mailbox as the EWS side.
+//! folders and contacts delta, over the same mailboxes as the EWS side;
+//! mail folders, messages delta and attachments in mail.rs.
 //!
 //! Graph has no public folders; Microsoft 365 keeps shared address books in
 //! shared mailboxes, so the EWS side's public folders are a second user,
 //! `public.folders@example.com`, here.
+
+mod mail;
 
 use super::data::{Change, Contact, Folder, Mailbox};
 use super::state_token;
@@ -110,18 +113,21 @@ impl GraphState {
     }
 }
 
+#[derive(Debug, Default)]
 pub struct Answer {
     pub status: u16,
     pub body: String,
     pub retry_after: Option<u64>,
+    /// a file's bytes and their content type, sent instead of JSON (`$value`)
+    pub raw: Option<(Vec<u8>, String)>,
+    /// the names of the attachments whose content was sent
+    pub downloads: Vec<String>,
+    /// what was asked, for the emulator's statistics; empty: nothing counted
+    pub operation: &'static str,
 }
 
 fn answer(status: u16, body: Value) -> Answer {
-    Answer {
-        status,
-        body: body.to_string(),
-        retry_after: None,
-    }
+    Answer { status, body: body.to_string(), ..Default::default() }
 }
 
 fn graph_error(status: u16, code: &str, message: &str) -> Answer {
@@ -144,7 +150,7 @@ pub fn throttled() -> Answer {
     body["error"]["innerError"]["code"] = json!("429");
     body["error"]["innerError"]["status"] = json!("429");
     body["error"]["innerError"]["message"] = json!("Please retry after");
-    Answer { status: 429, body: body.to_string(), retry_after: Some(1) }
+    Answer { status: 429, body: body.to_string(), retry_after: Some(1), ..Default::default() }
 }
 
 /// `$select`: only the properties named come back, with `id` and the
@@ -317,46 +323,42 @@ fn decode_segment(segment: &str) -> String {
 /// premises in a hybrid organisation).
 pub const MAILBOXLESS_USER: &str = "former.employee@example.com";
 
-/// The directory's users: (id, mail, display name, account enabled, the
-/// default Contacts folder; none for a user without a mailbox). The shared
-/// mailbox's account is disabled, as Microsoft 365 makes shared mailboxes
-/// (elastic docs-content#1828; reference/mailbox-content.md,
+/// One user of the directory.
+struct User {
+    id: &'static str,
+    mail: String,
+    name: &'static str,
+    enabled: bool,
+    /// the mailbox holding the user's contacts, and the default Contacts
+    /// folder there; none for a user without a mailbox
+    contacts: Option<(usize, String)>,
+    /// the mailbox holding the user's mail
+    mail_store: Option<usize>,
+}
+
+/// The directory's users, over `mailboxes` (the service account's first).
+/// The shared mailbox's account is disabled, as Microsoft 365 makes shared
+/// mailboxes (elastic docs-content#1828; reference/mailbox-content.md,
 /// "Users/mailboxes"); its default Contacts folder is the EWS side's first
-/// public contact folder, the shared address book.
-fn users(mailbox: &Mailbox, account: &str) -> Vec<(String, String, String, bool, Option<String>)> {
-    let contacts = mailbox.distinguished("contacts").map(|f| f.id.clone());
-    let shared = mailbox
+/// public contact folder, the shared address book, and its mail folders
+/// are a mailbox of their own.
+fn users(mailboxes: &[&Mailbox], account: &str) -> Vec<User> {
+    let primary = mailboxes[0];
+    let own = |address: &str| mailboxes.iter().position(|m| m.address.eq_ignore_ascii_case(address));
+    let contacts_of = |i: usize| mailboxes[i].distinguished("contacts").map(|f| (i, f.id.clone()));
+    let shared = primary
         .distinguished("publicfoldersroot")
-        .and_then(|root| {
-            mailbox
-                .subfolders(&root.id, false)
-                .into_iter()
-                .find(|f| is_contact_folder(f))
-        })
-        .map(|f| f.id.clone());
-    vec![
-        (
-            "3c1a7f52-0001-4e0b-8e3a-5f0c2d9b7a11".into(),
-            account.into(),
-            "Helpdesk service".into(),
-            true,
-            contacts,
-        ),
-        (
-            "3c1a7f52-0002-4e0b-8e3a-5f0c2d9b7a11".into(),
-            PUBLIC_MAILBOX.into(),
-            "Public Folders".into(),
-            false,
-            shared,
-        ),
-        (
-            "3c1a7f52-0003-4e0b-8e3a-5f0c2d9b7a11".into(),
-            MAILBOXLESS_USER.into(),
-            "Former Employee".into(),
-            true,
-            None,
-        ),
-    ]
+        .and_then(|root| primary.subfolders(&root.id, false).into_iter().find(|f| is_contact_folder(f)))
+        .map(|f| (0, f.id.clone()));
+    let mut users = vec![
+        User { id: "3c1a7f52-0001-4e0b-8e3a-5f0c2d9b7a11", mail: account.into(), name: "Helpdesk service", enabled: true, contacts: contacts_of(0), mail_store: Some(0) },
+        User { id: "3c1a7f52-0002-4e0b-8e3a-5f0c2d9b7a11", mail: PUBLIC_MAILBOX.into(), name: "Public Folders", enabled: false, contacts: shared, mail_store: own(PUBLIC_MAILBOX) },
+        User { id: "3c1a7f52-0003-4e0b-8e3a-5f0c2d9b7a11", mail: MAILBOXLESS_USER.into(), name: "Former Employee", enabled: true, contacts: None, mail_store: None },
+    ];
+    if let Some(bob) = own(super::COLLEAGUE) {
+        users.push(User { id: "3c1a7f52-0004-4e0b-8e3a-5f0c2d9b7a11", mail: super::COLLEAGUE.into(), name: "Bob Baumann", enabled: true, contacts: contacts_of(bob), mail_store: Some(bob) });
+    }
+    users
 }
 
 /// What Graph answers for the mail or contacts of a user without a
@@ -372,7 +374,7 @@ fn no_mailbox() -> Answer {
 /// `GET /v1.0/...`, with a bearer token.
 pub fn get(
     state: &GraphState,
-    mailbox: &Mailbox,
+    mailboxes: &[&Mailbox],
     account: &str,
     base: &str,
     path_and_query: &str,
@@ -400,12 +402,8 @@ pub fn get(
         .map(decode_segment)
         .collect();
     let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let users = users(mailbox, account);
-    let user = |id: &str| {
-        users
-            .iter()
-            .find(|(uid, mail, ..)| uid == id || mail.eq_ignore_ascii_case(id))
-    };
+    let users = users(mailboxes, account);
+    let user = |id: &str| users.iter().find(|u| u.id == id || u.mail.eq_ignore_ascii_case(id));
     // `accountEnabled` is "returned only on $select" (resources/user).
     let selected = query
         .get("$select")
@@ -440,7 +438,7 @@ pub fn get(
                 .iter()
                 .skip(skip)
                 .take(top)
-                .map(|(id, mail, name, enabled, _)| {
+                .map(|User { id, mail, name, enabled, .. }| {
                     // The default property set (user-list, resources/user).
                     let (given, surname) = name.split_once(' ').map_or((None, None), |(g, s)| (Some(g), Some(s)));
                     let mut user = json!({
@@ -466,27 +464,33 @@ pub fn get(
             }
             answer(200, body)
         }
-        ["users", uid, "contactFolders" | "contacts", ..]
-            if user(uid).is_some_and(|u| u.4.is_none()) =>
+        ["users", uid, "contactFolders" | "contacts" | "mailFolders" | "messages", ..]
+            if user(uid).is_some_and(|u| u.contacts.is_none()) =>
         {
             no_mailbox()
         }
+        ["users", uid, "mailFolders" | "messages", ..] => match user(uid).and_then(|u| u.mail_store) {
+            Some(store) => mail::get(mailboxes[store], base, uid, &parts[2..], &query, prefer),
+            None => graph_error(404, "ErrorInvalidUser", "The requested user is invalid."),
+        },
         // "the contact folder collection in the default Contacts folder"
         // (user-list-contactfolders): its children, not that folder.
-        ["users", uid, "contactFolders"] => match user(uid) {
-            Some((.., Some(default))) => folders(mailbox, default),
+        ["users", uid, "contactFolders"] => match user(uid).and_then(|u| u.contacts.as_ref()) {
+            Some((store, default)) => folders(mailboxes[*store], default),
             _ => graph_error(404, "ErrorInvalidUser", "The requested user is invalid."),
         },
         // The default Contacts folder's contacts (user-list-contacts).
         ["users", uid, "contacts"] => match user(uid)
-            .and_then(|u| u.4.as_deref())
-            .and_then(|id| mailbox.folder(id))
+            .and_then(|u| u.contacts.as_ref())
+            .and_then(|(store, id)| mailboxes[*store].folder(id).map(|f| (mailboxes[*store], f)))
         {
-            Some(folder) => list_contacts(mailbox, folder, base, uid, &query),
+            Some((mailbox, folder)) => list_contacts(mailbox, folder, base, uid, &query),
             None => graph_error(404, "ErrorInvalidUser", "The requested user is invalid."),
         },
         ["users", uid, "contactFolders", fid, rest @ ..] => {
-            let Some(folder) = user(uid).and(mailbox.folder(fid)) else {
+            let Some((mailbox, folder)) =
+                user(uid).and_then(|u| u.contacts.as_ref()).and_then(|(store, _)| mailboxes[*store].folder(fid).map(|f| (mailboxes[*store], f)))
+            else {
                 return graph_error(
                     404,
                     "ErrorItemNotFound",
@@ -587,22 +591,10 @@ fn delta(
     query: &HashMap<String, String>,
     prefer: Option<&str>,
 ) -> Answer {
-    let since = match (query.get("$deltatoken"), query.get("$skiptoken")) {
-        (Some(token), _) => state_token::decode(DELTA, folder, token),
-        (None, Some(token)) => state_token::decode(SKIP, folder, token),
-        (None, None) => Some(0),
-    };
-    let Some(since) = since else {
+    let Some(since) = delta_since(folder, query) else {
         return graph_error(400, "BadRequest", "Badly formed token.");
     };
-    let page_size = prefer
-        .and_then(|p| {
-            p.split(',')
-                .find_map(|part| part.trim().strip_prefix("odata.maxpagesize="))
-        })
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(DEFAULT_PAGE)
-        .clamp(1, MAX_PAGE);
+    let page_size = max_page_size(prefer);
     let (changes, next, last) = mailbox.change_page(folder, since, page_size);
     let value: Vec<Value> = changes
         .iter()
@@ -624,18 +616,38 @@ fn delta(
         escape_segment(&folder.id)
     );
     let mut body = json!({ "@odata.context": format!("{base}/v1.0/$metadata#Collection(contact)"), "value": value });
-    if last {
-        body["@odata.deltaLink"] = json!(format!(
-            "{link}?$deltatoken={}",
-            state_token::encode(DELTA, folder, next)
-        ));
-    } else {
-        body["@odata.nextLink"] = json!(format!(
-            "{link}?$skiptoken={}",
-            state_token::encode(SKIP, folder, next)
-        ));
-    }
+    let (key, url) = delta_link(&link, folder, next, last);
+    body[key] = json!(url);
     answer(200, body)
+}
+
+/// The change a delta request continues from: 0 for a first request, the
+/// one its skip or delta token names, None for a token not ours.
+fn delta_since(folder: &Folder, query: &HashMap<String, String>) -> Option<u64> {
+    match (query.get("$deltatoken"), query.get("$skiptoken")) {
+        (Some(token), _) => state_token::decode(DELTA, folder, token),
+        (None, Some(token)) => state_token::decode(SKIP, folder, token),
+        (None, None) => Some(0),
+    }
+}
+
+/// `Prefer: odata.maxpagesize=N` (delta-query-messages), within our bounds.
+fn max_page_size(prefer: Option<&str>) -> usize {
+    prefer
+        .and_then(|p| p.split(',').find_map(|part| part.trim().strip_prefix("odata.maxpagesize=")))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(DEFAULT_PAGE)
+        .clamp(1, MAX_PAGE)
+}
+
+/// The link that ends a delta page: `@odata.nextLink` with a skip token
+/// while there are more, `@odata.deltaLink` with a delta token on the last
+/// page (delta-query-overview).
+fn delta_link(link: &str, folder: &Folder, next: u64, last: bool) -> (&'static str, String) {
+    match last {
+        true => ("@odata.deltaLink", format!("{link}?$deltatoken={}", state_token::encode(DELTA, folder, next))),
+        false => ("@odata.nextLink", format!("{link}?$skiptoken={}", state_token::encode(SKIP, folder, next))),
+    }
 }
 
 /// A contact as Graph writes it; unset strings are null, unset addresses `{}`.
