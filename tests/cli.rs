@@ -236,6 +236,16 @@ fn demo_over_graph_counts_what_demo_over_ews_counts() {
         }
     }
     assert_eq!(graph["incremental"]["created"], 10);
+    // The same documents, and the scripted mail changes: over Graph a
+    // moved message keeps its (immutable) id and is one update.
+    for kind in ["mail", "attachment"] {
+        for count in ["created", "skipped", "failed"] {
+            let at = |demo: &serde_json::Value| demo["documents"]["full"]["by_kind"][kind][count].clone();
+            assert_eq!(at(&ews), at(&graph), "documents.full.{kind}.{count}");
+        }
+    }
+    let mail = &graph["documents"]["incremental"]["by_kind"]["mail"];
+    assert_eq!((mail["created"].as_u64(), mail["removed"].as_u64(), mail["updated"].as_u64()), (Some(1), Some(1), Some(3)), "{mail}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -564,10 +564,13 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, fault
         }
     };
     let mut config = emulator_config_for(&emulator, &db, mode);
-    // Both mailboxes' mail, over EWS (Graph's mail is not built yet).
-    if mode == Mode::Ews {
-        config.documents = Some(Default::default());
-        config.exchange.mailboxes = vec![emulator.user().to_string(), crate::emulator::COLLEAGUE.to_string()];
+    // Both mailboxes' mail. Over Graph, the mailboxes named are also
+    // those whose contacts are read: the shared one (Graph's stand-in for
+    // the public folders, its mail folders empty) is named too.
+    config.documents = Some(Default::default());
+    config.exchange.mailboxes = vec![emulator.user().to_string(), crate::emulator::COLLEAGUE.to_string()];
+    if mode == Mode::Graph {
+        config.exchange.mailboxes.insert(1, crate::emulator::graph::PUBLIC_MAILBOX.to_string());
     }
     let runtime = Runtime::shared()?;
     let mut connection = Connection::from_config(&config)?;
@@ -582,7 +585,7 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, fault
     let full = connection.sync(&runtime, &store, SyncMode::Full, false).await?;
     // What users do between two hourly runs.
     let script = emulator.mailbox_mut().scripted_change(DEMO_CHANGES);
-    let mail = if mode == Mode::Ews { Some(emulator.mailbox_mut().scripted_mail_change()) } else { None };
+    let mail = emulator.mailbox_mut().scripted_mail_change();
     let incremental = connection.sync(&runtime, &store, SyncMode::Incremental, false).await?;
     let document = json!({
         "check": checked_json(&check, auth),
@@ -592,9 +595,9 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, fault
         "change": { "added": script.added.len(), "changed": script.changed.len(), "removed": script.removed.len() },
         "incremental": incremental,
         "documents": { "full": full.documents, "incremental": incremental.documents },
-        "mail_change": mail.as_ref().map(|m| json!({
-            "added": m.added.len(), "moved": m.moved.len(), "deleted": m.deleted.len(), "read": m.read.len(), "edited": m.edited.len(),
-        })),
+        "mail_change": {
+            "added": mail.added.len(), "moved": mail.moved.len(), "deleted": mail.deleted.len(), "read": mail.read.len(), "edited": mail.edited.len(),
+        },
         "database": db,
         "emulator": { "endpoint": emulator.endpoint(), "graph": emulator.graph_base(), "contacts": contacts, "seed": seed },
         "mode": format!("{mode:?}").to_lowercase(),
@@ -614,13 +617,7 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, fault
             script.removed.len(),
             summary_text(&incremental, verbose)
         );
-        if mail.is_some() {
-            text += &format!(
-                "\nSearch the mail: helpdesk-host search --db {} --as {} WORDS\n",
-                db.display(),
-                emulator.user()
-            );
-        }
+        text += &format!("\nSearch the mail: helpdesk-host search --db {} --as {} WORDS\n", db.display(), emulator.user());
         text
     });
     Ok(())

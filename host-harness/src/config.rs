@@ -249,9 +249,6 @@ impl HostConfig {
             }
         }
         if let Some(documents) = &self.documents {
-            if e.mode != "ews" {
-                bail!("[documents] is read over EWS only in this version (Graph's mail is not built yet); remove [documents] or use mode = \"ews\"");
-            }
             for kind in &documents.kinds {
                 if !DOCUMENT_KINDS.contains(&kind.as_str()) {
                     bail!("[documents] kinds: \"{kind}\" is not one this host reads (it reads {})", DOCUMENT_KINDS.join(", "));

@@ -8,32 +8,19 @@
 //! text we extract (reference/mailbox-content.md 1.1 to 1.7).
 
 use crate::bindings::helpdesk::connector::host;
-use crate::bindings::helpdesk::connector::types::{ContentKind, DocumentChange, DocumentIssue, Extraction, ReadFlag, SyncMode, SyncRequest};
-use crate::documents::extract;
+use crate::bindings::helpdesk::connector::types::{ContentKind, DocumentChange, DocumentIssue, ReadFlag, SyncMode, SyncRequest};
+use crate::documents::folders::{self, MailFolder, TreeFolder};
 use crate::documents::{Folder, mail};
 use crate::error::{Error, Kind, Result};
 use crate::ews::Ews;
 use crate::ews::envelope::FolderRef;
-use crate::ews::find_folder::{FolderInfo, Traversal};
+use crate::ews::find_folder::Traversal;
 use crate::ews::get_attachment::Content;
 use crate::ews::get_message::{self, AttachmentRef, MailItem};
 use crate::ews::pipeline::{Messages, Pipeline};
 use crate::ews::sync_folder_items::{ItemChange, STALE_STATE};
 use crate::report;
-use std::collections::{HashMap, HashSet};
-
-/// Folders whose subtrees hold no mail a helpdesk searches (drafts, the
-/// outbox, sync conflicts, Teams' conversation history), by distinguished
-/// id; Deleted Items unless named.
-const SYSTEM_FOLDERS: &[&str] =
-    &["drafts", "outbox", "syncissues", "conflicts", "localfailures", "serverfailures", "conversationhistory", "searchfolders"];
-const DELETED_ITEMS: &str = "deleteditems";
-
-/// A mail folder to read, with its display path.
-struct MailFolder {
-    id: String,
-    path: String,
-}
+use std::collections::HashMap;
 
 /// Read the mail of every mailbox the request names; the documents handed
 /// over. A mailbox that cannot be opened is a warning, and keeps what it
@@ -102,56 +89,23 @@ fn mail_folders(ews: &mut Ews, chosen: &[String], delegate: Option<&str>) -> Res
         None => FolderRef::Distinguished(name),
     };
     let tree = ews.folder_tree(&well_known("msgfolderroot"), Traversal::Deep)?;
-    let mut names: Vec<&'static str> = vec!["msgfolderroot", DELETED_ITEMS];
-    names.extend(SYSTEM_FOLDERS);
+    let mut names: Vec<&'static str> = vec!["msgfolderroot", folders::DELETED_ITEMS];
+    names.extend(folders::SYSTEM_FOLDERS);
     let refs: Vec<FolderRef> = names.iter().map(|n| well_known(n)).collect();
     // A distinguished folder this server lacks answers an error: skip it.
     let found: Vec<Option<String>> = ews.get_folders(&refs)?.into_iter().map(|r| r.ok().map(|f| f.id)).collect();
     let well_known: HashMap<String, &str> = found.iter().zip(&names).filter_map(|(id, name)| id.clone().map(|id| (id, *name))).collect();
     let root = found.first().cloned().flatten();
-    let by_id: HashMap<&str, &FolderInfo> = tree.iter().map(|f| (f.id.as_str(), f)).collect();
-    let path = |folder: &FolderInfo| {
-        let mut parts = vec![folder.name.clone()];
-        let mut parent = folder.parent_id.as_deref();
-        while let Some(p) = parent.filter(|p| Some(*p) != root.as_deref()) {
-            let Some(above) = by_id.get(p) else { break };
-            parts.push(above.name.clone());
-            parent = above.parent_id.as_deref();
-        }
-        parts.reverse();
-        parts.join(" -> ")
-    };
-    // The well-known folder a folder lies in (itself included), if any.
-    let within = |folder: &FolderInfo| {
-        let mut at = Some(folder);
-        while let Some(f) = at {
-            if let Some(name) = well_known.get(&f.id) {
-                return Some(*name);
-            }
-            at = f.parent_id.as_deref().and_then(|p| by_id.get(p).copied());
-        }
-        None
-    };
-    let wanted: HashSet<String> = chosen.iter().map(|c| c.trim().to_lowercase()).collect();
-    let mut folders = Vec::new();
-    for folder in &tree {
-        let is_mail = folder.element == "Folder" && (folder.class == "IPF.Note" || folder.class.starts_with("IPF.Note."));
-        if !is_mail || folder.hidden {
-            continue;
-        }
-        let path = path(folder);
-        let system = within(folder).filter(|n| *n != "msgfolderroot");
-        let keep = if wanted.is_empty() {
-            system.is_none()
-        } else {
-            let distinguished = well_known.get(&folder.id).copied().unwrap_or_default();
-            [folder.id.to_lowercase(), path.to_lowercase(), distinguished.to_string()].iter().any(|k| wanted.contains(k))
-        };
-        if keep {
-            folders.push(MailFolder { id: folder.id.clone(), path });
-        }
-    }
-    Ok(folders)
+    let tree: Vec<TreeFolder> = tree
+        .iter()
+        .map(|f| TreeFolder {
+            id: f.id.clone(),
+            parent_id: f.parent_id.clone(),
+            name: f.name.clone(),
+            mail: f.element == "Folder" && (f.class == "IPF.Note" || f.class.starts_with("IPF.Note.")) && !f.hidden,
+        })
+        .collect();
+    Ok(folders::choose(&tree, root.as_deref(), &well_known, chosen))
 }
 
 /// One folder, from its checkpoint (None: in full, every item compared
@@ -254,21 +208,10 @@ fn attachments(ews: &mut Ews, item: &MailItem, mailbox: &str, max_bytes: u64) ->
     let mut changes = Vec::new();
     let mut to_read: Vec<&AttachmentRef> = Vec::new();
     for a in &item.attachments {
-        let describe = |extraction, note: Option<String>| DocumentChange::Upsert(mail::attachment_document(a, item, mailbox, extraction, String::new(), note));
-        if a.item {
-            changes.push(describe(Extraction::Item, Some("an item attachment: described, not expanded".into())));
-            continue;
+        match mail::not_downloaded(a, item, mailbox, max_bytes) {
+            Some(change) => changes.push(change),
+            None => to_read.push(a),
         }
-        if a.size > max_bytes {
-            let mib = |bytes: u64| format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64);
-            changes.push(describe(Extraction::TooLarge, Some(format!("too large: {}, the limit is {}", mib(a.size), mib(max_bytes)))));
-            continue;
-        }
-        if extract::reader(&a.content_type, &a.name).is_none() {
-            changes.push(describe(Extraction::UnsupportedType, Some(format!("no text is read from {}", a.content_type))));
-            continue;
-        }
-        to_read.push(a);
     }
     // Requests of at most `max_bytes` of files each.
     let mut groups: Vec<Vec<&AttachmentRef>> = Vec::new();
@@ -284,18 +227,13 @@ fn attachments(ews: &mut Ews, item: &MailItem, mailbox: &str, max_bytes: u64) ->
     for group in groups {
         let ids: Vec<&str> = group.iter().map(|a| a.id.as_str()).collect();
         for (a, content) in group.into_iter().zip(ews.get_attachments(&ids)?) {
-            // Read by a fresh instance: a file that crashes the reader fails alone.
-            let read = match content {
-                Ok(Content::File(bytes)) if bytes.len() as u64 > max_bytes => Err("larger than it said".to_string()),
-                Ok(Content::File(bytes)) => host::extract_text(&a.content_type, &a.name, &bytes),
-                Ok(Content::Item { body, .. }) => Ok(body),
+            let content = match content {
+                Ok(Content::File(bytes)) => Ok(bytes),
+                Ok(Content::Item { .. }) => Err("an item attachment: described, not expanded".to_string()),
                 Ok(Content::Broken(why)) => Err(why),
                 Err(status) => Err(format!("{}: {}", status.code, status.text)),
             };
-            changes.push(match read {
-                Ok(text) => DocumentChange::Upsert(mail::attachment_document(a, item, mailbox, Extraction::Extracted, text, None)),
-                Err(why) => DocumentChange::Upsert(mail::attachment_document(a, item, mailbox, Extraction::Failed, String::new(), Some(why))),
-            });
+            changes.push(mail::downloaded(a, item, mailbox, content, max_bytes));
         }
     }
     Ok(changes)

@@ -229,7 +229,10 @@ impl Mailbox {
                 broken.truncate(broken.len() / 3);
                 self.attach(&report, "scan.pdf", "application/pdf", false, None, Content::Bytes(broken));
                 let forward = self.new_message(&inbox, "Fwd: Delivery", Body::Text("See the message below.".into()), &bob, &[service.clone()]);
-                self.attach(&forward, "Delivery", "message/rfc822", false, None, Content::Item {
+                // An attached item has no content type: EWS leaves ContentType
+                // out (ews-javascript-api LoadItemWithItemAttachmentResponse),
+                // Graph says null (attachment-get__02).
+                self.attach(&forward, "Delivery", "", false, None, Content::Item {
                     subject: "Delivery".into(),
                     body: "Your parcel arrives on Tuesday.".into(),
                 });

@@ -44,6 +44,15 @@ fn body_xml(body: &Body, shape: &Shape) -> String {
 
 pub use crate::data::text::html_to_text;
 
+/// ContentType, left out where the attachment has none (an attached item).
+fn content_type_xml(a: &Attachment) -> String {
+    if a.content_type.is_empty() {
+        String::new()
+    } else {
+        format!("<t:ContentType>{}</t:ContentType>", escape(&a.content_type))
+    }
+}
+
 fn attachments_xml(m: &Message) -> String {
     let mut xml = String::from("<t:Attachments>");
     for a in &m.attachments {
@@ -52,13 +61,13 @@ fn attachments_xml(m: &Message) -> String {
             _ => ("FileAttachment", "<t:IsContactPhoto>false</t:IsContactPhoto>"),
         };
         let content_id = a.content_id.as_ref().map(|c| format!("<t:ContentId>{}</t:ContentId>", escape(c))).unwrap_or_default();
+        let content_type = content_type_xml(a);
         // LastModifiedTime of an attachment has no zone (1.3's gotchas).
         let _ = write!(
             xml,
-            r#"<t:{element}><t:AttachmentId Id="{}"/><t:Name>{}</t:Name><t:ContentType>{}</t:ContentType>{content_id}<t:Size>{}</t:Size><t:LastModifiedTime>{}</t:LastModifiedTime><t:IsInline>{}</t:IsInline>{photo}</t:{element}>"#,
+            r#"<t:{element}><t:AttachmentId Id="{}"/><t:Name>{}</t:Name>{content_type}{content_id}<t:Size>{}</t:Size><t:LastModifiedTime>{}</t:LastModifiedTime><t:IsInline>{}</t:IsInline>{photo}</t:{element}>"#,
             escape(&a.id),
             escape(&a.name),
-            escape(&a.content_type),
             a.size(),
             m.last_modified.trim_end_matches('Z'),
             a.inline
@@ -163,7 +172,7 @@ pub fn get_attachment(mailbox: &Mailbox, ids: &[String]) -> (String, Vec<String>
 }
 
 fn attachment_content(a: &Attachment) -> String {
-    let head = format!(r#"<t:AttachmentId Id="{}"/><t:Name>{}</t:Name><t:ContentType>{}</t:ContentType>"#, escape(&a.id), escape(&a.name), escape(&a.content_type));
+    let head = format!(r#"<t:AttachmentId Id="{}"/><t:Name>{}</t:Name>{}"#, escape(&a.id), escape(&a.name), content_type_xml(a));
     match &a.content {
         Content::Item { subject, body } => format!(
             r#"<t:ItemAttachment>{head}<t:Message><t:ItemClass>IPM.Note</t:ItemClass><t:Subject>{}</t:Subject><t:Body BodyType="Text">{}</t:Body></t:Message></t:ItemAttachment>"#,

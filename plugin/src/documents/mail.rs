@@ -1,10 +1,91 @@
-//! A mail item and its attachments as documents. The body arrives as text
-//! (the server converts HTML); times come in UTC (EWS writes them with
-//! `Z`); the ACL is the mailbox's owner.
+//! A mail item and its attachments as documents, whichever protocol read
+//! them. The body arrives as text (the server converts HTML); times come
+//! in UTC; the ACL is the mailbox's owner.
 
 use super::owner_acl;
-use crate::bindings::helpdesk::connector::types::{AttachmentInfo, ContentKind, Document, Extraction};
-use crate::ews::get_message::{AttachmentRef, MailItem};
+use crate::bindings::helpdesk::connector::host;
+use crate::bindings::helpdesk::connector::types::{AttachmentInfo, ContentKind, Document, DocumentChange, Extraction};
+
+/// An attachment as the message lists it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AttachmentRef {
+    pub id: String,
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+    pub inline: bool,
+    /// an `ItemAttachment`: a mail or an event inside the mail
+    pub item: bool,
+}
+
+/// A mail item as read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MailItem {
+    pub id: String,
+    pub change_key: String,
+    /// `Message`, `MeetingRequest`, ...
+    pub element: String,
+    pub class: String,
+    pub subject: String,
+    pub body: String,
+    pub received: Option<String>,
+    pub modified: Option<String>,
+    pub conversation_id: Option<String>,
+    /// `Name <address>`
+    pub from: Option<String>,
+    pub recipients: Vec<String>,
+    pub importance: Option<String>,
+    pub categories: Vec<String>,
+    pub has_attachments: bool,
+    pub is_read: Option<bool>,
+    pub attachments: Vec<AttachmentRef>,
+}
+
+/// A sender or recipient as documents write it: `Name <address>`, or
+/// whichever of the two there is.
+pub fn person(name: Option<&str>, address: Option<&str>) -> Option<String> {
+    let address = address.map(str::trim).filter(|a| !a.is_empty());
+    let name = name.map(str::trim).filter(|n| !n.is_empty());
+    match (name, address) {
+        (Some(name), Some(address)) if name != address => Some(format!("{name} <{address}>")),
+        (_, Some(address)) => Some(address.to_string()),
+        (Some(name), None) => Some(name.to_string()),
+        (None, None) => None,
+    }
+}
+
+/// Why an attachment's content is not downloaded, as its document: an
+/// item attachment, one larger than the limit, or a type whose text we do
+/// not read. None: download it.
+pub fn not_downloaded(a: &AttachmentRef, item: &MailItem, mailbox: &str, max_bytes: u64) -> Option<DocumentChange> {
+    let describe = |extraction, note: String| Some(DocumentChange::Upsert(attachment_document(a, item, mailbox, extraction, String::new(), Some(note))));
+    if a.item {
+        return describe(Extraction::Item, "an item attachment: described, not expanded".into());
+    }
+    if a.size > max_bytes {
+        let mib = |bytes: u64| format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64);
+        return describe(Extraction::TooLarge, format!("too large: {}, the limit is {}", mib(a.size), mib(max_bytes)));
+    }
+    if super::extract::reader(&a.content_type, &a.name).is_none() {
+        return describe(Extraction::UnsupportedType, format!("no text is read from {}", a.content_type));
+    }
+    None
+}
+
+/// A downloaded attachment's document: its text read by a fresh instance
+/// (a file that crashes the reader fails alone), or why there is none.
+pub fn downloaded(a: &AttachmentRef, item: &MailItem, mailbox: &str, content: Result<Vec<u8>, String>, max_bytes: u64) -> DocumentChange {
+    let read = match content {
+        Ok(bytes) if bytes.len() as u64 > max_bytes => Err("larger than it said".to_string()),
+        Ok(bytes) => host::extract_text(&a.content_type, &a.name, &bytes),
+        Err(why) => Err(why),
+    };
+    DocumentChange::Upsert(match read {
+        Ok(text) => attachment_document(a, item, mailbox, Extraction::Extracted, text, None),
+        Err(why) => attachment_document(a, item, mailbox, Extraction::Failed, String::new(), Some(why)),
+    })
+}
+
 
 pub fn mail_document(item: &MailItem, mailbox: &str) -> Document {
     Document {

@@ -3,6 +3,7 @@
 //! batches that carry them to the host. Nothing here knows XML or JSON.
 
 pub mod extract;
+pub mod folders;
 pub mod mail;
 
 use crate::bindings::helpdesk::connector::host;

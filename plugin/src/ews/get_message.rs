@@ -41,50 +41,10 @@ pub fn request(ids: &[String]) -> String {
     )
 }
 
-/// An attachment as the message lists it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AttachmentRef {
-    pub id: String,
-    pub name: String,
-    pub content_type: String,
-    pub size: u64,
-    pub inline: bool,
-    /// an `ItemAttachment`: a mail or an event inside the mail
-    pub item: bool,
-}
-
-/// A mail item as read.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct MailItem {
-    pub id: String,
-    pub change_key: String,
-    /// `Message`, `MeetingRequest`, ...
-    pub element: String,
-    pub class: String,
-    pub subject: String,
-    pub body: String,
-    pub received: Option<String>,
-    pub modified: Option<String>,
-    pub conversation_id: Option<String>,
-    /// `Name <address>`
-    pub from: Option<String>,
-    pub recipients: Vec<String>,
-    pub importance: Option<String>,
-    pub categories: Vec<String>,
-    pub has_attachments: bool,
-    pub is_read: Option<bool>,
-    pub attachments: Vec<AttachmentRef>,
-}
+pub use crate::documents::mail::{AttachmentRef, MailItem};
 
 fn person(mailbox: &Element) -> Option<String> {
-    let address = mailbox.child_text("EmailAddress").map(str::trim).filter(|a| !a.is_empty());
-    let name = mailbox.child_text("Name").map(str::trim).filter(|n| !n.is_empty());
-    match (name, address) {
-        (Some(name), Some(address)) if name != address => Some(format!("{name} <{address}>")),
-        (_, Some(address)) => Some(address.to_string()),
-        (Some(name), None) => Some(name.to_string()),
-        (None, None) => None,
-    }
+    crate::documents::mail::person(mailbox.child_text("Name"), mailbox.child_text("EmailAddress"))
 }
 
 impl Object for MailItem {

@@ -5,6 +5,10 @@
 pub mod contact;
 pub mod contact_folders;
 pub mod contacts_delta;
+pub mod mail_folders;
+pub mod message;
+pub mod message_attachments;
+pub mod messages_delta;
 pub mod token;
 pub mod users;
 
@@ -45,17 +49,37 @@ impl Graph {
     /// 503) is waited out as `Retry-After` says; dropped connections and
     /// unreadable answers are tried again with back-off.
     pub fn get(&mut self, url: &str) -> Result<Value> {
+        // A cut-off answer does not parse: tried again.
+        self.fetch(url, u64::MAX, |bytes| {
+            serde_json::from_slice(&bytes)
+                .map_err(|e| Error::transient(Kind::Protocol, format!("{url} answered with JSON we cannot read: {e}"), None))
+        })
+    }
+
+    /// GET raw bytes (an attachment's `$value`), at most `max` of them: a
+    /// larger answer is an error, read no further.
+    pub fn get_bytes(&mut self, url: &str, max: u64) -> Result<Vec<u8>> {
+        self.fetch(url, max, Ok)
+    }
+
+    fn fetch<T>(&mut self, url: &str, max: u64, parse: impl Fn(Vec<u8>) -> Result<T>) -> Result<T> {
         let mut refreshed = false;
         http::with_retries(url, |_| {
             let authorization = self.bearer()?;
-            let prefer = format!("odata.maxpagesize={PAGE_SIZE}, IdType=\"ImmutableId\"");
+            // Mail bodies as text, converted by the server (message-get).
+            let prefer = format!("odata.maxpagesize={PAGE_SIZE}, IdType=\"ImmutableId\", outlook.body-content-type=\"text\"");
             let response = http::get(url, &[("authorization", &authorization), ("accept", "application/json"), ("prefer", &prefer)])?;
             let (status, retry_after) = (response.status, response.retry_after);
-            let text = response.text()?;
             match status {
-                200..=299 => serde_json::from_str(&text).map_err(|e| {
-                    Error::transient(Kind::Protocol, format!("{url} answered with JSON we cannot read: {e}"), None)
-                }),
+                200..=299 => {
+                    let mut bytes = Vec::new();
+                    std::io::Read::read_to_end(&mut std::io::Read::take(response.body, max.saturating_add(1)), &mut bytes)
+                        .map_err(|e| Error::transient(Kind::Unreachable, format!("reading {url} failed: {e}"), None))?;
+                    if bytes.len() as u64 > max {
+                        return Err(Error::new(Kind::Protocol, format!("{url} sent more than the {max} bytes allowed")));
+                    }
+                    parse(bytes)
+                }
                 // A token can expire in the middle of a sync: one new one.
                 401 if !refreshed => {
                     self.token = None;
@@ -67,10 +91,15 @@ impl Graph {
                     format!("{url}: Graph asks us to wait (HTTP {status})"),
                     retry_after.map(|seconds| seconds * 1000),
                 )),
-                _ => Err(error(url, status, &text)),
+                _ => Err(error(url, status, &response.text()?)),
             }
         })
     }
+}
+
+/// Whether an error is Graph's answer for an item that is not there.
+pub fn not_found(e: &Error) -> bool {
+    e.message.contains("HTTP 404 ErrorItemNotFound")
 }
 
 /// An error response in words: Graph's code and message, and its kind.

@@ -1,0 +1,75 @@
+//! Which mail folders of a mailbox a sync reads, whichever protocol
+//! listed them: every mail folder below the message root, by what it is
+//! and never by name (names are localised), outside the system folders'
+//! subtrees and Deleted Items; or those named by id, path or well-known
+//! name (reference/mailbox-content.md 1.1 and 2).
+
+use std::collections::{HashMap, HashSet};
+
+/// Folders whose subtrees hold no mail a helpdesk searches (drafts, the
+/// outbox, sync conflicts, Teams' conversation history), by well-known
+/// name; Deleted Items unless named.
+pub const SYSTEM_FOLDERS: &[&str] =
+    &["drafts", "outbox", "syncissues", "conflicts", "localfailures", "serverfailures", "conversationhistory", "searchfolders"];
+pub const DELETED_ITEMS: &str = "deleteditems";
+
+/// A folder of the mailbox's tree as listed.
+pub struct TreeFolder {
+    pub id: String,
+    pub parent_id: Option<String>,
+    pub name: String,
+    /// a mail folder that may be read: not a search folder, not hidden
+    pub mail: bool,
+}
+
+/// A mail folder to read, with its display path.
+pub struct MailFolder {
+    pub id: String,
+    /// `Parent -> Child`, from below the message root
+    pub path: String,
+}
+
+/// `well_known`: well-known name by folder id, of those the server has;
+/// `root`: the message root's id; `chosen`: the configured folders, empty
+/// for the default.
+pub fn choose(tree: &[TreeFolder], root: Option<&str>, well_known: &HashMap<String, &str>, chosen: &[String]) -> Vec<MailFolder> {
+    let by_id: HashMap<&str, &TreeFolder> = tree.iter().map(|f| (f.id.as_str(), f)).collect();
+    let path = |folder: &TreeFolder| {
+        let mut parts = vec![folder.name.clone()];
+        let mut parent = folder.parent_id.as_deref();
+        while let Some(p) = parent.filter(|p| Some(*p) != root) {
+            let Some(above) = by_id.get(p) else { break };
+            parts.push(above.name.clone());
+            parent = above.parent_id.as_deref();
+        }
+        parts.reverse();
+        parts.join(" -> ")
+    };
+    // The well-known folder a folder lies in (itself included), if any.
+    let within = |folder: &TreeFolder| {
+        let mut at = Some(folder);
+        while let Some(f) = at {
+            if let Some(name) = well_known.get(&f.id) {
+                return Some(*name);
+            }
+            at = f.parent_id.as_deref().and_then(|p| by_id.get(p).copied());
+        }
+        None
+    };
+    let wanted: HashSet<String> = chosen.iter().map(|c| c.trim().to_lowercase()).collect();
+    let mut folders = Vec::new();
+    for folder in tree.iter().filter(|f| f.mail) {
+        let path = path(folder);
+        let system = within(folder).filter(|n| *n != "msgfolderroot");
+        let keep = if wanted.is_empty() {
+            system.is_none()
+        } else {
+            let well_known = well_known.get(&folder.id).copied().unwrap_or_default();
+            [folder.id.to_lowercase(), path.to_lowercase(), well_known.to_string()].iter().any(|k| wanted.contains(k))
+        };
+        if keep {
+            folders.push(MailFolder { id: folder.id.clone(), path });
+        }
+    }
+    folders
+}
