@@ -110,16 +110,7 @@ fn sync_folder(graph: &mut Graph, mailbox: &Mailbox, folder: &MailFolder, checkp
             }
             Err(e) => return Err(e),
         };
-        let last = match (&page.next_link, &page.delta_link) {
-            (Some(_), _) => false,
-            (None, Some(_)) => true,
-            (None, None) => {
-                return Err(Error::new(
-                    Kind::Protocol,
-                    format!("Graph sent a page of the mail folder '{}' with neither @odata.nextLink nor @odata.deltaLink", folder.path),
-                ));
-            }
-        };
+        let last = crate::graph::round_ends(&page.next_link, &page.delta_link, &format!("the mail folder '{}'", folder.path))?;
         let mut changes = Vec::new();
         let mut full_items = Vec::new();
         for entry in page.entries {

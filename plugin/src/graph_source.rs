@@ -4,7 +4,7 @@
 use crate::address_books::AddressBook;
 use crate::bindings::helpdesk::connector::host;
 use crate::bindings::helpdesk::connector::types::Change;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Kind, Result};
 use crate::flatten::Attributes;
 use crate::graph::contact_folders::GraphBook;
 use crate::graph::{Graph, contact_folders, contacts_delta, users};
@@ -74,18 +74,7 @@ impl Source for GraphSource {
             for (id, change_key, attributes) in page.contacts {
                 changes.push(sink.contact(id, change_key, &attributes));
             }
-            // Only a delta link ends a round; a page with neither link is
-            // no end of anything.
-            let last = match (&page.next_link, &page.delta_link) {
-                (Some(_), _) => false,
-                (None, Some(_)) => true,
-                (None, None) => {
-                    return Err(Error::new(
-                        Kind::Protocol,
-                        format!("Graph sent a page of '{}' with neither @odata.nextLink nor @odata.deltaLink", book.path),
-                    ));
-                }
-            };
+            let last = crate::graph::round_ends(&page.next_link, &page.delta_link, &format!("'{}'", book.path))?;
             // The delta link is valid once the last page is applied; a full
             // listing then also tells which users are gone.
             sink.apply(book, changes, page.delta_link.filter(|_| last), full && last)?;

@@ -98,6 +98,17 @@ impl Graph {
 }
 
 /// Whether an error is Graph's answer for an item that is not there.
+/// Whether a delta page ends its round: only a delta link does, and a
+/// page with neither link is no end of anything. `what` names the folder
+/// for the error.
+pub fn round_ends(next_link: &Option<String>, delta_link: &Option<String>, what: &str) -> Result<bool> {
+    match (next_link, delta_link) {
+        (Some(_), _) => Ok(false),
+        (None, Some(_)) => Ok(true),
+        (None, None) => Err(Error::new(Kind::Protocol, format!("Graph sent a page of {what} with neither @odata.nextLink nor @odata.deltaLink"))),
+    }
+}
+
 pub fn not_found(e: &Error) -> bool {
     e.message.contains("HTTP 404 ErrorItemNotFound")
 }
