@@ -7,6 +7,7 @@
 pub mod files;
 pub mod text;
 pub mod mail;
+pub mod calendar;
 
 use base64::Engine as _;
 use std::collections::HashMap;
@@ -123,6 +124,13 @@ pub struct Mailbox {
     /// use after a change
     mail_index: std::sync::OnceLock<mail::Index>,
     pub message_tombstones: Vec<Tombstone>,
+    /// calendar items (masters, singles and exceptions) and tasks
+    /// (calendar.rs)
+    pub events: Vec<calendar::Event>,
+    pub tasks: Vec<calendar::Task>,
+    pub item_tombstones: Vec<Tombstone>,
+    /// the language of its default folders' names, for folders made later
+    language: Language,
 }
 
 /// SplitMix64: small, fast, and the same sequence everywhere.
@@ -296,6 +304,7 @@ const GERMAN_FOLDERS: &[(&str, &str)] = &[
     ("msgfolderroot", "Oberste Ebene des Informationsspeichers"),
     ("inbox", "Posteingang"),
     ("calendar", "Kalender"),
+    ("tasks", "Aufgaben"),
     ("contacts", "Kontakte"),
     ("deleteditems", "Gelöschte Elemente"),
 ];
@@ -408,6 +417,7 @@ impl Mailbox {
             Language::English => return,
             Language::German => GERMAN_FOLDERS,
         };
+        self.language = language;
         for folder in &mut self.folders {
             if let Some((_, name)) = names.iter().find(|(id, _)| folder.distinguished == Some(*id)) {
                 folder.name = name.to_string();
@@ -567,11 +577,15 @@ impl Mailbox {
         distinguished: Option<&'static str>,
     ) -> String {
         let id = self.rng.id("AQMkAD");
+        let localised = match self.language {
+            Language::German => GERMAN_FOLDERS.iter().find(|(d, _)| distinguished == Some(*d)).map(|(_, n)| *n),
+            Language::English => None,
+        };
         self.folders.push(Folder {
             id: id.clone(),
             change_key: "AQAAABYAAAA".into(),
             parent: parent.map(str::to_string),
-            name: name.into(),
+            name: localised.unwrap_or(name).into(),
             class: class.into(),
             element,
             distinguished,

@@ -180,13 +180,16 @@ impl Emulator {
         }
         // Mail after contacts, so that contacts do not depend on it.
         mailbox.seed_mail(data::mail::Owner::Service, &options.user, options.messages);
+        mailbox.seed_calendar(true);
         let mut colleague = Mailbox::seeded_with(0, options.seed ^ 0xB0B, data::Layout::Flat(1));
         colleague.localise(data::Language::German);
         colleague.seed_mail(data::mail::Owner::Colleague, COLLEAGUE, options.messages);
+        colleague.seed_calendar(false);
         // Graph's stand-in for the public folders is a shared mailbox; its
         // mail folders are empty.
         let mut shared = Mailbox::seeded_with(0, options.seed ^ 0x5A4E, data::Layout::Flat(1));
         shared.seed_mail(data::mail::Owner::Shared, graph::PUBLIC_MAILBOX, 0);
+        shared.seed_calendar(false);
         let tls = if options.tls { Some(tls::generate()?) } else { None };
         let binding = tls.as_ref().map(|t| ntlm::binding_of(&t.certificate_der));
         let state = Arc::new(EmulatorState {

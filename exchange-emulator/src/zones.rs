@@ -1,5 +1,6 @@
 //! The time zones the emulator knows, by their Windows ids: the mailbox's
-//! own (Berlin), in which Outlook stored its birthdays, and UTC. Not a
+//! own (Berlin), in which Outlook stored its birthdays, Tokyo's for a
+//! calendar, and UTC. Not a
 //! time zone database, and not applied to `TimeZoneContext`: Exchange
 //! sends instants in UTC and uses that header only for zone-less values
 //! in requests (reference/mailbox-content.md, "Time zones").
@@ -13,6 +14,8 @@ pub const MAILBOX_ZONE: &str = "W. Europe Standard Time";
 pub fn offset_at(zone: &str, instant: OffsetDateTime) -> Option<UtcOffset> {
     let hours = match zone {
         "UTC" | "Greenwich Standard Time" => 0,
+        // Japan keeps no summer time.
+        "Tokyo Standard Time" => 9,
         MAILBOX_ZONE => {
             // EU summer time: from the last Sunday of March to the last
             // Sunday of October, switching at 01:00 UTC.

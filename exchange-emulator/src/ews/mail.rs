@@ -22,7 +22,7 @@ fn element(m: &Message) -> &'static str {
     }
 }
 
-fn mailbox_xml(p: &Person) -> String {
+pub(super) fn mailbox_xml(p: &Person) -> String {
     format!(
         "<t:Mailbox><t:Name>{}</t:Name><t:EmailAddress>{}</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType><t:MailboxType>Mailbox</t:MailboxType></t:Mailbox>",
         escape(&p.name),
@@ -53,9 +53,10 @@ fn content_type_xml(a: &Attachment) -> String {
     }
 }
 
-fn attachments_xml(m: &Message) -> String {
+/// An item's attachments as GetItem lists them, without content.
+pub(super) fn attachments_xml(attachments: &[Attachment], last_modified: &str) -> String {
     let mut xml = String::from("<t:Attachments>");
-    for a in &m.attachments {
+    for a in attachments {
         let (element, photo) = match a.content {
             Content::Item { .. } => ("ItemAttachment", ""),
             _ => ("FileAttachment", "<t:IsContactPhoto>false</t:IsContactPhoto>"),
@@ -69,7 +70,7 @@ fn attachments_xml(m: &Message) -> String {
             escape(&a.id),
             escape(&a.name),
             a.size(),
-            m.last_modified.trim_end_matches('Z'),
+            last_modified.trim_end_matches('Z'),
             a.inline
         );
     }
@@ -90,7 +91,7 @@ pub fn message_xml(m: &Message, shape: &Shape) -> String {
     put("Subject", format!("<t:Subject>{}</t:Subject>", escape(&m.subject)));
     put("Body", body_xml(&m.body, shape));
     if !m.attachments.is_empty() {
-        put("Attachments", attachments_xml(m));
+        put("Attachments", attachments_xml(&m.attachments, &m.last_modified));
     }
     put("DateTimeReceived", format!("<t:DateTimeReceived>{}</t:DateTimeReceived>", m.received));
     if !m.categories.is_empty() {
@@ -158,8 +159,8 @@ pub fn get_attachment(mailbox: &Mailbox, ids: &[String]) -> (String, Vec<String>
     let mut sent = Vec::new();
     let messages: String = ids
         .iter()
-        .map(|id| match mailbox.attachment(id) {
-            Some((_, a)) => {
+        .map(|id| match mailbox.attachment(id).map(|(_, a)| a).or_else(|| mailbox.item_attachment(id).map(|(_, a)| a)) {
+            Some(a) => {
                 sent.push(a.name.clone());
                 success(OP, &format!("<m:Attachments>{}</m:Attachments>", attachment_content(a)))
             }
@@ -240,5 +241,11 @@ pub struct Named {
 
 /// Whether an id names something in this mailbox.
 pub fn holds(mailbox: &Mailbox, id: &str) -> bool {
-    mailbox.folder(id).is_some() || mailbox.message(id).is_some() || mailbox.attachment(id).is_some() || mailbox.contact(id).is_some()
+    mailbox.folder(id).is_some()
+        || mailbox.message(id).is_some()
+        || mailbox.attachment(id).is_some()
+        || mailbox.contact(id).is_some()
+        || mailbox.event(id).is_some()
+        || mailbox.task(id).is_some()
+        || mailbox.item_attachment(id).is_some()
 }

@@ -2,6 +2,7 @@
 //! Server 2016 does, with real envelopes, one response message per
 //! requested object in request order, and Exchange's limits.
 
+pub mod calendar;
 pub mod mail;
 pub mod request;
 pub mod schema;
@@ -536,6 +537,9 @@ fn get_item(mailbox: &Mailbox, op: &Element, shape: &Shape, mut spoil: Spoil) ->
                         }
                         success("GetItem", &format!("<m:Items>{xml}</m:Items>"))
                     }
+                    None if let Some(xml) = id.attr("Id").and_then(|id| calendar_or_task(mailbox, id, shape)) => {
+                        success("GetItem", &format!("<m:Items>{xml}</m:Items>"))
+                    }
                     None => error(
                         "GetItem",
                         "ErrorItemNotFound",
@@ -547,6 +551,13 @@ fn get_item(mailbox: &Mailbox, op: &Element, shape: &Shape, mut spoil: Spoil) ->
         )
         .collect();
     response("GetItem", &messages)
+}
+
+/// An event or a task by id, as GetItem writes it.
+fn calendar_or_task(mailbox: &Mailbox, id: &str, shape: &Shape) -> Option<String> {
+    use crate::data::calendar::Item;
+    let item = mailbox.event(id).map(Item::Event).or_else(|| mailbox.task(id).map(Item::Task))?;
+    Some(calendar::item_xml(mailbox, item, shape))
 }
 
 /// exchangelib's version probe: any answer with a version header will do.
@@ -762,8 +773,12 @@ fn sync_folder_items(mailbox: &Mailbox, op: &Element, shape: &Shape) -> Result<S
                     "Synchronization state data is corrupt or otherwise invalid.",
                     tail,
                 ),
-                Some(since) if folder.class.starts_with("IPF.Note") => {
-                    let (changes, seq, last) = mail::changes_xml(mailbox, folder, since, max, shape);
+                Some(since) if ["IPF.Note", "IPF.Appointment", "IPF.Task"].iter().any(|c| folder.class.starts_with(c)) => {
+                    let (changes, seq, last) = if folder.class.starts_with("IPF.Note") {
+                        mail::changes_xml(mailbox, folder, since, max, shape)
+                    } else {
+                        calendar::changes_xml(mailbox, folder, since, max, shape)
+                    };
                     let state = state_token::encode(SYNC_STATE, folder, seq);
                     success(
                         OP,

@@ -118,6 +118,83 @@ const KNOWN: &[&str] = &[
     "message:ReminderMessageData",
     "message:ApprovalRequestData",
     "message:VotingInformation",
+    // calendar items
+    "calendar:Start",
+    "calendar:End",
+    "calendar:OriginalStart",
+    "calendar:StartWallClock",
+    "calendar:EndWallClock",
+    "calendar:StartTimeZoneId",
+    "calendar:EndTimeZoneId",
+    "calendar:IsAllDayEvent",
+    "calendar:LegacyFreeBusyStatus",
+    "calendar:Location",
+    "calendar:EnhancedLocation",
+    "calendar:When",
+    "calendar:IsMeeting",
+    "calendar:IsCancelled",
+    "calendar:IsRecurring",
+    "calendar:MeetingRequestWasSent",
+    "calendar:IsResponseRequested",
+    "calendar:CalendarItemType",
+    "calendar:MyResponseType",
+    "calendar:Organizer",
+    "calendar:RequiredAttendees",
+    "calendar:OptionalAttendees",
+    "calendar:Resources",
+    "calendar:ConflictingMeetingCount",
+    "calendar:AdjacentMeetingCount",
+    "calendar:ConflictingMeetings",
+    "calendar:AdjacentMeetings",
+    "calendar:InboxReminders",
+    "calendar:Duration",
+    "calendar:TimeZone",
+    "calendar:AppointmentReplyTime",
+    "calendar:AppointmentSequenceNumber",
+    "calendar:AppointmentState",
+    "calendar:Recurrence",
+    "calendar:FirstOccurrence",
+    "calendar:LastOccurrence",
+    "calendar:ModifiedOccurrences",
+    "calendar:DeletedOccurrences",
+    "calendar:MeetingTimeZone",
+    "calendar:ConferenceType",
+    "calendar:AllowNewTimeProposal",
+    "calendar:IsOnlineMeeting",
+    "calendar:MeetingWorkspaceUrl",
+    "calendar:NetShowUrl",
+    "calendar:UID",
+    "calendar:RecurrenceId",
+    "calendar:DateTimeStamp",
+    "calendar:StartTimeZone",
+    "calendar:EndTimeZone",
+    "calendar:JoinOnlineMeetingUrl",
+    "calendar:OnlineMeetingSettings",
+    "calendar:IsOrganizer",
+    "calendar:CalendarActivityData",
+    // tasks
+    "task:ActualWork",
+    "task:AssignedTime",
+    "task:BillingInformation",
+    "task:ChangeCount",
+    "task:Companies",
+    "task:CompleteDate",
+    "task:Contacts",
+    "task:DelegationState",
+    "task:Delegator",
+    "task:DueDate",
+    "task:IsAssignmentEditable",
+    "task:IsComplete",
+    "task:IsRecurring",
+    "task:IsTeamTask",
+    "task:Mileage",
+    "task:Owner",
+    "task:PercentComplete",
+    "task:Recurrence",
+    "task:StartDate",
+    "task:Status",
+    "task:StatusDescription",
+    "task:TotalWork",
     // contacts
     "contacts:Alias",
     "contacts:AssistantName",
@@ -214,7 +291,7 @@ const KNOWN: &[&str] = &[
 /// a folder it does not know the kind of), they come back with nothing, as
 /// from Exchange for an item that lacks them.
 const OTHER_KINDS: &[&str] =
-    &["meeting", "meetingRequest", "calendar", "task", "postitem", "person", "abchperson", "network", "rolemember", "insight", "booking"];
+    &["meeting", "meetingRequest", "postitem", "person", "abchperson", "network", "rolemember", "insight", "booking"];
 
 /// Indexed paths (`IndexedFieldURI`): a dictionary entry by key.
 const INDEXED: &[&str] = &[
@@ -393,7 +470,7 @@ mod shape_tests {
         let s = shape(r#"<t:FieldURI FieldURI="contacts:GivenName"/><t:IndexedFieldURI FieldURI="contacts:EmailAddress" FieldIndex="EmailAddress1"/>"#).unwrap();
         assert!(s.wants("GivenName") && !s.wants("Surname"));
         assert!(s.wants_entry("EmailAddresses", "EmailAddress1") && !s.wants_entry("EmailAddresses", "EmailAddress2"));
-        assert!(shape(r#"<t:FieldURI FieldURI="calendar:Start"/>"#).is_ok(), "another kind's property: nothing to return");
+        assert!(shape(r#"<t:FieldURI FieldURI="postitem:PostedTime"/>"#).is_ok(), "another kind's property: nothing to return");
         assert_eq!(shape(r#"<t:FieldURI FieldURI="contacts:GivenNmae"/>"#).unwrap_err(), "contacts:GivenNmae");
     }
 }
