@@ -117,7 +117,7 @@ impl Default for StoreConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentsConfig {
-    /// `mail`, `attachment`
+    /// `mail`, `attachment`, `event`, `task`
     #[serde(default = "default_kinds")]
     pub kinds: Vec<String>,
     /// larger attachments are described, never downloaded
@@ -129,7 +129,7 @@ pub struct DocumentsConfig {
     pub mail_folders: Vec<String>,
 }
 
-pub const DOCUMENT_KINDS: &[&str] = &["mail", "attachment"];
+pub const DOCUMENT_KINDS: &[&str] = &["mail", "attachment", "event", "task"];
 
 fn default_kinds() -> Vec<String> {
     DOCUMENT_KINDS.iter().map(|k| k.to_string()).collect()
@@ -254,8 +254,9 @@ impl HostConfig {
                     bail!("[documents] kinds: \"{kind}\" is not one this host reads (it reads {})", DOCUMENT_KINDS.join(", "));
                 }
             }
-            if documents.kinds.iter().any(|k| k == "attachment") && !documents.kinds.iter().any(|k| k == "mail") {
-                bail!("[documents] kinds: attachments come with their mail; add \"mail\"");
+            let items = ["mail", "event", "task"];
+            if documents.kinds.iter().any(|k| k == "attachment") && !documents.kinds.iter().any(|k| items.contains(&k.as_str())) {
+                bail!("[documents] kinds: attachments come with their mail, event or task; add one of \"mail\", \"event\", \"task\"");
             }
             documents.mailboxes(e)?;
         }

@@ -5,7 +5,7 @@
 //! Chinese), whose words unicode61 would run together
 //! (reference/mailbox-content.md 4).
 
-use crate::runtime::types::{ContentKind, Document, DocumentBatch, DocumentChange, Extraction};
+use crate::runtime::types::{ContentKind, Document, DocumentBatch, DocumentChange, EventType, Extraction};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -35,6 +35,10 @@ CREATE TABLE IF NOT EXISTS documents (
     is_read         INTEGER,
     -- an attachment's name, type, size, inline flag and extraction (JSON)
     attachment      TEXT,
+    -- an event's times, zone, attendees, series (JSON)
+    event           TEXT,
+    -- a task's status, dates, owner, recurrence (JSON)
+    task            TEXT,
     last_seen_run   INTEGER,
     UNIQUE (source, id)
 );
@@ -191,8 +195,29 @@ pub fn kind_name(kind: ContentKind) -> &'static str {
     match kind {
         ContentKind::Mail => "mail",
         ContentKind::Attachment => "attachment",
+        ContentKind::Event => "event",
+        ContentKind::Task => "task",
     }
 }
+
+const KINDS: [ContentKind; 4] = [ContentKind::Mail, ContentKind::Attachment, ContentKind::Event, ContentKind::Task];
+
+/// The kind a configuration names.
+pub fn kind_named(name: &str) -> Option<ContentKind> {
+    KINDS.into_iter().find(|k| kind_name(*k) == name)
+}
+
+fn event_type_name(t: EventType) -> &'static str {
+    match t {
+        EventType::Single => "single",
+        EventType::SeriesMaster => "series_master",
+        EventType::Exception => "exception",
+    }
+}
+
+/// A document's tree: itself, its children (attachments, a series'
+/// modified occurrences) and theirs (an occurrence's attachments).
+const TREE: &str = "WITH RECURSIVE tree (id) AS (SELECT ?2 UNION SELECT d.id FROM documents d JOIN tree ON d.source = ?1 AND d.parent_id = tree.id)";
 
 fn extraction_name(extraction: Extraction) -> &'static str {
     match extraction {
@@ -241,18 +266,16 @@ pub fn apply_batch(conn: &Connection, source: &str, run_id: i64, batch: &Documen
 }
 
 fn apply(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, summary: &mut DocumentSummary) -> rusqlite::Result<()> {
-    // The attachments each upserted message has now; the others go.
+    // The children (attachments, modified occurrences) each upserted item
+    // has now; the others go.
     let mut attachments: HashMap<&str, HashSet<&str>> = HashMap::new();
     for change in &batch.changes {
         if let DocumentChange::Upsert(doc) = change {
-            match (&doc.kind, &doc.parent_id) {
-                (ContentKind::Attachment, Some(parent)) => {
-                    attachments.entry(parent.as_str()).or_default().insert(doc.id.as_str());
-                }
-                (ContentKind::Mail, _) => {
-                    attachments.entry(doc.id.as_str()).or_default();
-                }
-                _ => {}
+            if let Some(parent) = &doc.parent_id {
+                attachments.entry(parent.as_str()).or_default().insert(doc.id.as_str());
+            }
+            if doc.kind != ContentKind::Attachment {
+                attachments.entry(doc.id.as_str()).or_default();
             }
         }
     }
@@ -306,9 +329,9 @@ fn apply(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, su
                 }
             }
             DocumentChange::Unchanged(id) => {
-                let mut statement = conn.prepare_cached(
-                    "UPDATE documents SET last_seen_run = ?3 WHERE source = ?1 AND (id = ?2 OR parent_id = ?2) RETURNING kind",
-                )?;
+                let mut statement = conn.prepare_cached(&format!(
+                    "{TREE} UPDATE documents SET last_seen_run = ?3 WHERE source = ?1 AND id IN tree RETURNING kind"
+                ))?;
                 let kinds: Vec<String> = statement.query_map(params![source, id, run_id], |row| row.get(0))?.collect::<Result<_, _>>()?;
                 for kind in kinds {
                     summary.count(&kind, Counted::Unchanged);
@@ -329,7 +352,7 @@ fn apply(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, su
             DocumentChange::Skipped(why) => issue(summary, false, &why.id, kind_name(why.kind), &why.title, &why.reason),
             DocumentChange::Failed(why) => {
                 // What was stored stays, and the next run reads it again.
-                conn.execute("UPDATE documents SET last_seen_run = ?3 WHERE source = ?1 AND (id = ?2 OR parent_id = ?2)", params![source, why.id, run_id])?;
+                conn.execute(&format!("{TREE} UPDATE documents SET last_seen_run = ?3 WHERE source = ?1 AND id IN tree"), params![source, why.id, run_id])?;
                 conn.execute(
                     "INSERT INTO retry_documents (source, mailbox, folder_id, id, reason, run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (source, id) DO UPDATE SET mailbox = excluded.mailbox, folder_id = excluded.folder_id,
@@ -387,19 +410,37 @@ fn upsert(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, d
         })
         .to_string()
     });
+    let event = doc.event.as_ref().map(|e| {
+        serde_json::json!({
+            "type": event_type_name(e.event_type), "start": e.start, "end": e.end, "time_zone": e.time_zone,
+            "all_day": e.all_day, "location": e.location, "organizer": e.organizer,
+            "required": e.required_attendees, "optional": e.optional_attendees, "recurrence": e.recurrence,
+            "deleted_occurrences": e.deleted_occurrences, "original_start": e.original_start,
+        })
+        .to_string()
+    });
+    let task = doc.task.as_ref().map(|t| {
+        serde_json::json!({
+            "status": t.status, "percent_complete": t.percent_complete, "start": t.start, "due": t.due,
+            "completed": t.completed, "owner": t.owner, "recurrence": t.recurrence, "list": t.list_name,
+        })
+        .to_string()
+    });
     let existed: bool = conn
         .prepare_cached("SELECT count(*) > 0 FROM documents WHERE source = ?1 AND id = ?2")?
         .query_row(params![source, doc.id], |row| row.get(0))?;
     let rowid: i64 = conn.prepare_cached(
         "INSERT INTO documents (source, id, version, kind, mailbox, folder_id, folder_path, parent_id, thread_id, title, body,
-             received, modified, sender, recipients, importance, categories, has_attachments, is_read, attachment, last_seen_run)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+             received, modified, sender, recipients, importance, categories, has_attachments, is_read, attachment, last_seen_run,
+             event, task)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)
          ON CONFLICT (source, id) DO UPDATE SET version = excluded.version, kind = excluded.kind, mailbox = excluded.mailbox,
              folder_id = excluded.folder_id, folder_path = excluded.folder_path, parent_id = excluded.parent_id,
              thread_id = excluded.thread_id, title = excluded.title, body = excluded.body, received = excluded.received,
              modified = excluded.modified, sender = excluded.sender, recipients = excluded.recipients,
              importance = excluded.importance, categories = excluded.categories, has_attachments = excluded.has_attachments,
-             is_read = excluded.is_read, attachment = excluded.attachment, last_seen_run = excluded.last_seen_run
+             is_read = excluded.is_read, attachment = excluded.attachment, last_seen_run = excluded.last_seen_run,
+             event = excluded.event, task = excluded.task
          RETURNING rowid",
     )?
     .query_row(
@@ -425,6 +466,8 @@ fn upsert(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, d
             doc.is_read,
             attachment,
             run_id,
+            event,
+            task,
         ],
         |row| row.get(0),
     )?;
@@ -436,9 +479,9 @@ fn upsert(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, d
     Ok(existed)
 }
 
-/// Remove a document and its attachments'; the kinds removed.
+/// Remove a document and its tree; the kinds removed.
 fn remove(conn: &Connection, source: &str, id: &str) -> rusqlite::Result<Vec<String>> {
-    let mut statement = conn.prepare_cached("DELETE FROM documents WHERE source = ?1 AND (id = ?2 OR parent_id = ?2) RETURNING kind")?;
+    let mut statement = conn.prepare_cached(&format!("{TREE} DELETE FROM documents WHERE source = ?1 AND id IN tree RETURNING kind"))?;
     statement.query_map(params![source, id], |row| row.get(0))?.collect()
 }
 
@@ -529,6 +572,8 @@ mod tests {
             is_read: Some(false),
             acl: vec![format!("email:{owner}")],
             attachment: None,
+            event: None,
+            task: None,
         }
     }
 
@@ -563,6 +608,68 @@ mod tests {
 
     fn ids(hits: &[Hit]) -> Vec<&str> {
         hits.iter().map(|h| h.id.as_str()).collect()
+    }
+
+    fn event(id: &str, master: Option<&str>, body: &str) -> Document {
+        let info = crate::runtime::types::EventInfo {
+            event_type: if master.is_some() { EventType::Exception } else { EventType::SeriesMaster },
+            start: "2026-01-05T09:00:00Z".into(),
+            end: "2026-01-05T10:00:00Z".into(),
+            time_zone: "Europe/Berlin".into(),
+            all_day: false,
+            location: Some("Room 1".into()),
+            organizer: Some("svc@example.com".into()),
+            required_attendees: vec!["bob@example.com".into()],
+            optional_attendees: Vec::new(),
+            recurrence: master.is_none().then(|| "every Monday 10:00-11:00 Europe/Berlin, from 5 Jan 2026 until 30 Mar 2026".into()),
+            deleted_occurrences: Vec::new(),
+            original_start: master.map(|_| "2026-01-19T09:00:00Z".into()),
+        };
+        Document {
+            kind: ContentKind::Event,
+            parent_id: master.map(str::to_string),
+            event: Some(info),
+            ..mail(id, "Weekly sync", body, "svc@example.com")
+        }
+    }
+
+    /// A series is a tree: the master, its modified occurrences, their
+    /// attachments. Unchanged keeps all of it through a complete listing,
+    /// an occurrence no longer listed with its master goes with its
+    /// attachment, and removing the master removes the rest.
+    #[test]
+    fn a_series_goes_and_stays_as_one_tree() {
+        let store = crate::store::Store::in_memory().unwrap();
+        let conn = store.lock();
+        let first = apply_in(
+            &conn,
+            1,
+            batch(
+                vec![
+                    DocumentChange::Upsert(event("master", None, "seriesmarker7731")),
+                    DocumentChange::Upsert(event("moved", Some("master"), "seriesmarker7731")),
+                    DocumentChange::Upsert(attachment("slides", "moved", "slide text", Extraction::Extracted)),
+                ],
+                true,
+            ),
+        );
+        assert_eq!((first.by_kind["event"].created, first.by_kind["attachment"].created), (2, 1));
+        let stored: String = conn.query_row("SELECT event FROM documents WHERE id = 'master'", [], |r| r.get(0)).unwrap();
+        let stored: serde_json::Value = serde_json::from_str(&stored).unwrap();
+        assert_eq!(stored["type"], "series_master");
+        assert!(stored["recurrence"].as_str().unwrap().starts_with("every Monday 10:00-11:00"));
+
+        let second = apply_in(&conn, 2, batch(vec![DocumentChange::Unchanged("master".into())], true));
+        assert_eq!((second.counts.unchanged, second.counts.removed), (3, 0), "the whole tree was seen");
+
+        let third = apply_in(&conn, 3, batch(vec![DocumentChange::Upsert(event("master", None, "seriesmarker7731"))], false));
+        assert_eq!((third.by_kind["event"].updated, third.by_kind["event"].removed, third.by_kind["attachment"].removed), (1, 1, 1));
+
+        apply_in(&conn, 4, batch(vec![DocumentChange::Upsert(event("moved", Some("master"), "x")), DocumentChange::Upsert(event("master", None, "y"))], false));
+        let fourth = apply_in(&conn, 5, batch(vec![DocumentChange::Remove("master".into())], false));
+        assert_eq!(fourth.by_kind["event"].removed, 2);
+        let left: i64 = conn.query_row("SELECT count(*) FROM documents", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 0);
     }
 
     #[test]

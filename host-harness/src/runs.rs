@@ -101,11 +101,7 @@ impl Documents {
         let content = documents
             .kinds
             .iter()
-            .filter_map(|kind| match kind.as_str() {
-                "mail" => Some(ContentKind::Mail),
-                "attachment" => Some(ContentKind::Attachment),
-                _ => None,
-            })
+            .filter_map(|kind| crate::documents::kind_named(kind))
             .collect();
         Ok(Documents {
             content,

@@ -155,6 +155,8 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("users", "adopted", "INTEGER NOT NULL DEFAULT 0"),
     ("skipped_contacts", "blocker_id", "INTEGER"),
     ("skipped_contacts", "blocked_on", "TEXT"),
+    ("documents", "event", "TEXT"),
+    ("documents", "task", "TEXT"),
 ];
 
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {

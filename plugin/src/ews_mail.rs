@@ -17,7 +17,7 @@ use crate::ews::envelope::FolderRef;
 use crate::ews::find_folder::Traversal;
 use crate::ews::get_attachment::Content;
 use crate::ews::get_message::{self, AttachmentRef, MailItem};
-use crate::ews::pipeline::{Messages, Pipeline};
+use crate::ews::pipeline::{Messages, Pipeline, Read};
 use crate::ews::sync_folder_items::{ItemChange, STALE_STATE};
 use crate::report;
 use std::collections::HashMap;
@@ -64,7 +64,7 @@ fn mailbox_local(e: &Error) -> bool {
 /// `delegate`: the mailbox is opened as a delegate, named in well-known
 /// folder ids.
 fn sync_mailbox(ews: &mut Ews, mailbox: &str, delegate: Option<&str>, request: &SyncRequest, states: &HashMap<(&str, &str), &str>) -> Result<u64> {
-    let folders = mail_folders(ews, &request.mail_folders, delegate)?;
+    let folders = mail_folders(ews, request, delegate)?;
     let incremental = request.mode == SyncMode::Incremental;
     let mut documents = 0;
     for folder in &folders {
@@ -72,7 +72,7 @@ fn sync_mailbox(ews: &mut Ews, mailbox: &str, delegate: Option<&str>, request: &
         match sync_folder(ews, mailbox, folder, checkpoint, request) {
             Ok(count) => documents += count,
             Err(e) if crate::sync::folder_local(e.kind) => {
-                report::warn(&format!("the mail folder '{}' of {mailbox} was skipped: {}", folder.path, e.message));
+                report::warn(&format!("the folder '{}' of {mailbox} was skipped: {}", folder.path, e.message));
             }
             Err(e) => return Err(e),
         }
@@ -80,10 +80,12 @@ fn sync_mailbox(ews: &mut Ews, mailbox: &str, delegate: Option<&str>, request: &
     Ok(documents)
 }
 
-/// The mail folders of the mailbox: IPF.Note folders (a `Folder`
-/// element, not a search folder), not hidden, outside the system
-/// folders; with `chosen`, those named by id, path or distinguished id.
-fn mail_folders(ews: &mut Ews, chosen: &[String], delegate: Option<&str>) -> Result<Vec<MailFolder>> {
+/// The folders of the mailbox the request reads: mail folders (IPF.Note,
+/// a `Folder` element, not a search folder), calendars (`CalendarFolder`)
+/// and task folders (`TasksFolder`), not hidden, outside the system
+/// folders; for mail, with `mail_folders`, those named by id, path or
+/// distinguished id.
+fn mail_folders(ews: &mut Ews, request: &SyncRequest, delegate: Option<&str>) -> Result<Vec<MailFolder>> {
     let well_known = |name: &'static str| match delegate {
         Some(mailbox) => FolderRef::DistinguishedOf(name, mailbox.to_string()),
         None => FolderRef::Distinguished(name),
@@ -102,10 +104,16 @@ fn mail_folders(ews: &mut Ews, chosen: &[String], delegate: Option<&str>) -> Res
             id: f.id.clone(),
             parent_id: f.parent_id.clone(),
             name: f.name.clone(),
-            mail: f.element == "Folder" && (f.class == "IPF.Note" || f.class.starts_with("IPF.Note.")) && !f.hidden,
+            holds: match f.element.as_str() {
+                _ if f.hidden => None,
+                "Folder" if f.class == "IPF.Note" || f.class.starts_with("IPF.Note.") => Some(ContentKind::Mail),
+                "CalendarFolder" => Some(ContentKind::Event),
+                "TasksFolder" => Some(ContentKind::Task),
+                _ => None,
+            },
         })
         .collect();
-    Ok(folders::choose(&tree, root.as_deref(), &well_known, chosen))
+    Ok(folders::choose(&tree, root.as_deref(), &well_known, &request.mail_folders, &request.content))
 }
 
 /// One folder, from its checkpoint (None: in full, every item compared
@@ -120,7 +128,7 @@ fn sync_folder(ews: &mut Ews, mailbox: &str, folder: &MailFolder, checkpoint: Op
     if !full {
         let again: Vec<String> =
             request.document_retries.iter().filter(|r| r.mailbox.eq_ignore_ascii_case(mailbox) && r.folder_id == folder.id).map(|r| r.id.clone()).collect();
-        documents += read(ews, &target, again, request)?;
+        documents += read(ews, &target, folder.holds, again, request)?;
     }
     loop {
         let page = ews.sync_items(&folder.id, state.as_deref())?;
@@ -151,7 +159,7 @@ fn sync_folder(ews: &mut Ews, mailbox: &str, folder: &MailFolder, checkpoint: Op
             }
         }
         target.apply(changes, None, false)?;
-        documents += read(ews, &target, to_read, request)?;
+        documents += read(ews, &target, folder.holds, to_read, request)?;
         target.apply(Vec::new(), Some(page.state.clone()), full && page.last)?;
         if page.last {
             return Ok(documents);
@@ -160,15 +168,36 @@ fn sync_folder(ews: &mut Ews, mailbox: &str, folder: &MailFolder, checkpoint: Op
     }
 }
 
-/// Read messages by id and hand them over with their attachments: GetItem
-/// batches on the wire while earlier ones are read, one batch of documents
-/// per GetItem (a page of bodies is never held at once). A message gone
-/// meanwhile is a removal; one that cannot be read fails, and the host
-/// has it read again next time. The documents handed over.
-fn read(ews: &mut Ews, target: &Folder, ids: Vec<String>, request: &SyncRequest) -> Result<u64> {
+/// Read the items of a folder by id and hand them over, as what the
+/// folder holds.
+fn read(ews: &mut Ews, target: &Folder, holds: ContentKind, ids: Vec<String>, request: &SyncRequest) -> Result<u64> {
+    match holds {
+        ContentKind::Event => crate::ews_calendar::read_events(ews, target, ids, request),
+        ContentKind::Task => crate::ews_calendar::read_tasks(ews, target, ids, request),
+        _ => read_items::<Messages>(ews, target, ids, get_message::MAX_BATCH, ContentKind::Mail, |ews, item, changes| {
+            changes.push(DocumentChange::Upsert(mail::mail_document(&item, target.mailbox)));
+            Ok(1 + item_attachments(ews, &item, target.mailbox, request, changes)?)
+        }),
+    }
+}
+
+/// Read items by id and hand them over: GetItem batches on the wire while
+/// earlier ones are read, one batch of documents per GetItem (a page of
+/// bodies is never held at once); `document` makes an item's changes and
+/// says how many documents they hold. An item gone meanwhile is a
+/// removal; one that cannot be read fails, and the host has it read again
+/// next time. The documents handed over.
+pub fn read_items<R: Read<Id = String>>(
+    ews: &mut Ews,
+    target: &Folder,
+    ids: Vec<String>,
+    batch: usize,
+    kind: ContentKind,
+    mut document: impl FnMut(&mut Ews, R::Item, &mut Vec<DocumentChange>) -> Result<u64>,
+) -> Result<u64> {
     let mut documents = 0;
-    let mut pipeline = Pipeline::<Messages>::default();
-    for chunk in ids.chunks(get_message::MAX_BATCH) {
+    let mut pipeline = Pipeline::<R>::default();
+    for chunk in ids.chunks(batch) {
         pipeline.push(ews, chunk.to_vec());
     }
     while let Some(next) = pipeline.next(ews) {
@@ -176,20 +205,11 @@ fn read(ews: &mut Ews, target: &Folder, ids: Vec<String>, request: &SyncRequest)
         let mut changes = Vec::new();
         for (id, result) in chunk.iter().zip(results) {
             match result {
-                Ok(item) => {
-                    documents += 1;
-                    changes.push(DocumentChange::Upsert(mail::mail_document(&item, target.mailbox)));
-                    if request.content.contains(&ContentKind::Attachment) {
-                        for change in attachments(ews, &item, target.mailbox, request.max_attachment_bytes)? {
-                            documents += 1;
-                            changes.push(change);
-                        }
-                    }
-                }
+                Ok(item) => documents += document(ews, item, &mut changes)?,
                 Err(status) if status.code == "ErrorItemNotFound" => changes.push(DocumentChange::Remove(id.clone())),
                 Err(status) => changes.push(DocumentChange::Failed(DocumentIssue {
                     id: id.clone(),
-                    kind: ContentKind::Mail,
+                    kind,
                     title: String::new(),
                     reason: format!("{}: {}", status.code, status.text),
                 })),
@@ -200,7 +220,19 @@ fn read(ews: &mut Ews, target: &Folder, ids: Vec<String>, request: &SyncRequest)
     Ok(documents)
 }
 
-/// The documents of a message's attachments: every one described; the
+/// An item's attachments as documents into `changes`, when the request
+/// reads attachments; how many.
+pub fn item_attachments(ews: &mut Ews, item: &MailItem, mailbox: &str, request: &SyncRequest, changes: &mut Vec<DocumentChange>) -> Result<u64> {
+    if !request.content.contains(&ContentKind::Attachment) {
+        return Ok(0);
+    }
+    let found = attachments(ews, item, mailbox, request.max_attachment_bytes)?;
+    let count = found.len() as u64;
+    changes.extend(found);
+    Ok(count)
+}
+
+/// The documents of an item's attachments: every one described; the
 /// text of those small enough and of a type we read, downloaded together
 /// while their sizes stay under the limit. A broken file fails that
 /// attachment alone.

@@ -80,7 +80,7 @@ fn mail_folders(graph: &mut Graph, mailbox: &Mailbox) -> Result<Vec<MailFolder>>
         }
     }
     let well_known = mail_folders::well_known(graph, &mailbox.user, &names)?;
-    Ok(folders::choose(&tree, root.as_deref(), &well_known, &mailbox.request.mail_folders))
+    Ok(folders::choose(&tree, root.as_deref(), &well_known, &mailbox.request.mail_folders, &mailbox.request.content))
 }
 
 fn sync_folder(graph: &mut Graph, mailbox: &Mailbox, folder: &MailFolder, checkpoint: Option<&str>) -> Result<u64> {

@@ -18,6 +18,7 @@ pub mod config;
 pub mod error;
 pub mod ews;
 pub mod documents;
+pub mod ews_calendar;
 pub mod ews_mail;
 pub mod ews_source;
 pub mod flatten;

@@ -1,9 +1,11 @@
-//! Which mail folders of a mailbox a sync reads, whichever protocol
-//! listed them: every mail folder below the message root, by what it is
-//! and never by name (names are localised), outside the system folders'
-//! subtrees and Deleted Items; or those named by id, path or well-known
-//! name (reference/mailbox-content.md 1.1 and 2).
+//! Which folders of a mailbox a sync reads, whichever protocol listed
+//! them: every mail, calendar and task folder below the message root, by
+//! what it is and never by name (names are localised), outside the system
+//! folders' subtrees and Deleted Items; for mail, those named by id, path
+//! or well-known name instead when some are (reference/mailbox-content.md
+//! 1.1, 1.4, 1.5 and 2).
 
+use crate::bindings::helpdesk::connector::types::ContentKind;
 use std::collections::{HashMap, HashSet};
 
 /// Folders whose subtrees hold no mail a helpdesk searches (drafts, the
@@ -18,21 +20,23 @@ pub struct TreeFolder {
     pub id: String,
     pub parent_id: Option<String>,
     pub name: String,
-    /// a mail folder that may be read: not a search folder, not hidden
-    pub mail: bool,
+    /// what it holds, for a folder that may be read (not a search
+    /// folder, not hidden): mail, events or tasks
+    pub holds: Option<ContentKind>,
 }
 
-/// A mail folder to read, with its display path.
+/// A folder to read, with its display path.
 pub struct MailFolder {
     pub id: String,
+    pub holds: ContentKind,
     /// `Parent -> Child`, from below the message root
     pub path: String,
 }
 
 /// `well_known`: well-known name by folder id, of those the server has;
 /// `root`: the message root's id; `chosen`: the configured folders, empty
-/// for the default.
-pub fn choose(tree: &[TreeFolder], root: Option<&str>, well_known: &HashMap<String, &str>, chosen: &[String]) -> Vec<MailFolder> {
+/// for the default; `kinds`: what the sync reads.
+pub fn choose(tree: &[TreeFolder], root: Option<&str>, well_known: &HashMap<String, &str>, chosen: &[String], kinds: &[ContentKind]) -> Vec<MailFolder> {
     let by_id: HashMap<&str, &TreeFolder> = tree.iter().map(|f| (f.id.as_str(), f)).collect();
     let path = |folder: &TreeFolder| {
         let mut parts = vec![folder.name.clone()];
@@ -58,17 +62,19 @@ pub fn choose(tree: &[TreeFolder], root: Option<&str>, well_known: &HashMap<Stri
     };
     let wanted: HashSet<String> = chosen.iter().map(|c| c.trim().to_lowercase()).collect();
     let mut folders = Vec::new();
-    for folder in tree.iter().filter(|f| f.mail) {
+    for folder in tree.iter() {
+        let Some(holds) = folder.holds.filter(|k| kinds.contains(k)) else { continue };
         let path = path(folder);
         let system = within(folder).filter(|n| *n != "msgfolderroot");
-        let keep = if wanted.is_empty() {
+        // Every calendar and task list: the choice of folders is mail's.
+        let keep = if wanted.is_empty() || holds != ContentKind::Mail {
             system.is_none()
         } else {
             let well_known = well_known.get(&folder.id).copied().unwrap_or_default();
             [folder.id.to_lowercase(), path.to_lowercase(), well_known.to_string()].iter().any(|k| wanted.contains(k))
         };
         if keep {
-            folders.push(MailFolder { id: folder.id.clone(), path });
+            folders.push(MailFolder { id: folder.id.clone(), holds, path });
         }
     }
     folders

@@ -86,14 +86,19 @@ pub fn downloaded(a: &AttachmentRef, item: &MailItem, mailbox: &str, content: Re
     })
 }
 
-
 pub fn mail_document(item: &MailItem, mailbox: &str) -> Document {
+    Document { thread_id: item.conversation_id.clone(), ..item_document(item, mailbox) }
+}
+
+/// What every item's document has, read as a mail: an event's and a
+/// task's start from it.
+pub fn item_document(item: &MailItem, mailbox: &str) -> Document {
     Document {
         id: item.id.clone(),
         version: item.change_key.clone(),
         kind: ContentKind::Mail,
         parent_id: None,
-        thread_id: item.conversation_id.clone(),
+        thread_id: None,
         title: item.subject.clone(),
         body: clean(&item.body),
         received: item.received.clone(),
@@ -106,6 +111,8 @@ pub fn mail_document(item: &MailItem, mailbox: &str) -> Document {
         is_read: item.is_read,
         acl: owner_acl(mailbox),
         attachment: None,
+        event: None,
+        task: None,
     }
 }
 
@@ -138,12 +145,14 @@ pub fn attachment_document(a: &AttachmentRef, parent: &MailItem, mailbox: &str, 
             extraction,
             note,
         }),
+        event: None,
+        task: None,
     }
 }
 
 /// Text without the control characters some mail carries (XML 1.0
 /// forbids them, and a search index has no use for them).
-fn clean(text: &str) -> String {
+pub(super) fn clean(text: &str) -> String {
     text.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')).collect::<String>().trim().to_string()
 }
 

@@ -2,9 +2,12 @@
 //! become (mail.rs), the text of attachments (extract.rs), and the
 //! batches that carry them to the host. Nothing here knows XML or JSON.
 
+pub mod calendar;
 pub mod extract;
 pub mod folders;
 pub mod mail;
+pub mod recurrence;
+pub mod zones;
 
 use crate::bindings::helpdesk::connector::host;
 use crate::bindings::helpdesk::connector::types::{DocumentBatch, DocumentChange};

@@ -29,7 +29,13 @@ const MESSAGE_PROPERTIES: &[&str] = &[
 ];
 
 pub fn request(ids: &[String]) -> String {
-    let props: String = MESSAGE_PROPERTIES.iter().map(|uri| format!(r#"<t:FieldURI FieldURI="{uri}"/>"#)).collect();
+    request_of(MESSAGE_PROPERTIES, ids)
+}
+
+/// A GetItem of these properties for these ids, the body as text (events
+/// and tasks are read with it too).
+pub fn request_of(properties: &[&str], ids: &[String]) -> String {
+    let props: String = properties.iter().map(|uri| format!(r#"<t:FieldURI FieldURI="{uri}"/>"#)).collect();
     let ids: String = ids.iter().map(|id| format!(r#"<t:ItemId Id="{}"/>"#, escape(id))).collect();
     format!(
         concat!(
@@ -43,7 +49,7 @@ pub fn request(ids: &[String]) -> String {
 
 pub use crate::documents::mail::{AttachmentRef, MailItem};
 
-fn person(mailbox: &Element) -> Option<String> {
+pub fn person(mailbox: &Element) -> Option<String> {
     crate::documents::mail::person(mailbox.child_text("Name"), mailbox.child_text("EmailAddress"))
 }
 
@@ -52,41 +58,54 @@ impl Object for MailItem {
         let element = stream.read_element(tag)?;
         let mut item = MailItem { element: element.name.clone(), ..Default::default() };
         for child in &element.children {
-            let text = child.text.trim();
+            if item_part(&mut item, child) {
+                continue;
+            }
             match child.name.as_str() {
-                "ItemId" => {
-                    item.id = child.attr("Id").unwrap_or_default().to_string();
-                    item.change_key = child.attr("ChangeKey").unwrap_or_default().to_string();
-                }
-                "ItemClass" => item.class = text.to_string(),
-                "Subject" => item.subject = text.to_string(),
-                "Body" => item.body = child.text.clone(),
-                "DateTimeReceived" => item.received = Some(text.to_string()),
-                "LastModifiedTime" => item.modified = Some(text.to_string()),
+                "DateTimeReceived" => item.received = Some(child.text.trim().to_string()),
                 "ConversationId" => item.conversation_id = child.attr("Id").map(str::to_string),
-                "Importance" => item.importance = Some(text.to_ascii_lowercase()),
-                "HasAttachments" => item.has_attachments = text == "true",
-                "IsRead" => item.is_read = Some(text == "true"),
-                "Categories" => item.categories = child.children.iter().map(|c| c.text.trim().to_string()).collect(),
+                "IsRead" => item.is_read = Some(child.text.trim() == "true"),
                 "From" => item.from = child.child("Mailbox").and_then(person),
                 "ToRecipients" | "CcRecipients" => item.recipients.extend(child.children.iter().filter_map(person)),
-                "Attachments" => {
-                    item.attachments = child
-                        .children
-                        .iter()
-                        .map(|a| AttachmentRef {
-                            id: a.child("AttachmentId").and_then(|i| i.attr("Id")).unwrap_or_default().to_string(),
-                            name: a.child_text("Name").unwrap_or_default().trim().to_string(),
-                            content_type: a.child_text("ContentType").unwrap_or_default().trim().to_string(),
-                            size: a.child_text("Size").and_then(|s| s.trim().parse().ok()).unwrap_or(0),
-                            inline: a.child_text("IsInline").is_some_and(|i| i.trim() == "true"),
-                            item: a.name == "ItemAttachment",
-                        })
-                        .collect();
-                }
                 _ => {}
             }
         }
         Ok(item)
     }
+}
+
+/// What every ItemType has (id, class, subject, body, dates, importance,
+/// categories, attachments), read into `item`: whether `child` was one.
+/// Events and tasks read theirs with it.
+pub fn item_part(item: &mut MailItem, child: &Element) -> bool {
+    let text = child.text.trim();
+    match child.name.as_str() {
+        "ItemId" => {
+            item.id = child.attr("Id").unwrap_or_default().to_string();
+            item.change_key = child.attr("ChangeKey").unwrap_or_default().to_string();
+        }
+        "ItemClass" => item.class = text.to_string(),
+        "Subject" => item.subject = text.to_string(),
+        "Body" => item.body = child.text.clone(),
+        "LastModifiedTime" => item.modified = Some(text.to_string()),
+        "Importance" => item.importance = Some(text.to_ascii_lowercase()),
+        "HasAttachments" => item.has_attachments = text == "true",
+        "Categories" => item.categories = child.children.iter().map(|c| c.text.trim().to_string()).collect(),
+        "Attachments" => {
+            item.attachments = child
+                .children
+                .iter()
+                .map(|a| AttachmentRef {
+                    id: a.child("AttachmentId").and_then(|i| i.attr("Id")).unwrap_or_default().to_string(),
+                    name: a.child_text("Name").unwrap_or_default().trim().to_string(),
+                    content_type: a.child_text("ContentType").unwrap_or_default().trim().to_string(),
+                    size: a.child_text("Size").and_then(|s| s.trim().parse().ok()).unwrap_or(0),
+                    inline: a.child_text("IsInline").is_some_and(|i| i.trim() == "true"),
+                    item: a.name == "ItemAttachment",
+                })
+                .collect();
+        }
+        _ => return false,
+    }
+    true
 }

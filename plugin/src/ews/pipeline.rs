@@ -44,6 +44,27 @@ impl Read for Messages {
     }
 }
 
+/// Events, with their series.
+pub struct Events;
+
+impl Read for Events {
+    type Id = String;
+    type Item = super::get_event::EventItem;
+    fn request(ids: &[String]) -> String {
+        super::get_event::request(ids)
+    }
+}
+
+pub struct Tasks;
+
+impl Read for Tasks {
+    type Id = String;
+    type Item = super::get_task::TaskItem;
+    fn request(ids: &[String]) -> String {
+        super::get_task::request(ids)
+    }
+}
+
 struct Batch<Id> {
     items: Vec<Id>,
     /// None until sent; Some(None) when sending failed

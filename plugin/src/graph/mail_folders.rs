@@ -36,7 +36,10 @@ pub fn tree(graph: &mut Graph, user: &str) -> Result<(Vec<TreeFolder>, Option<St
                     pending.push(graph.url(&format!("users/{user}/mailFolders/{}/childFolders?$top=100", segment(id))));
                 }
                 let name = entry["displayName"].as_str().unwrap_or_default().to_string();
-                folders.push(TreeFolder { id: id.to_string(), parent_id, name, mail: !search && !hidden });
+                // Graph's mail folders hold mail only: calendars and task lists
+                // are resources of their own.
+                let holds = (!search && !hidden).then_some(crate::bindings::helpdesk::connector::types::ContentKind::Mail);
+                folders.push(TreeFolder { id: id.to_string(), parent_id, name, holds });
             }
             match page["@odata.nextLink"].as_str() {
                 Some(next) => url = next.to_string(),
