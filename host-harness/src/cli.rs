@@ -586,6 +586,8 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, fault
     // What users do between two hourly runs.
     let script = emulator.mailbox_mut().scripted_change(DEMO_CHANGES);
     let mail = emulator.mailbox_mut().scripted_mail_change();
+    // An occurrence of the weekly series moved, a task completed.
+    let calendar = emulator.mailbox_mut().scripted_calendar_change();
     let incremental = connection.sync(&runtime, &store, SyncMode::Incremental, false).await?;
     let document = json!({
         "check": checked_json(&check, auth),
@@ -598,6 +600,7 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, fault
         "mail_change": {
             "added": mail.added.len(), "moved": mail.moved.len(), "deleted": mail.deleted.len(), "read": mail.read.len(), "edited": mail.edited.len(),
         },
+        "calendar_change": { "changed": calendar.len() },
         "database": db,
         "emulator": { "endpoint": emulator.endpoint(), "graph": emulator.graph_base(), "contacts": contacts, "seed": seed },
         "mode": format!("{mode:?}").to_lowercase(),

@@ -95,7 +95,8 @@ fn mail_config(emulator: &Emulator, work: &Path, name: &str, mail: bool) -> Resu
     let path = work.join(format!("{name}.toml"));
     let mut config = emulator_config_for(emulator, &db, Mode::Ews);
     if mail {
-        config.documents = Some(Default::default());
+        // Mail and its attachments: what exchangelib reads beside us.
+        config.documents = Some(crate::config::DocumentsConfig { kinds: vec!["mail".into(), "attachment".into()], ..Default::default() });
         config.exchange.mailboxes = vec![emulator.user().to_string(), COLLEAGUE.to_string()];
     }
     config.save(&path).with_context(|| format!("writing {}", path.display()))?;
