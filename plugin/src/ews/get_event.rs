@@ -3,7 +3,7 @@
 //! occurrences (by id: each is read as an item of its own) and its deleted
 //! ones (reference/mailbox-content.md 1.4).
 
-use super::get_message::{item_part, person, request_of};
+use super::get_message::{person, read_item, request_of};
 use super::recurrence;
 use super::response::Object;
 use super::xml::{Tag, XmlError, XmlStream};
@@ -43,14 +43,8 @@ pub fn request(ids: &[String]) -> String {
 
 impl Object for EventItem {
     fn read<R: BufRead>(stream: &mut XmlStream<R>, tag: Tag) -> Result<Self, XmlError> {
-        let element = stream.read_element(tag)?;
-        let mut item = EventItem::default();
-        item.head.element = element.name.clone();
         let attendees = |list: &super::xml::Element| -> Vec<String> { list.children.iter().filter_map(|a| a.child("Mailbox")).filter_map(person).collect() };
-        for child in &element.children {
-            if item_part(&mut item.head, child) {
-                continue;
-            }
+        let mut item = read_item(stream, tag, |event: &mut EventItem| &mut event.head, |item, child| {
             let text = child.text.trim();
             match child.name.as_str() {
                 "Start" => item.start = text.to_string(),
@@ -76,7 +70,7 @@ impl Object for EventItem {
                 "StartTimeZoneId" => item.time_zone = text.to_string(),
                 _ => {}
             }
-        }
+        })?;
         // The organizer sends, the attendees receive: as a mail's parts,
         // for the event's attachments.
         item.head.from = item.organizer.clone();

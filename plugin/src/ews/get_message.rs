@@ -55,23 +55,34 @@ pub fn person(mailbox: &Element) -> Option<String> {
 
 impl Object for MailItem {
     fn read<R: BufRead>(stream: &mut XmlStream<R>, tag: Tag) -> Result<Self, XmlError> {
-        let element = stream.read_element(tag)?;
-        let mut item = MailItem { element: element.name.clone(), ..Default::default() };
-        for child in &element.children {
-            if item_part(&mut item, child) {
-                continue;
-            }
-            match child.name.as_str() {
-                "DateTimeReceived" => item.received = Some(child.text.trim().to_string()),
-                "ConversationId" => item.conversation_id = child.attr("Id").map(str::to_string),
-                "IsRead" => item.is_read = Some(child.text.trim() == "true"),
-                "From" => item.from = child.child("Mailbox").and_then(person),
-                "ToRecipients" | "CcRecipients" => item.recipients.extend(child.children.iter().filter_map(person)),
-                _ => {}
-            }
-        }
-        Ok(item)
+        read_item(stream, tag, |item: &mut MailItem| item, |item, child| match child.name.as_str() {
+            "DateTimeReceived" => item.received = Some(child.text.trim().to_string()),
+            "ConversationId" => item.conversation_id = child.attr("Id").map(str::to_string),
+            "IsRead" => item.is_read = Some(child.text.trim() == "true"),
+            "From" => item.from = child.child("Mailbox").and_then(person),
+            "ToRecipients" | "CcRecipients" => item.recipients.extend(child.children.iter().filter_map(person)),
+            _ => {}
+        })
     }
+}
+
+/// One item element: what every item has into its `head`, each other
+/// child through `rest`.
+pub fn read_item<R: BufRead, T: Default>(
+    stream: &mut XmlStream<R>,
+    tag: Tag,
+    head: fn(&mut T) -> &mut MailItem,
+    mut rest: impl FnMut(&mut T, &Element),
+) -> Result<T, XmlError> {
+    let element = stream.read_element(tag)?;
+    let mut item = T::default();
+    head(&mut item).element = element.name.clone();
+    for child in &element.children {
+        if !item_part(head(&mut item), child) {
+            rest(&mut item, child);
+        }
+    }
+    Ok(item)
 }
 
 /// What every ItemType has (id, class, subject, body, dates, importance,

@@ -2,7 +2,7 @@
 //! dates, owner and recurrence besides what every item has
 //! (reference/mailbox-content.md 1.5).
 
-use super::get_message::{item_part, request_of};
+use super::get_message::{read_item, request_of};
 use super::recurrence;
 use super::response::Object;
 use super::xml::{Tag, XmlError, XmlStream};
@@ -34,13 +34,7 @@ pub fn request(ids: &[String]) -> String {
 
 impl Object for TaskItem {
     fn read<R: BufRead>(stream: &mut XmlStream<R>, tag: Tag) -> Result<Self, XmlError> {
-        let element = stream.read_element(tag)?;
-        let mut item = TaskItem::default();
-        item.head.element = element.name.clone();
-        for child in &element.children {
-            if item_part(&mut item.head, child) {
-                continue;
-            }
+        read_item(stream, tag, |task: &mut TaskItem| &mut task.head, |item, child| {
             let text = || Some(child.text.trim().to_string()).filter(|t| !t.is_empty());
             match child.name.as_str() {
                 "Status" => item.status = child.text.trim().to_string(),
@@ -52,7 +46,6 @@ impl Object for TaskItem {
                 "Recurrence" => item.recurrence = recurrence::read(child),
                 _ => {}
             }
-        }
-        Ok(item)
+        })
     }
 }
