@@ -1,8 +1,9 @@
-//! EWS mail as documents: for each mailbox (impersonated, with
-//! X-AnchorMailbox), every mail folder below the message root, found by
-//! element and class and never by name (names are localised), without
-//! search folders and without the system folders' subtrees; Deleted Items
-//! only when named. Each folder is read with SyncFolderItems from its
+//! EWS mailbox content as documents: for each mailbox (impersonated, with
+//! X-AnchorMailbox), every mail folder, calendar and task folder below the
+//! message root, found by element and class and never by name (names are
+//! localised), without search folders and without the system folders'
+//! subtrees; Deleted Items only when named. Mail is read here, events and
+//! tasks in ews_calendar.rs. Each folder is read with SyncFolderItems from its
 //! checkpoint; an item whose change key is the stored version is not read
 //! again; attachments are read only when small enough and of a type whose
 //! text we extract (reference/mailbox-content.md 1.1 to 1.7).
