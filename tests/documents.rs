@@ -230,7 +230,12 @@ fn assert_documents_match(s: &Setup) {
 fn assert_documents_match_in(s: &Setup, store: &helpdesk_host::store::Store, ids: Ids) {
     let primary = s.emulator.mailbox();
     let colleagues = s.emulator.colleagues();
-    let mut expected = truth(&[&primary, &colleagues[0]], 10 << 20, ids);
+    assert_rows_match(store, &[&primary, &colleagues[0]], ids);
+}
+
+/// The stored rows against the truth of `mailboxes`.
+fn assert_rows_match(store: &helpdesk_host::store::Store, mailboxes: &[&Mailbox], ids: Ids) {
+    let mut expected = truth(mailboxes, 10 << 20, ids);
     let mut got = stored_in(store);
     for (rows, read) in [(&mut expected, false), (&mut got, true)] {
         for row in rows.iter_mut().filter(|r| r.kind == "attachment" && r.title != "scan.pdf") {
@@ -346,7 +351,8 @@ async fn an_unknown_mailbox_is_skipped_with_a_warning() {
     let mailboxless = helpdesk_host::emulator::graph::MAILBOXLESS_USER;
     let (graph, store) = graph_side(&s, "graph-unknown.db", &[mailboxless, OWNER]);
     let summary = graph.sync(&Runtime::shared().unwrap(), &store, SyncMode::Full, false).await.unwrap_or_else(|e| panic!("{e}"));
-    let warned: Vec<&String> = summary.warnings.iter().filter(|w| w.contains(&format!("the mailbox {mailboxless} was skipped"))).collect();
+    // Once a run, though both its contacts and its mail were asked for.
+    let warned: Vec<&String> = summary.warnings.iter().filter(|w| w.contains(mailboxless)).collect();
     assert!(warned.len() == 1 && warned[0].contains("MailboxNotEnabledForRESTAPI"), "{:?}", summary.warnings);
     assert!(summary.documents.unwrap().by_kind["mail"].created > 10);
 }
@@ -644,4 +650,113 @@ async fn calendars_and_tasks_become_documents_a_series_once() {
     assert_eq!(changed.counts.created + changed.counts.removed, 0, "{changed:?}");
     assert_documents_match(&s);
     assert_details_match(&s);
+}
+
+/// The mailboxes that have documents in `store`.
+fn mailboxes_in(store: &helpdesk_host::store::Store) -> Vec<String> {
+    let conn = store.lock();
+    let mut statement = conn.prepare("SELECT DISTINCT mailbox FROM documents ORDER BY 1").unwrap();
+    statement.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+/// `[exchange] mailboxes = "all"`: every mailbox of the organisation is
+/// read, the shared support@ included although its account is disabled,
+/// the room only with `resource_mailboxes`, no guest; EWS (GetSearchable-
+/// Mailboxes) and Graph (`/users`) give the same mailboxes and documents;
+/// Bob finds the shared mailbox's mail through its folders' permissions
+/// (EWS) or `[documents.shared]` (Graph), the service account does not;
+/// an unchanged rerun makes one request per folder and per listing; a
+/// mailbox the organisation removes takes its documents along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mailbox_of_the_organisation_is_read_and_only_its_readers_find_it() {
+    use helpdesk_host::emulator::data::mail::SUPPORT_MARKER;
+    use helpdesk_host::emulator::graph::{GUEST_USER, MAILBOXLESS_USER};
+    use helpdesk_host::emulator::{ROOM_MAILBOX, SHARED_MAILBOX};
+    let s = helpdesk_e2e::setup_with(EmulatorOptions { contacts: 20, seed: 52, messages: 12, record: true, ..Default::default() }).await;
+    let all = |c: &mut helpdesk_host::config::HostConfig| {
+        c.documents = Some(DocumentsConfig::default());
+        c.exchange.mailboxes = vec!["all".into()];
+    };
+    let connection = s.connection_with(all);
+    sync(&s, &connection, SyncMode::Full).await;
+    let mut expected_mailboxes = vec![COLLEAGUE.to_string(), SHARED_MAILBOX.to_string(), OWNER.to_string()];
+    expected_mailboxes.sort();
+    assert_eq!(mailboxes_in(&s.store), expected_mailboxes, "no room, no guest");
+    {
+        let primary = s.emulator.mailbox();
+        let colleagues = s.emulator.colleagues();
+        let support = colleagues.iter().find(|m| m.address == SHARED_MAILBOX).unwrap();
+        assert_rows_match(&s.store, &[&primary, &colleagues[0], support], Ids::Ews);
+        let conn = s.store.lock();
+        let hits = search(&conn, COLLEAGUE, SUPPORT_MARKER, None, 10).unwrap();
+        assert_eq!(hits.iter().map(|h| (h.kind.as_str(), h.mailbox.as_str())).collect::<Vec<_>>(), [("mail", SHARED_MAILBOX)], "{hits:?}");
+        assert!(search(&conn, OWNER, SUPPORT_MARKER, None, 10).unwrap().is_empty(), "the service account may not read support@");
+        // Bob reads the shared mailbox, not the service account's.
+        assert!(search(&conn, COLLEAGUE, PDF_MARKER, None, 10).unwrap().is_empty());
+    }
+
+    // Over Graph, Bob is support@'s member by configuration.
+    let db = s.db.with_file_name("graph-all.db");
+    let mut config = helpdesk_host::cli::emulator_config_for(&s.emulator, &db, helpdesk_host::cli::Mode::Graph);
+    all(&mut config);
+    config.documents.as_mut().unwrap().shared = BTreeMap::from([(SHARED_MAILBOX.to_string(), vec![COLLEAGUE.to_string()])]);
+    let graph = helpdesk_host::runs::Connection::from_config(&config).unwrap();
+    let graph_store = helpdesk_host::store::Store::open(&db).unwrap();
+    let full = graph.sync(&Runtime::shared().unwrap(), &graph_store, SyncMode::Full, false).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(mailboxes_in(&graph_store), expected_mailboxes);
+    assert_same_rows(neutral(&s.store), neutral(&graph_store));
+    let warned: Vec<&String> = full.warnings.iter().filter(|w| w.contains(MAILBOXLESS_USER)).collect();
+    assert!(warned.len() == 1 && warned[0].contains("MailboxNotEnabledForRESTAPI"), "one warning for the user without a mailbox: {:?}", full.warnings);
+    assert!(!full.warnings.iter().any(|w| w.contains(GUEST_USER)), "a guest is not probed: {:?}", full.warnings);
+    {
+        let conn = graph_store.lock();
+        assert_eq!(search(&conn, COLLEAGUE, SUPPORT_MARKER, None, 10).unwrap().len(), 1);
+        assert!(search(&conn, OWNER, SUPPORT_MARKER, None, 10).unwrap().is_empty());
+    }
+
+    // Unchanged: the listing once, then one SyncFolderItems per folder.
+    let folders: usize = {
+        let primary = s.emulator.mailbox();
+        let colleagues = s.emulator.colleagues();
+        [&*primary, &colleagues[0], colleagues.iter().find(|m| m.address == SHARED_MAILBOX).unwrap()].iter().map(|m| read_folders(m, true).len()).sum()
+    };
+    let before = s.emulator.exchanges().len();
+    let again = sync(&s, &connection, SyncMode::Incremental).await.documents.unwrap_or_default();
+    assert_eq!((again.counts.created, again.counts.updated, again.counts.removed), (0, 0, 0), "{again:?}");
+    let mut operations: BTreeMap<String, usize> = BTreeMap::new();
+    let exchanges = s.emulator.exchanges();
+    for e in &exchanges[before..] {
+        *operations.entry(e.operation.clone()).or_default() += 1;
+    }
+    for op in ["GetSearchableMailboxes", "GetRoomLists", "GetRooms"] {
+        assert_eq!(operations.get(op), Some(&1), "{op}: {operations:?}");
+    }
+    let document_syncs = exchanges[before..]
+        .iter()
+        .filter(|e| e.operation == "SyncFolderItems" && !String::from_utf8_lossy(&e.request).contains("contacts"))
+        .count();
+    assert!(operations.get("GetItem").is_none() && operations.get("GetAttachment").is_none(), "{operations:?}");
+    println!("an unchanged run over {folders} folders of 3 mailboxes: {operations:?}");
+    assert!(document_syncs >= folders, "{document_syncs} of {folders}");
+
+    // With resource mailboxes, the room's calendar too.
+    let rooms_db = s.db.with_file_name("rooms.db");
+    let rooms = s.connection_with(|c| {
+        all(c);
+        c.documents.as_mut().unwrap().resource_mailboxes = true;
+        c.store.database = rooms_db.clone();
+    });
+    let rooms_store = helpdesk_host::store::Store::open(&rooms_db).unwrap();
+    rooms.sync(&Runtime::shared().unwrap(), &rooms_store, SyncMode::Full, false).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(mailboxes_in(&rooms_store).contains(&ROOM_MAILBOX.to_string()));
+    assert_eq!(search(&rooms_store.lock(), ROOM_MAILBOX, "Quarterly planning", Some("event"), 10).unwrap().len(), 1);
+
+    // The organisation removes the shared mailbox.
+    let stored_support = stored(&s).iter().filter(|r| r.mailbox == SHARED_MAILBOX).count() as u64;
+    assert!(s.emulator.remove_mailbox(SHARED_MAILBOX));
+    let after = sync(&s, &connection, SyncMode::Incremental).await.documents.unwrap_or_default();
+    assert_eq!(after.counts.removed, stored_support, "{after:?}");
+    assert!(!mailboxes_in(&s.store).contains(&SHARED_MAILBOX.to_string()));
+    assert!(search(&s.store.lock(), COLLEAGUE, SUPPORT_MARKER, None, 10).unwrap().is_empty());
+    assert_eq!(s.count("SELECT count(*) FROM document_checkpoints WHERE mailbox = 'support@example.com'"), 0);
 }

@@ -53,7 +53,7 @@ async fn graph_and_ews_give_the_same_counts_and_the_same_users() {
     assert_users_match(&graph.store, &emulator.mailbox());
     // The shared mailbox (its account disabled, as Microsoft 365 makes
     // them) is synced; the user without a mailbox is one warning.
-    let shared = helpdesk_host::emulator::graph::PUBLIC_MAILBOX;
+    let shared = helpdesk_host::emulator::SHARED_MAILBOX;
     assert!(g.folders.iter().any(|f| f.path.starts_with(shared) && f.counts.created > 0), "{:?}", g.folders);
     let mailboxless = helpdesk_host::emulator::graph::MAILBOXLESS_USER;
     let warned: Vec<&String> = g.warnings.iter().filter(|w| w.contains(mailboxless)).collect();

@@ -32,6 +32,43 @@ pub struct Folder {
     pub denied: bool,
     /// PidTagAttributeHidden (0x10F4): Exchange's internal folders
     pub hidden: bool,
+    /// the folder's permission entries beyond the owner's and the
+    /// defaults every folder has (Default and Anonymous: None; a
+    /// calendar's Default: FreeBusyTimeOnly, as Exchange makes them)
+    pub grants: Vec<Grant>,
+}
+
+/// A user's permission level on a folder (PermissionLevelType or
+/// CalendarPermissionLevelType of types.xsd).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    pub address: String,
+    pub name: String,
+    pub level: &'static str,
+}
+
+impl Grant {
+    /// The ReadItems a level implies (types.xsd PermissionReadAccessType,
+    /// CalendarPermissionReadAccessType; the levels' rights as Outlook's
+    /// permission dialog shows them).
+    pub fn read_items(&self, calendar: bool) -> &'static str {
+        match self.level {
+            "Owner" | "PublishingEditor" | "Editor" | "PublishingAuthor" | "Author" | "NoneditingAuthor" | "Reviewer" => "FullDetails",
+            "FreeBusyTimeOnly" if calendar => "TimeOnly",
+            "FreeBusyTimeAndSubjectAndLocation" if calendar => "TimeAndSubjectAndLocation",
+            _ => "None",
+        }
+    }
+}
+
+/// What kind of mailbox (msExchRecipientTypeDetails, reference/mailbox-content.md 1.7).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MailboxKind {
+    #[default]
+    User,
+    /// its account is disabled; people reach it through permissions
+    Shared,
+    Room,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -131,6 +168,8 @@ pub struct Mailbox {
     pub item_tombstones: Vec<Tombstone>,
     /// the language of its default folders' names, for folders made later
     language: Language,
+    pub kind: MailboxKind,
+    pub display_name: String,
 }
 
 /// SplitMix64: small, fast, and the same sequence everywhere.
@@ -593,8 +632,22 @@ impl Mailbox {
             public: false,
             denied: false,
             hidden: false,
+            grants: Vec::new(),
         });
         id
+    }
+
+    /// Give `address` the permission `level` on every mail, calendar and
+    /// task folder of the mailbox (what Add-MailboxFolderPermission does
+    /// folder by folder).
+    pub fn grant(&mut self, address: &str, name: &str, level: &'static str) {
+        let top = self.distinguished("msgfolderroot").map(|f| f.id.clone());
+        let under: Vec<String> = top.iter().flat_map(|top| self.subfolders(top, true)).map(|f| f.id.clone()).collect();
+        for folder in self.folders.iter_mut().filter(|f| under.contains(&f.id)) {
+            if ["IPF.Note", "IPF.Appointment", "IPF.Task"].iter().any(|c| folder.class.starts_with(c)) {
+                folder.grants.push(Grant { address: address.to_lowercase(), name: name.into(), level });
+            }
+        }
     }
 
     fn folder_mut(&mut self, id: &str) -> &mut Folder {

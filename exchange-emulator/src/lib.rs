@@ -68,10 +68,20 @@ pub struct EmulatorOptions {
     /// delegate with FullAccess, and impersonating them is refused with
     /// ErrorImpersonateUserDenied (reference/ews-and-graph-protocol.md 2.1)
     pub impersonation: bool,
+    /// the service account holds the Mailbox Search role (eDiscovery), so
+    /// that GetSearchableMailboxes lists the organisation's mailboxes; set
+    /// up for the connector, as impersonation is
+    pub mailbox_search: bool,
 }
 
 /// The colleague whose mailbox the service account may open as well.
 pub const COLLEAGUE: &str = "bob@example.com";
+/// The support team's shared mailbox (its account disabled, as Exchange
+/// makes them); its member is the colleague.
+pub const SHARED_MAILBOX: &str = "support@example.com";
+/// A room mailbox, in the room list `ROOM_LIST`.
+pub const ROOM_MAILBOX: &str = "room-1@example.com";
+pub const ROOM_LIST: &str = "rooms@example.com";
 
 impl Default for EmulatorOptions {
     fn default() -> Self {
@@ -91,6 +101,7 @@ impl Default for EmulatorOptions {
             record: false,
             messages: 30,
             impersonation: true,
+            mailbox_search: true,
             device_interval: 5,
             public_folder_routing: true,
             // Exchange 2016 and later: Windows authentication, Basic off.
@@ -138,6 +149,7 @@ pub struct EmulatorState {
     /// the other mailboxes of the organisation, with their mail
     pub colleagues: RwLock<Vec<Mailbox>>,
     pub impersonation: bool,
+    pub mailbox_search: bool,
     pub user: String,
     pub password: String,
     pub stats: Stats,
@@ -181,23 +193,36 @@ impl Emulator {
         // Mail after contacts, so that contacts do not depend on it.
         mailbox.seed_mail(data::mail::Owner::Service, &options.user, options.messages);
         mailbox.seed_calendar(true);
+        mailbox.display_name = "Helpdesk Service".into();
         let mut colleague = Mailbox::seeded_with(0, options.seed ^ 0xB0B, data::Layout::Flat(1));
         colleague.localise(data::Language::German);
         colleague.seed_mail(data::mail::Owner::Colleague, COLLEAGUE, options.messages);
         colleague.seed_calendar(false);
-        // Graph's stand-in for the public folders is a shared mailbox; its
-        // mail folders are empty.
+        colleague.display_name = "Bob Baumann".into();
+        // The support team's shared mailbox: Bob reads it. Over Graph it
+        // also stands in for the public folders (its contacts are the EWS
+        // side's shared address book).
         let mut shared = Mailbox::seeded_with(0, options.seed ^ 0x5A4E, data::Layout::Flat(1));
-        shared.seed_mail(data::mail::Owner::Shared, graph::PUBLIC_MAILBOX, 0);
+        shared.seed_mail(data::mail::Owner::Shared, SHARED_MAILBOX, 0);
         shared.seed_calendar(false);
+        shared.grant(COLLEAGUE, "Bob Baumann", "Reviewer");
+        shared.kind = data::MailboxKind::Shared;
+        shared.display_name = "Support".into();
+        let mut room = Mailbox::seeded_with(0, options.seed ^ 0x2001, data::Layout::Flat(1));
+        room.seed_mail(data::mail::Owner::Room, ROOM_MAILBOX, 0);
+        room.seed_calendar(false);
+        room.seed_room_booking();
+        room.kind = data::MailboxKind::Room;
+        room.display_name = "Room 1".into();
         let tls = if options.tls { Some(tls::generate()?) } else { None };
         let binding = tls.as_ref().map(|t| ntlm::binding_of(&t.certificate_der));
         let state = Arc::new(EmulatorState {
             exchanges: options.record.then(Default::default),
             public_folder_routing: options.public_folder_routing,
             mailbox: RwLock::new(mailbox),
-            colleagues: RwLock::new(vec![colleague, shared]),
+            colleagues: RwLock::new(vec![colleague, shared, room]),
             impersonation: options.impersonation,
+            mailbox_search: options.mailbox_search,
             user: options.user,
             password: options.password,
             stats: Stats::default(),
@@ -275,6 +300,15 @@ impl Emulator {
     /// The organisation's other mailboxes.
     pub fn colleagues(&self) -> RwLockReadGuard<'_, Vec<Mailbox>> {
         self.state.colleagues.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The organisation removes a mailbox (its user left, the room was
+    /// given up): gone from EWS and from Graph. False if there was none.
+    pub fn remove_mailbox(&self, address: &str) -> bool {
+        let mut colleagues = self.state.colleagues.write().unwrap_or_else(|p| p.into_inner());
+        let before = colleagues.len();
+        colleagues.retain(|m| !m.address.eq_ignore_ascii_case(address));
+        colleagues.len() < before
     }
 
     /// The names of the attachments GetAttachment has sent.

@@ -149,6 +149,7 @@ pub async fn serve(
         let primary = state.mailbox.read().unwrap_or_else(|p| p.into_inner());
         let colleagues = state.colleagues.read().unwrap_or_else(|p| p.into_inner());
         let all: Vec<&Mailbox> = std::iter::once(&*primary).chain(colleagues.iter()).collect();
+        let directory = operation.as_deref().is_some_and(|op| ews::directory::OPERATIONS.contains(&op));
         // The account may open every mailbox (impersonation rights).
         let addressed = ews::mail::addressed(&body);
         let named = addressed.named;
@@ -161,6 +162,7 @@ pub async fn serve(
             None => Ok(all.iter().find(|m| addressed.ids.iter().any(|id| ews::mail::holds(m, id))).copied().unwrap_or(&*primary)),
         };
         match chosen {
+            _ if directory => ews::directory::handle(&all, &body, super::ROOM_LIST, state.mailbox_search),
             Ok(mailbox) => ews::handle(mailbox, &body, &state.faults, fault, routed(&parts.headers, &state)),
             Err(_) if denied => ews::Answer::fault(
                 "ErrorImpersonateUserDenied",

@@ -570,7 +570,7 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, fault
     config.documents = Some(Default::default());
     config.exchange.mailboxes = vec![emulator.user().to_string(), crate::emulator::COLLEAGUE.to_string()];
     if mode == Mode::Graph {
-        config.exchange.mailboxes.insert(1, crate::emulator::graph::PUBLIC_MAILBOX.to_string());
+        config.exchange.mailboxes.insert(1, crate::emulator::SHARED_MAILBOX.to_string());
     }
     let runtime = Runtime::shared()?;
     let mut connection = Connection::from_config(&config)?;

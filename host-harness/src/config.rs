@@ -55,8 +55,9 @@ pub struct ExchangeConfig {
     pub client_secret_env: Option<String>,
     pub refresh_token: Option<String>,
     pub refresh_token_env: Option<String>,
-    /// graph: mail addresses; empty or "all": every enabled user
-    #[serde(default)]
+    /// mail addresses, or "all": every mailbox of the organisation (for
+    /// documents; for Graph contacts, every user, as when empty)
+    #[serde(default, deserialize_with = "one_or_many")]
     pub mailboxes: Vec<String>,
     /// graph: the identity platform, `https://login.microsoftonline.com`
     /// or a national cloud's
@@ -127,6 +128,37 @@ pub struct DocumentsConfig {
     /// folder but Deleted Items
     #[serde(default)]
     pub mail_folders: Vec<String>,
+    /// with `[exchange] mailboxes = "all"`: room and equipment mailboxes too
+    #[serde(default)]
+    pub resource_mailboxes: bool,
+    /// `"support@example.com" = ["bob@example.com", ...]`: who may read a
+    /// shared mailbox's documents, beyond what its folders' permissions
+    /// say (Graph has no API for mailbox permissions)
+    #[serde(default)]
+    pub shared: BTreeMap<String, Vec<String>>,
+}
+
+/// The mailboxes whose content a sync reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Mailboxes {
+    /// every mailbox of the organisation, as the plugin lists them
+    pub all: bool,
+    /// named ones (with `all`: none)
+    pub named: Vec<String>,
+}
+
+/// `mailboxes = "all"` or `mailboxes = ["a@...", ...]`.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
 }
 
 pub const DOCUMENT_KINDS: &[&str] = &["mail", "attachment", "event", "task"];
@@ -141,21 +173,51 @@ fn default_max_attachment_mib() -> u64 {
 
 impl Default for DocumentsConfig {
     fn default() -> Self {
-        DocumentsConfig { kinds: default_kinds(), max_attachment_mib: default_max_attachment_mib(), mail_folders: Vec::new() }
+        DocumentsConfig {
+            kinds: default_kinds(),
+            max_attachment_mib: default_max_attachment_mib(),
+            mail_folders: Vec::new(),
+            resource_mailboxes: false,
+            shared: BTreeMap::new(),
+        }
     }
 }
 
 impl DocumentsConfig {
-    /// The mailboxes whose content is read: the configured ones, or the
-    /// account's own where its user name is an address.
-    pub fn mailboxes(&self, exchange: &ExchangeConfig) -> Result<Vec<String>> {
-        if !exchange.mailboxes.is_empty() {
-            return Ok(exchange.mailboxes.iter().map(|m| m.trim().to_lowercase()).collect());
+    /// The mailboxes whose content is read: every one ("all"), the
+    /// configured ones, or the account's own where its user name is an
+    /// address.
+    pub fn mailboxes(&self, exchange: &ExchangeConfig) -> Result<Mailboxes> {
+        let named: Vec<String> = exchange.mailboxes.iter().map(|m| m.trim().to_lowercase()).filter(|m| !m.is_empty()).collect();
+        if named.iter().any(|m| m == "all") {
+            if named.len() > 1 {
+                bail!("[exchange] mailboxes: \"all\" stands alone (it already holds {})", named.iter().filter(|m| *m != "all").cloned().collect::<Vec<_>>().join(", "));
+            }
+            return Ok(Mailboxes { all: true, named: Vec::new() });
+        }
+        if !named.is_empty() {
+            return Ok(Mailboxes { all: false, named });
         }
         match exchange.username.contains('@') {
-            true => Ok(vec![exchange.username.trim().to_lowercase()]),
-            false => bail!("[documents] needs [exchange] mailboxes (addresses) when username is not an address"),
+            true => Ok(Mailboxes { all: false, named: vec![exchange.username.trim().to_lowercase()] }),
+            false => bail!("[documents] needs [exchange] mailboxes (addresses, or \"all\") when username is not an address"),
         }
+    }
+
+    /// `[documents.shared]` with addresses in lower case; an entry that is
+    /// not an address is refused.
+    pub fn readers(&self) -> Result<BTreeMap<String, Vec<String>>> {
+        let mut readers = BTreeMap::new();
+        for (mailbox, members) in &self.shared {
+            let mailbox = mailbox.trim().to_lowercase();
+            for address in std::iter::once(&mailbox).chain(members) {
+                if !address.contains('@') {
+                    bail!("[documents.shared] \"{}\": \"{address}\" is not a mail address", mailbox);
+                }
+            }
+            readers.insert(mailbox, members.iter().map(|m| m.trim().to_lowercase()).collect());
+        }
+        Ok(readers)
     }
 }
 
@@ -259,6 +321,7 @@ impl HostConfig {
                 bail!("[documents] kinds: attachments come with their mail, event or task; add one of \"mail\", \"event\", \"task\"");
             }
             documents.mailboxes(e)?;
+            documents.readers()?;
         }
         if self.sync.max_deactivate_percent > 100 {
             bail!("[sync] max_deactivate_percent = {} is more than 100", self.sync.max_deactivate_percent);

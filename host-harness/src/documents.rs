@@ -52,6 +52,25 @@ CREATE TABLE IF NOT EXISTS document_acl (
 );
 CREATE INDEX IF NOT EXISTS document_acl_principal ON document_acl (principal, doc);
 
+-- who may read every document of a mailbox, as [documents.shared] says
+-- (written at each run from the configuration)
+CREATE TABLE IF NOT EXISTS mailbox_readers (
+    source    TEXT NOT NULL,
+    mailbox   TEXT NOT NULL COLLATE NOCASE,
+    principal TEXT NOT NULL,
+    PRIMARY KEY (source, mailbox, principal)
+);
+
+-- who may read every document of a folder, as its permissions say (the
+-- plugin's latest batch of the folder)
+CREATE TABLE IF NOT EXISTS folder_readers (
+    source    TEXT NOT NULL,
+    mailbox   TEXT NOT NULL COLLATE NOCASE,
+    folder_id TEXT NOT NULL,
+    principal TEXT NOT NULL,
+    PRIMARY KEY (source, mailbox, folder_id, principal)
+);
+
 CREATE TABLE IF NOT EXISTS document_checkpoints (
     source     TEXT NOT NULL,
     mailbox    TEXT NOT NULL COLLATE NOCASE,
@@ -266,6 +285,7 @@ pub fn apply_batch(conn: &Connection, source: &str, run_id: i64, batch: &Documen
 }
 
 fn apply(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, summary: &mut DocumentSummary) -> rusqlite::Result<()> {
+    set_folder_readers(conn, source, batch)?;
     // The children (attachments, modified occurrences) each upserted item
     // has now; the others go.
     let mut attachments: HashMap<&str, HashSet<&str>> = HashMap::new();
@@ -485,6 +505,82 @@ fn remove(conn: &Connection, source: &str, id: &str) -> rusqlite::Result<Vec<Str
     statement.query_map(params![source, id], |row| row.get(0))?.collect()
 }
 
+/// The folder's readers as the batch gives them, replacing the stored ones.
+fn set_folder_readers(conn: &Connection, source: &str, batch: &DocumentBatch) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM folder_readers WHERE source = ?1 AND mailbox = ?2 AND folder_id = ?3")?
+        .execute(params![source, batch.mailbox, batch.folder_id])?;
+    let mut insert = conn.prepare_cached("INSERT OR IGNORE INTO folder_readers (source, mailbox, folder_id, principal) VALUES (?1, ?2, ?3, ?4)")?;
+    for principal in &batch.folder_readers {
+        insert.execute(params![source, batch.mailbox, batch.folder_id, principal])?;
+    }
+    Ok(())
+}
+
+/// The readers of whole mailbox, from `[documents.shared]`, replacing
+/// what an earlier run wrote.
+pub fn set_mailbox_readers(conn: &Connection, source: &str, readers: &BTreeMap<String, Vec<String>>) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM mailbox_readers WHERE source = ?1", [source])?;
+    let mut insert = conn.prepare_cached("INSERT OR IGNORE INTO mailbox_readers (source, mailbox, principal) VALUES (?1, ?2, ?3)")?;
+    for (mailbox, members) in readers {
+        for member in members {
+            insert.execute(params![source, mailbox, format!("email:{member}")])?;
+        }
+    }
+    Ok(())
+}
+
+/// What became of the stored mailboxes a complete listing no longer has.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Vanished {
+    pub removed: Vec<String>,
+    /// the safety valve kept them: the warning why
+    pub refused: Option<String>,
+}
+
+/// Remove the documents, checkpoints and retries of the mailboxes that
+/// have some and are not in `listed`, under the safety valve of users: one
+/// mailbox may always go; more only within `max_percent` of the stored
+/// mailboxes, or with `force`.
+pub fn remove_vanished_mailboxes(
+    conn: &Connection,
+    source: &str,
+    listed: &[String],
+    max_percent: u32,
+    force: bool,
+    summary: &mut DocumentSummary,
+) -> rusqlite::Result<Vanished> {
+    let listed: HashSet<String> = listed.iter().map(|m| m.trim().to_lowercase()).collect();
+    let mut statement = conn.prepare(
+        "SELECT mailbox FROM documents WHERE source = ?1 UNION SELECT mailbox FROM document_checkpoints WHERE source = ?1",
+    )?;
+    let stored: Vec<String> = statement.query_map([source], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let gone: Vec<String> = stored.iter().filter(|m| !listed.contains(&m.to_lowercase())).cloned().collect();
+    if gone.is_empty() {
+        return Ok(Vanished::default());
+    }
+    let share = gone.len() * 100 / stored.len();
+    if gone.len() > 1 && !force && gone.len() * 100 > max_percent as usize * stored.len() {
+        let refused = format!(
+            "{} of the {} mailboxes with documents are no longer listed ({share} %), more than [sync] max_deactivate_percent = {max_percent}; \
+             their documents were kept: {}. If they are gone, run the sync once with --force",
+            gone.len(),
+            stored.len(),
+            gone.join(", ")
+        );
+        return Ok(Vanished { removed: Vec::new(), refused: Some(refused) });
+    }
+    let mut documents = conn.prepare_cached("DELETE FROM documents WHERE source = ?1 AND mailbox = ?2 RETURNING kind")?;
+    for mailbox in &gone {
+        for kind in documents.query_map(params![source, mailbox], |row| row.get::<_, String>(0))? {
+            summary.count(&kind?, Counted::Removed);
+        }
+        conn.execute("DELETE FROM document_checkpoints WHERE source = ?1 AND mailbox = ?2", params![source, mailbox])?;
+        conn.execute("DELETE FROM retry_documents WHERE source = ?1 AND mailbox = ?2", params![source, mailbox])?;
+        conn.execute("DELETE FROM folder_readers WHERE source = ?1 AND mailbox = ?2", params![source, mailbox])?;
+    }
+    Ok(Vanished { removed: gone, refused: None })
+}
+
 /// One document a search found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hit {
@@ -528,7 +624,10 @@ fn matches(conn: &Connection, index: &str, phrase: &str, principal: &str, kind: 
         "SELECT d.id, d.kind, d.mailbox, d.folder_path, d.title, snippet({index}, -1, '[', ']', '…', 12), d.parent_id, d.received
          FROM {index} JOIN documents d ON d.rowid = {index}.rowid
          WHERE {index} MATCH ?1
-           AND EXISTS (SELECT 1 FROM document_acl a WHERE a.doc = d.rowid AND a.principal = ?2)
+           AND (EXISTS (SELECT 1 FROM document_acl a WHERE a.doc = d.rowid AND a.principal IN (?2, 'everyone'))
+                OR EXISTS (SELECT 1 FROM folder_readers f
+                           WHERE f.source = d.source AND f.mailbox = d.mailbox AND f.folder_id = d.folder_id AND f.principal IN (?2, 'everyone'))
+                OR EXISTS (SELECT 1 FROM mailbox_readers r WHERE r.source = d.source AND r.mailbox = d.mailbox AND r.principal = ?2))
            AND (?3 IS NULL OR d.kind = ?3)
          ORDER BY bm25({index}, 10.0, 1.0) LIMIT ?4"
     );
@@ -597,6 +696,7 @@ mod tests {
             changes,
             checkpoint: Some("state-1".into()),
             listing_complete: complete,
+            folder_readers: Vec::new(),
         }
     }
 

@@ -90,7 +90,10 @@ pub struct Connection {
 #[derive(Clone, Default)]
 struct Documents {
     content: Vec<ContentKind>,
-    mailboxes: Vec<String>,
+    mailboxes: crate::config::Mailboxes,
+    resource_mailboxes: bool,
+    /// `[documents.shared]`: readers of whole mailboxes
+    readers: std::collections::BTreeMap<String, Vec<String>>,
     max_attachment_bytes: u64,
     mail_folders: Vec<String>,
 }
@@ -106,6 +109,8 @@ impl Documents {
         Ok(Documents {
             content,
             mailboxes: documents.mailboxes(&config.exchange)?,
+            resource_mailboxes: documents.resource_mailboxes,
+            readers: documents.readers()?,
             max_attachment_bytes: documents.max_attachment_mib.saturating_mul(1 << 20),
             mail_folders: documents.mail_folders.clone(),
         })
@@ -297,6 +302,10 @@ impl Connection {
             let state = wasm.into_data();
             let mut session = state.session;
             session.finish_writes();
+            // Within a dry run's transaction, so that it is rolled back too.
+            if matches!(result, Ok(Ok(_))) && session.store_error.is_none() {
+                self.remove_vanished_mailboxes(store, &mut session)?;
+            }
             Ok::<_, RunError>((result, session))
         }
         .await;
@@ -348,6 +357,38 @@ impl Connection {
 }
 
 impl Connection {
+    /// After a run that went well: the documents of mailboxes no longer in
+    /// the organisation's listing (or no longer configured) go, under the
+    /// safety valve.
+    fn remove_vanished_mailboxes(&self, store: &Store, session: &mut Session) -> Result<(), RunError> {
+        let documents = &self.documents;
+        if documents.content.is_empty() {
+            return Ok(());
+        }
+        let listed = match (&session.listed_mailboxes, documents.mailboxes.all) {
+            (Some(listed), true) => listed.iter().chain(&documents.mailboxes.named).cloned().collect::<Vec<_>>(),
+            // "all", but the plugin could not list them: nothing is known gone.
+            (None, true) => return Ok(()),
+            (_, false) => documents.mailboxes.named.clone(),
+        };
+        let policy = &self.policy_of_store;
+        let summary = session.summary.documents.get_or_insert_default();
+        let vanished = crate::documents::remove_vanished_mailboxes(
+            &store.lock(),
+            SOURCE,
+            &listed,
+            policy.max_deactivate_percent,
+            policy.force,
+            summary,
+        )
+        .map_err(anyhow::Error::from)?;
+        if !vanished.removed.is_empty() {
+            tracing::info!("the documents of mailboxes no longer listed were removed: {}", vanished.removed.join(", "));
+        }
+        session.summary.warnings.extend(vanished.refused);
+        Ok(())
+    }
+
     /// What a sync starts from: skipped contacts whose blocker changed are
     /// marked to be read again, LDAP users added since take precedence,
     /// and then the checkpoints (none for folders with contacts to read
@@ -368,12 +409,15 @@ impl Connection {
             .map(|(mailbox, folder_id, id)| crate::runtime::types::DocumentRetry { mailbox, folder_id, id })
             .collect();
         let documents = self.documents.clone();
+        crate::documents::set_mailbox_readers(&store.lock(), SOURCE, &documents.readers)?;
         let request = SyncRequest {
             mode,
             checkpoints,
             mapping: self.mapping.clone(),
             content: documents.content,
-            mailboxes: documents.mailboxes,
+            mailboxes: documents.mailboxes.named.clone(),
+            all_mailboxes: documents.mailboxes.all,
+            resource_mailboxes: documents.resource_mailboxes,
             document_checkpoints,
             document_retries,
             max_attachment_bytes: documents.max_attachment_bytes,

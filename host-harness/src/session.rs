@@ -31,6 +31,8 @@ pub struct Session {
     pub keeper: Option<Keeper>,
     /// progress bars, when standard error is a terminal
     pub bars: Option<crate::progress::Bars>,
+    /// the organisation's mailboxes, as the plugin listed them
+    pub listed_mailboxes: Option<Vec<String>>,
     /// reads attachments' text in instances of their own
     pub extractor: Option<std::sync::Arc<crate::runtime::extract::Extractor>>,
 }
@@ -154,6 +156,12 @@ impl Host for RunState {
             return Ok(Err("this run reads no files".into()));
         };
         Ok(extractor.text_of(&content_type, &name, &content).await)
+    }
+
+    async fn mailboxes_listed(&mut self, mailboxes: Vec<String>) -> wasmtime::Result<()> {
+        tracing::info!(target: "plugin", "the organisation has {} mailboxes to read", mailboxes.len());
+        self.session.listed_mailboxes = Some(mailboxes);
+        Ok(())
     }
 
     async fn apply_documents(&mut self, batch: DocumentBatch) -> wasmtime::Result<Result<(), String>> {

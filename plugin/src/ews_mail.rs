@@ -30,7 +30,8 @@ pub fn sync(ews: &mut Ews, request: &SyncRequest) -> Result<u64> {
     let mut documents = 0;
     let states: HashMap<(&str, &str), &str> =
         request.document_checkpoints.iter().map(|c| ((c.mailbox.as_str(), c.folder_id.as_str()), c.state.as_str())).collect();
-    for mailbox in &request.mailboxes {
+    for (mailbox, _) in &crate::mailboxes::to_read(ews, request)? {
+        let mailbox = mailbox.as_str();
         let own = ews.own_address().is_some_and(|a| a.eq_ignore_ascii_case(mailbox));
         ews.act_for(if own { None } else { Some(mailbox) });
         let mut result = sync_mailbox(ews, mailbox, None, request, &states);
@@ -51,6 +52,20 @@ pub fn sync(ews: &mut Ews, request: &SyncRequest) -> Result<u64> {
         }
     }
     Ok(documents)
+}
+
+impl crate::mailboxes::Directory for Ews {
+    fn mailboxes(&mut self) -> Result<Vec<(String, String)>> {
+        Ok(self.searchable_mailboxes()?.into_iter().map(|a| (a.clone(), a)).collect())
+    }
+
+    fn rooms(&mut self) -> Result<Vec<String>> {
+        Ews::rooms(self)
+    }
+
+    fn named(&self, address: &str) -> String {
+        address.to_string()
+    }
 }
 
 /// What Exchange answers an impersonation the account may not do
@@ -114,13 +129,32 @@ fn mail_folders(ews: &mut Ews, request: &SyncRequest, delegate: Option<&str>) ->
             },
         })
         .collect();
-    Ok(folders::choose(&tree, root.as_deref(), &well_known, &request.mail_folders, &request.content))
+    let mut chosen = folders::choose(&tree, root.as_deref(), &well_known, &request.mail_folders, &request.content);
+    add_readers(ews, &mut chosen);
+    Ok(chosen)
+}
+
+/// Each folder's readers from its permissions. Permissions that cannot be
+/// read (a delegate may not) leave the owner the only reader.
+fn add_readers(ews: &mut Ews, chosen: &mut [MailFolder]) {
+    let refs: Vec<FolderRef> = chosen.iter().map(|f| FolderRef::Id(f.id.clone())).collect();
+    match ews.folder_readers(&refs) {
+        Ok(found) => {
+            for (folder, readers) in chosen.iter_mut().zip(found) {
+                match readers {
+                    Ok(readers) => folder.readers = readers.readers,
+                    Err(status) => report::debug(&format!("the permissions of '{}' were not read: {}", folder.path, status.code)),
+                }
+            }
+        }
+        Err(e) => report::warn(&format!("the folders' permissions were not read ({}); their documents are granted to the owner only", e.message)),
+    }
 }
 
 /// One folder, from its checkpoint (None: in full, every item compared
 /// with what is stored); the documents handed over.
 fn sync_folder(ews: &mut Ews, mailbox: &str, folder: &MailFolder, checkpoint: Option<&str>, request: &SyncRequest) -> Result<u64> {
-    let target = Folder { mailbox, id: &folder.id, path: &folder.path };
+    let target = Folder { mailbox, id: &folder.id, path: &folder.path, readers: &folder.readers };
     let mut state = checkpoint.map(str::to_string);
     let mut full = state.is_none();
     let mut documents = 0;

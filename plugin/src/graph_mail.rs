@@ -14,7 +14,7 @@ use crate::documents::mail::{self, MailItem};
 use crate::documents::Folder;
 use crate::error::{Error, Kind, Result};
 use crate::graph::messages_delta::{self, Entry};
-use crate::graph::{Graph, mail_folders, message, message_attachments, segment};
+use crate::graph::{Graph, contact_folders, mail_folders, message, message_attachments, segment, users};
 use crate::report;
 use std::collections::HashMap;
 
@@ -32,10 +32,15 @@ pub fn sync(graph: &mut Graph, request: &SyncRequest) -> Result<u64> {
     let states: HashMap<(&str, &str), &str> =
         request.document_checkpoints.iter().map(|c| ((c.mailbox.as_str(), c.folder_id.as_str()), c.state.as_str())).collect();
     let mut documents = 0;
-    for address in &request.mailboxes {
-        let mut mailbox = Mailbox { address, user: segment(address), request, folders: HashMap::new() };
+    for (address, user) in crate::mailboxes::to_read(graph, request)? {
+        let address = address.as_str();
+        let mut mailbox = Mailbox { address, user, request, folders: HashMap::new() };
         match sync_mailbox(graph, &mut mailbox, &states) {
             Ok(count) => documents += count,
+            // Said once a run: the contacts' listing may have found it.
+            Err(e) if graph.without_mailbox.iter().any(|a| a == address) && contact_folders::NO_MAILBOX.iter().any(|c| e.message.contains(c)) => {
+                report::debug(&format!("the mailbox {address} was skipped: {}", e.message))
+            }
             Err(e) if mailbox_local(&e) => report::warn(&format!("the mailbox {address} was skipped: {}", e.message)),
             Err(e) => return Err(e),
         }
@@ -43,11 +48,24 @@ pub fn sync(graph: &mut Graph, request: &SyncRequest) -> Result<u64> {
     Ok(documents)
 }
 
+impl crate::mailboxes::Directory for Graph {
+    fn mailboxes(&mut self) -> Result<Vec<(String, String)>> {
+        Ok(users::organisation(self)?.into_iter().map(|m| (m.mail.to_lowercase(), m.id)).collect())
+    }
+
+    fn rooms(&mut self) -> Result<Vec<String>> {
+        users::rooms(self)
+    }
+
+    fn named(&self, address: &str) -> String {
+        segment(address)
+    }
+}
+
 /// Failures of one mailbox: a user without one Graph can reach, or one
 /// the app may not read (reference/mailbox-content.md 2, "Users/mailboxes").
 fn mailbox_local(e: &Error) -> bool {
-    matches!(e.kind, Kind::AccessDenied)
-        || ["MailboxNotEnabledForRESTAPI", "ErrorInvalidUser", "ResourceNotFound", "ErrorNonExistentMailbox"].iter().any(|c| e.message.contains(c))
+    matches!(e.kind, Kind::AccessDenied) || e.message.contains("ResourceNotFound") || contact_folders::NO_MAILBOX.iter().any(|c| e.message.contains(c))
 }
 
 fn sync_mailbox(graph: &mut Graph, mailbox: &mut Mailbox, states: &HashMap<(&str, &str), &str>) -> Result<u64> {
@@ -84,7 +102,7 @@ fn mail_folders(graph: &mut Graph, mailbox: &Mailbox) -> Result<Vec<MailFolder>>
 }
 
 fn sync_folder(graph: &mut Graph, mailbox: &Mailbox, folder: &MailFolder, checkpoint: Option<&str>) -> Result<u64> {
-    let target = Folder { mailbox: mailbox.address, id: &folder.id, path: &folder.path };
+    let target = Folder { mailbox: mailbox.address, id: &folder.id, path: &folder.path, readers: &folder.readers };
     let full = checkpoint.is_none();
     let mut documents = 0;
     // Items that failed before: the delta link has moved past them.
@@ -179,7 +197,7 @@ fn removed(graph: &mut Graph, mailbox: &Mailbox, folder: &MailFolder, id: String
     }
     let mut moved = Vec::new();
     let documents = reread(graph, mailbox, &id, &mut moved)?;
-    Folder { mailbox: mailbox.address, id: &now_in, path }.apply(moved, None, false)?;
+    Folder { mailbox: mailbox.address, id: &now_in, path, readers: &[] }.apply(moved, None, false)?;
     Ok(documents)
 }
 

@@ -27,6 +27,7 @@ pub mod graph;
 pub mod graph_mail;
 pub mod graph_source;
 pub mod http;
+pub mod mailboxes;
 pub mod mapping;
 pub mod report;
 pub mod sync;

@@ -296,6 +296,22 @@ impl Mailbox {
         }
     }
 
+    /// A room's calendar: the meeting booked in it, organised by the
+    /// service account.
+    pub fn seed_room_booking(&mut self) {
+        let calendar = self.distinguished("calendar").map(|f| f.id.clone()).expect("seeded mailboxes have a calendar");
+        let organizer = person("Helpdesk Service", "svc-helpdesk@example.com");
+        self.new_event(&calendar, &organizer, Plan {
+            subject: "Quarterly planning",
+            body: "Booked for the support team.".into(),
+            location: "Room 1",
+            start: "2026-12-14T13:00:00Z",
+            end: "2026-12-14T15:00:00Z",
+            time_zone: "W. Europe Standard Time",
+            all_day: false,
+        });
+    }
+
     fn new_event(&mut self, folder: &str, organizer: &Person, plan: Plan) -> String {
         let seq = self.next_seq();
         let id = self.rng.id("AAMkADc3cal");

@@ -133,9 +133,14 @@ impl MailChange<'_> {
 pub enum Owner {
     Service,
     Colleague,
-    /// a shared mailbox with the folders of any mailbox and no mail yet
+    /// the shared mailbox of the support team: one customer's mail
     Shared,
+    /// a room: no mail, bookings in its calendar
+    Room,
 }
+
+/// In the shared mailbox's one mail, and nowhere else.
+pub const SUPPORT_MARKER: &str = "supportmarker7731";
 
 /// The words only the attachments' texts contain, for searches.
 pub const PDF_MARKER: &str = "pdfmarker7731";
@@ -180,7 +185,14 @@ impl Mailbox {
         let service = person("Helpdesk Service", "svc-helpdesk@example.com");
         let other = if owner == Owner::Service { bob.clone() } else { service.clone() };
         match owner {
-            Owner::Shared => {}
+            Owner::Room => {}
+            Owner::Shared => {
+                let customer = person("Carla Kunde", "carla@customer.example");
+                let support = person("Support", address);
+                self.new_message(&inbox, "Printer on the second floor", Body::Text(
+                    format!("Hello support, the printer jams on every page. Case {SUPPORT_MARKER}.")
+                ), &customer, &[support]);
+            }
             Owner::Service => {
                 // Outlook's one-click Archive: a folder like any other.
                 let archive = self.new_folder(Some(&top), "Archive", "IPF.Note", "Folder", None);

@@ -3,7 +3,9 @@
 //! requested object in request order, and Exchange's limits.
 
 pub mod calendar;
+pub mod directory;
 pub mod mail;
+mod permissions;
 pub mod request;
 pub mod schema;
 pub mod shape;
@@ -374,6 +376,10 @@ fn folder_xml(mailbox: &Mailbox, folder: &Folder, shape: &Shape) -> String {
             "<t:DistinguishedFolderId>{name}</t:DistinguishedFolderId>"
         );
     }
+    // Only when named: FindFolder cannot return it (below).
+    if shape.names("PermissionSet") && folder.element != "SearchFolder" {
+        xml.push_str(&permissions::permission_set(folder));
+    }
     if matches!(folder.element, "Folder" | "SearchFolder") && shape.wants("UnreadCount") {
         xml.push_str("<t:UnreadCount>0</t:UnreadCount>");
     }
@@ -410,6 +416,13 @@ fn get_folder(mailbox: &Mailbox, op: &Element, shape: &Shape) -> String {
 }
 
 fn find_folder(mailbox: &Mailbox, op: &Element, shape: &Shape) -> String {
+    // A folder's permissions come from GetFolder only (the EWS Managed
+    // API refuses FolderSchema.Permissions in FindFolders; how Exchange
+    // words its refusal is ours).
+    if shape.names("PermissionSet") {
+        let text = "The property 'folder:PermissionSet' is not valid for this request: use GetFolder.";
+        return response("FindFolder", &error("FindFolder", "ErrorInvalidPropertyRequest", text, ""));
+    }
     let deep = op.attr("Traversal") == Some("Deep");
     let messages: String = folder_refs(mailbox, op.child("ParentFolderIds"))
         .into_iter()

@@ -271,6 +271,19 @@ fn operation(op: &Node) -> Result<(), String> {
                 _ => Err("The 'UnresolvedEntry' element is invalid - the value is empty (NonEmptyStringType).".into()),
             }
         }
+        "GetSearchableMailboxes" => {
+            sequence(op, MESSAGES, &[Slot(&["SearchFilter"], Optional), Slot(&["ExpandGroupMembership"], Optional)])
+        }
+        "GetRoomLists" => sequence(op, MESSAGES, &[]),
+        "GetRooms" => {
+            sequence(op, MESSAGES, &[Slot(&["RoomList"], One)])?;
+            sequence(op.child("RoomList").expect("checked above"), TYPES, &[
+                Slot(&["Name"], Optional),
+                Slot(&["EmailAddress"], Optional),
+                Slot(&["RoutingType"], Optional),
+                Slot(&["MailboxType"], Optional),
+            ])
+        }
         // Other operations are checked where they are answered (refused
         // as unsupported).
         _ => Ok(()),

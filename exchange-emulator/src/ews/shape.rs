@@ -372,6 +372,12 @@ impl Shape {
         self.all || self.fields.contains(element) || self.entries.contains_key(element)
     }
 
+    /// Whether an element is named in the shape's additional properties:
+    /// some (a folder's permissions) no base shape brings.
+    pub fn names(&self, element: &str) -> bool {
+        self.fields.contains(element)
+    }
+
     /// Whether a dictionary entry is asked for: the whole dictionary, or
     /// that key of it (`PhysicalAddresses:City` names a part of an entry).
     pub fn wants_entry(&self, dictionary: &str, key: &str) -> bool {

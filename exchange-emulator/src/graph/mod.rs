@@ -4,8 +4,9 @@
 //! mail folders, messages delta and attachments in mail.rs.
 //!
 //! Graph has no public folders; Microsoft 365 keeps shared address books in
-//! shared mailboxes, so the EWS side's public folders are a second user,
-//! `public.folders@example.com`, here.
+//! shared mailboxes, so the EWS side's public folders are the contacts of
+//! the shared mailbox `support@example.com` here. Rooms are users too
+//! (their accounts disabled), listed by `/places/microsoft.graph.room`.
 
 mod mail;
 
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 pub const TENANT: &str = "2f1c0a5e-7e6d-4c1b-9a57-3d2b8e1f0c44";
 pub const CLIENT_ID: &str = "6b3e8a1d-helpdesk-connector";
 pub const CLIENT_SECRET: &str = "emulator-client-secret";
-pub const PUBLIC_MAILBOX: &str = "public.folders@example.com";
+pub use super::SHARED_MAILBOX;
 /// Graph's largest page for contacts delta.
 const MAX_PAGE: usize = 1000;
 const DEFAULT_PAGE: usize = 100;
@@ -323,12 +324,17 @@ fn decode_segment(segment: &str) -> String {
 /// premises in a hybrid organisation).
 pub const MAILBOXLESS_USER: &str = "former.employee@example.com";
 
+/// A guest (B2B) user: in the directory, with no mailbox in this tenant.
+pub const GUEST_USER: &str = "dana@fabrikam.example";
+
 /// One user of the directory.
 struct User {
     id: &'static str,
     mail: String,
     name: &'static str,
     enabled: bool,
+    /// `Guest` or `Member`
+    guest: bool,
     /// the mailbox holding the user's contacts, and the default Contacts
     /// folder there; none for a user without a mailbox
     contacts: Option<(usize, String)>,
@@ -350,14 +356,28 @@ fn users(mailboxes: &[&Mailbox], account: &str) -> Vec<User> {
         .distinguished("publicfoldersroot")
         .and_then(|root| primary.subfolders(&root.id, false).into_iter().find(|f| is_contact_folder(f)))
         .map(|f| (0, f.id.clone()));
-    let mut users = vec![
-        User { id: "3c1a7f52-0001-4e0b-8e3a-5f0c2d9b7a11", mail: account.into(), name: "Helpdesk service", enabled: true, contacts: contacts_of(0), mail_store: Some(0) },
-        User { id: "3c1a7f52-0002-4e0b-8e3a-5f0c2d9b7a11", mail: PUBLIC_MAILBOX.into(), name: "Public Folders", enabled: false, contacts: shared, mail_store: own(PUBLIC_MAILBOX) },
-        User { id: "3c1a7f52-0003-4e0b-8e3a-5f0c2d9b7a11", mail: MAILBOXLESS_USER.into(), name: "Former Employee", enabled: true, contacts: None, mail_store: None },
-    ];
-    if let Some(bob) = own(super::COLLEAGUE) {
-        users.push(User { id: "3c1a7f52-0004-4e0b-8e3a-5f0c2d9b7a11", mail: super::COLLEAGUE.into(), name: "Bob Baumann", enabled: true, contacts: contacts_of(bob), mail_store: Some(bob) });
+    let user = |id, mail: &str, name, enabled, store: Option<usize>| User {
+        id,
+        mail: mail.into(),
+        name,
+        enabled,
+        guest: false,
+        contacts: store.and_then(contacts_of),
+        mail_store: store,
+    };
+    let mut users = vec![user("3c1a7f52-0001-4e0b-8e3a-5f0c2d9b7a11", account, "Helpdesk service", true, Some(0))];
+    if let Some(support) = own(SHARED_MAILBOX) {
+        users.push(User { contacts: shared, ..user("3c1a7f52-0002-4e0b-8e3a-5f0c2d9b7a11", SHARED_MAILBOX, "Support", false, Some(support)) });
     }
+    users.push(user("3c1a7f52-0003-4e0b-8e3a-5f0c2d9b7a11", MAILBOXLESS_USER, "Former Employee", true, None));
+    if let Some(bob) = own(super::COLLEAGUE) {
+        users.push(user("3c1a7f52-0004-4e0b-8e3a-5f0c2d9b7a11", super::COLLEAGUE, "Bob Baumann", true, Some(bob)));
+    }
+    // Resource accounts are disabled for sign-in, as Exchange makes them.
+    if let Some(room) = own(super::ROOM_MAILBOX) {
+        users.push(user("3c1a7f52-0005-4e0b-8e3a-5f0c2d9b7a11", super::ROOM_MAILBOX, "Room 1", false, Some(room)));
+    }
+    users.push(User { guest: true, ..user("3c1a7f52-0006-4e0b-8e3a-5f0c2d9b7a11", GUEST_USER, "Dana Guest", true, None) });
     users
 }
 
@@ -405,9 +425,7 @@ pub fn get(
     let users = users(mailboxes, account);
     let user = |id: &str| users.iter().find(|u| u.id == id || u.mail.eq_ignore_ascii_case(id));
     // `accountEnabled` is "returned only on $select" (resources/user).
-    let selected = query
-        .get("$select")
-        .is_some_and(|s| s.split(',').any(|p| p.trim() == "accountEnabled"));
+    let selected = |property: &str| query.get("$select").is_some_and(|s| s.split(',').any(|p| p.trim() == property));
     match parts.as_slice() {
         // Pages of `$top` (default 100, at most 999), the rest behind
         // `@odata.nextLink` with a `$skiptoken` (user-list).
@@ -438,16 +456,25 @@ pub fn get(
                 .iter()
                 .skip(skip)
                 .take(top)
-                .map(|User { id, mail, name, enabled, .. }| {
+                .map(|User { id, mail, name, enabled, guest, .. }| {
                     // The default property set (user-list, resources/user).
                     let (given, surname) = name.split_once(' ').map_or((None, None), |(g, s)| (Some(g), Some(s)));
+                    // A guest's user principal name is its address made local.
+                    let principal = match guest {
+                        true => format!("{}#EXT#@example.onmicrosoft.com", mail.replace('@', "_")),
+                        false => mail.clone(),
+                    };
                     let mut user = json!({
                         "businessPhones": [], "displayName": name, "givenName": given, "jobTitle": null,
                         "mail": mail, "mobilePhone": null, "officeLocation": null, "preferredLanguage": null,
-                        "surname": surname, "userPrincipalName": mail, "id": id,
+                        "surname": surname, "userPrincipalName": principal, "id": id,
                     });
-                    if selected {
+                    // Both are "returned only on $select" (resources/user).
+                    if selected("accountEnabled") {
                         user["accountEnabled"] = json!(enabled);
+                    }
+                    if selected("userType") {
+                        user["userType"] = json!(if *guest { "Guest" } else { "Member" });
                     }
                     select(user, &query)
                 })
@@ -463,6 +490,16 @@ pub fn get(
                 body["@odata.nextLink"] = json!(format!("{base}/v1.0/users?{}", next.finish()));
             }
             answer(200, body)
+        }
+        // Rooms (place-list, v1.0): their addresses, for telling them from
+        // people.
+        ["places", "microsoft.graph.room"] => {
+            let value: Vec<Value> = mailboxes
+                .iter()
+                .filter(|m| m.kind == super::data::MailboxKind::Room)
+                .map(|m| json!({ "emailAddress": m.address, "displayName": m.display_name, "nickname": m.display_name }))
+                .collect();
+            answer(200, json!({ "@odata.context": format!("{base}/v1.0/$metadata#places/microsoft.graph.room"), "value": value }))
         }
         ["users", uid, "contactFolders" | "contacts" | "mailFolders" | "messages", ..]
             if user(uid).is_some_and(|u| u.contacts.is_none()) =>

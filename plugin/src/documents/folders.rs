@@ -31,6 +31,8 @@ pub struct MailFolder {
     pub holds: ContentKind,
     /// `Parent -> Child`, from below the message root
     pub path: String,
+    /// principals its permissions let read its items, besides the owner
+    pub readers: Vec<String>,
 }
 
 /// `well_known`: well-known name by folder id, of those the server has;
@@ -74,7 +76,7 @@ pub fn choose(tree: &[TreeFolder], root: Option<&str>, well_known: &HashMap<Stri
             [folder.id.to_lowercase(), path.to_lowercase(), well_known.to_string()].iter().any(|k| wanted.contains(k))
         };
         if keep {
-            folders.push(MailFolder { id: folder.id.clone(), holds, path });
+            folders.push(MailFolder { id: folder.id.clone(), holds, path, readers: Vec::new() });
         }
     }
     folders

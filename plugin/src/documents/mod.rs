@@ -23,6 +23,8 @@ pub struct Folder<'a> {
     pub mailbox: &'a str,
     pub id: &'a str,
     pub path: &'a str,
+    /// who may read the folder's items besides the owner
+    pub readers: &'a [String],
 }
 
 impl Folder<'_> {
@@ -35,6 +37,7 @@ impl Folder<'_> {
             changes,
             checkpoint,
             listing_complete,
+            folder_readers: self.readers.to_vec(),
         };
         host::apply_documents(&batch).map_err(|e| Error::new(Kind::Host, format!("the host refused a batch of documents: {e}")))
     }

@@ -9,6 +9,8 @@ pub mod find_item;
 pub mod get_attachment;
 pub mod get_event;
 pub mod get_folder;
+pub mod get_rooms;
+pub mod get_searchable_mailboxes;
 pub mod get_item;
 pub mod get_message;
 pub mod get_task;
@@ -212,6 +214,57 @@ impl Ews {
     /// Folders by reference, one result per folder in request order.
     pub fn get_folders(&mut self, folders: &[FolderRef]) -> Result<Vec<std::result::Result<FolderInfo, Status>>> {
         let (parser, _) = self.call(&get_folder::request(folders), get_folder::parser)?;
+        Ok(parser.results)
+    }
+
+    /// The organisation's mailboxes (GetSearchableMailboxes), as the
+    /// account itself (never impersonating).
+    pub fn searchable_mailboxes(&mut self) -> Result<Vec<String>> {
+        let acting = self.impersonating.take();
+        let result = self.call(&get_searchable_mailboxes::request(), get_searchable_mailboxes::Parser::default);
+        self.impersonating = acting;
+        let parser = result?.0;
+        if parser.status.is_error() {
+            let mut e = self.message_error("listing the organisation's mailboxes", &parser.status);
+            e.message.push_str(
+                ". mailboxes = \"all\" on premises lists them with GetSearchableMailboxes, which needs the Mailbox Search role \
+                 (New-ManagementRoleAssignment -Role \"Mailbox Search\" -User <the account>); or name the mailboxes instead",
+            );
+            return Err(e);
+        }
+        Ok(parser.addresses)
+    }
+
+    /// The room mailboxes of every room list (GetRoomLists, then GetRooms
+    /// per list).
+    pub fn rooms(&mut self) -> Result<Vec<String>> {
+        let acting = self.impersonating.take();
+        let result = (|| {
+            let lists = self.call(&get_rooms::lists_request(), get_rooms::Parser::default)?.0;
+            if lists.status.is_error() {
+                return Err(self.message_error("listing room lists", &lists.status));
+            }
+            let mut rooms = Vec::new();
+            for list in &lists.addresses {
+                let found = self.call(&get_rooms::rooms_request(list), get_rooms::Parser::default)?.0;
+                if found.status.is_error() {
+                    return Err(self.message_error(&format!("listing the rooms of {list}"), &found.status));
+                }
+                rooms.extend(found.addresses);
+            }
+            Ok(rooms)
+        })();
+        self.impersonating = acting;
+        result
+    }
+
+    /// Who may read each folder's items, by its permissions; one request
+    /// for all of them.
+    pub fn folder_readers(&mut self, folders: &[FolderRef]) -> Result<Vec<std::result::Result<get_folder::FolderReaders, Status>>> {
+        if folders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (parser, _) = self.call(&get_folder::permissions_request(folders), get_folder::readers_parser)?;
         Ok(parser.results)
     }
 

@@ -124,7 +124,11 @@ pub fn read_response<R: BufRead>(
             }
             (Ns::Soap, "Fault") => return Err(fault(stream.read_element(tag)?)),
             (Ns::Messages, "ResponseMessages") => {}
-            (Ns::Messages, name) if name.ends_with("ResponseMessage") => {
+            // Some operations (GetSearchableMailboxes, GetRooms, FindPeople)
+            // answer one message that is their response element itself.
+            (Ns::Messages, name)
+                if name.ends_with("ResponseMessage") || (name.ends_with("Response") && tag.attr("ResponseClass").is_some()) =>
+            {
                 let status = read_message(&mut stream, tag, handler)?;
                 if status.code == "ErrorServerBusy" {
                     return Err(ResponseError::Busy { back_off_ms: status.back_off_ms });

@@ -18,7 +18,7 @@ const MAX_DEPTH: usize = 32;
 
 /// What Graph answers for a user whose mailbox it cannot reach (guest,
 /// unlicensed, hosted on premises).
-const NO_MAILBOX: &[&str] = &[
+pub const NO_MAILBOX: &[&str] = &[
     "MailboxNotEnabledForRESTAPI",
     "ErrorInvalidUser",
     "ErrorNonExistentMailbox",
@@ -33,6 +33,7 @@ pub fn list(
     match list_mailbox(graph, mailbox, &mut books, warnings) {
         // One such user is a warning, never a failed run.
         Err(e) if books.is_empty() && NO_MAILBOX.iter().any(|code| e.message.contains(code)) => {
+            graph.without_mailbox.push(mailbox.mail.to_lowercase());
             warnings.push(format!(
                 "{} has no mailbox Graph can read; skipped ({})",
                 mailbox.mail, e.message

@@ -23,11 +23,14 @@ pub const PAGE_SIZE: u32 = 500;
 pub struct Graph {
     pub config: GraphConfig,
     token: Option<token::Token>,
+    /// users found without a mailbox this run (lower case), warned about
+    /// once
+    pub without_mailbox: Vec<String>,
 }
 
 impl Graph {
     pub fn new(config: GraphConfig) -> Self {
-        Graph { config, token: None }
+        Graph { config, token: None, without_mailbox: Vec::new() }
     }
 
     /// `{graph}/v1.0/{path}`; ids in `path` must be escaped with [`segment`].
