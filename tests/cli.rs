@@ -250,6 +250,12 @@ fn demo_over_graph_counts_what_demo_over_ews_counts() {
     assert!(graph["full"]["warnings"].to_string().contains("events and tasks are read over EWS only"), "{}", graph["warnings"]);
     let mail = &graph["documents"]["incremental"]["by_kind"]["mail"];
     assert_eq!((mail["created"].as_u64(), mail["removed"].as_u64(), mail["updated"].as_u64()), (Some(1), Some(1), Some(3)), "{mail}");
+    // The same mailboxes (the shared one among them); the user without a
+    // mailbox is one warning, and no failure.
+    assert_eq!(ews["documents"]["mailboxes"], graph["documents"]["mailboxes"]);
+    let warnings = graph["full"]["warnings"].as_array().unwrap();
+    let mailboxless: Vec<_> = warnings.iter().filter(|w| w.as_str().unwrap().contains("former.employee@example.com")).collect();
+    assert_eq!(mailboxless.len(), 1, "{warnings:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -438,11 +444,12 @@ fn bench_reports_every_figure() {
     for key in ["mail_full_ms", "mail_documents_per_s", "mail_peak_rss_mib", "mail_peak_rss_mib_1k"] {
         assert!(f[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {f}");
     }
-    // Unchanged, beyond the contacts: per mailbox the folder tree and its
-    // well-known folders, and one SyncFolderItems per mail folder.
+    // Unchanged, beyond the contacts: per mailbox the folder tree, its
+    // well-known folders and the folders' permissions, and one
+    // SyncFolderItems per mail folder.
     let mail_folders = f["mail_folders"].as_u64().unwrap();
     let extra = f["mail_incremental_nochange_requests"].as_u64().unwrap();
-    assert!(extra >= mail_folders && extra <= mail_folders + 2 * 2, "{f}");
+    assert!(extra >= mail_folders && extra <= mail_folders + 2 * 3, "{f}");
     if peer != "0" {
         assert!(f["peer_messages"].as_u64().unwrap() > 600, "{f}");
         assert!(f["mail_ratio"].as_f64().is_some_and(|r| r > 0.0), "{f}");
@@ -607,6 +614,17 @@ fn demo_documents_then_search_as_each_reader() {
     let (ok, none, _) = host(&["search", "--db", db, "--as", "bob@example.com", "--json", "textmarker7731"]);
     assert!(ok);
     assert_eq!(none, serde_json::json!([]), "not bob's");
+    // Every mailbox of the organisation: the shared one too (the room
+    // is not read without resource_mailboxes), and Bob, its member, finds
+    // its mail; the service account does not.
+    let mailboxes: Vec<&str> = demo["documents"]["mailboxes"].as_array().unwrap().iter().filter_map(|m| m.as_str()).collect();
+    assert_eq!(mailboxes, ["bob@example.com", "support@example.com", "svc-helpdesk@example.com"], "{demo}");
+    let (ok, support, stderr) = host(&["search", "--db", db, "--as", "bob@example.com", "--json", "supportmarker7731"]);
+    assert!(ok, "{stderr}");
+    let support = support.as_array().unwrap();
+    assert!(support.len() == 1 && support[0]["mailbox"] == "support@example.com" && support[0]["kind"] == "mail", "{support:?}");
+    let (ok, none, _) = host(&["search", "--db", db, "--as", "svc-helpdesk@example.com", "--json", "supportmarker7731"]);
+    assert!(ok && none == serde_json::json!([]), "{none}");
     let (ok, refused, _) = host(&["search", "--db", db, "--as", "bob@example.com", "--kind", "meeting", "--json", "x"]);
     assert!(!ok && refused["error"]["message"].as_str().unwrap().contains("not a kind"), "{refused}");
 }

@@ -654,9 +654,7 @@ async fn calendars_and_tasks_become_documents_a_series_once() {
 
 /// The mailboxes that have documents in `store`.
 fn mailboxes_in(store: &helpdesk_host::store::Store) -> Vec<String> {
-    let conn = store.lock();
-    let mut statement = conn.prepare("SELECT DISTINCT mailbox FROM documents ORDER BY 1").unwrap();
-    statement.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    store.document_mailboxes().unwrap()
 }
 
 /// `[exchange] mailboxes = "all"`: every mailbox of the organisation is

@@ -96,14 +96,15 @@ async fn every_request_and_answer_validates_against_the_ews_schema() {
     let s = setup_with(EmulatorOptions { contacts: 150, seed: 32, record: true, ..Default::default() }).await;
     let runtime = Runtime::shared().unwrap();
     // Everything an admin and the scheduler do: check, folders, attributes,
-    // a full sync, an incremental one after changes; with the mail of two
-    // mailboxes, one of them impersonated.
+    // a full sync, an incremental one after changes; with the content of
+    // every mailbox (listed, rooms told apart, folders' permissions read),
+    // the others impersonated.
     s.connection.check(&runtime).await.unwrap();
     s.connection.folders(&runtime).await.unwrap();
     s.connection.attributes(&runtime, 20).await.unwrap();
     let with_mail = s.connection_with(|c| {
         c.documents = Some(Default::default());
-        c.exchange.mailboxes = vec![s.emulator.user().into(), helpdesk_host::emulator::COLLEAGUE.into()];
+        c.exchange.mailboxes = vec!["all".into()];
     });
     with_mail.sync(&runtime, &s.store, SyncMode::Full, false).await.unwrap();
     s.emulator.mailbox_mut().scripted_change(3);
@@ -126,10 +127,16 @@ async fn every_request_and_answer_validates_against_the_ews_schema() {
     assert_eq!(sent["errors"], serde_json::json!([]), "requests the plugin sent that Exchange would refuse");
     assert_eq!(answered["errors"], serde_json::json!([]), "answers the emulator gave that Exchange would not");
     assert_eq!(sent["faults"], 0);
-    for operation in ["GetFolder", "FindFolder", "SyncFolderItems", "GetItem", "GetAttachment", "FindItem", "ResolveNames", "RequestServerVersion", "ExchangeImpersonation"] {
+    for operation in [
+        "GetFolder", "FindFolder", "SyncFolderItems", "GetItem", "GetAttachment", "FindItem", "ResolveNames", "RequestServerVersion", "ExchangeImpersonation",
+        "GetSearchableMailboxes", "GetRoomLists", "GetRooms",
+    ] {
         assert!(sent["validated"][operation].as_u64().is_some_and(|n| n > 0), "no {operation} was validated: {sent}");
     }
-    for answer in ["GetFolderResponse", "FindFolderResponse", "SyncFolderItemsResponse", "GetItemResponse", "GetAttachmentResponse", "FindItemResponse", "ResolveNamesResponse", "ServerVersionInfo"] {
+    for answer in [
+        "GetFolderResponse", "FindFolderResponse", "SyncFolderItemsResponse", "GetItemResponse", "GetAttachmentResponse", "FindItemResponse", "ResolveNamesResponse", "ServerVersionInfo",
+        "GetSearchableMailboxesResponse", "GetRoomListsResponse", "GetRoomsResponse",
+    ] {
         assert!(answered["validated"][answer].as_u64().is_some_and(|n| n > 0), "no {answer} was validated: {answered}");
     }
 

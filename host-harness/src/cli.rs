@@ -564,14 +564,15 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, fault
         }
     };
     let mut config = emulator_config_for(&emulator, &db, mode);
-    // Both mailboxes' mail. Over Graph, the mailboxes named are also
-    // those whose contacts are read: the shared one (Graph's stand-in for
-    // the public folders, its mail folders empty) is named too.
-    config.documents = Some(Default::default());
-    config.exchange.mailboxes = vec![emulator.user().to_string(), crate::emulator::COLLEAGUE.to_string()];
-    if mode == Mode::Graph {
-        config.exchange.mailboxes.insert(1, crate::emulator::SHARED_MAILBOX.to_string());
-    }
+    // Every mailbox of the organisation (over Graph, their contacts too:
+    // the shared mailbox holds Graph's stand-in for the public folders).
+    // Bob is the shared mailbox's member: over EWS its folders'
+    // permissions say so, over Graph the configuration must.
+    config.documents = Some(crate::config::DocumentsConfig {
+        shared: [(crate::emulator::SHARED_MAILBOX.to_string(), vec![crate::emulator::COLLEAGUE.to_string()])].into(),
+        ..Default::default()
+    });
+    config.exchange.mailboxes = vec!["all".into()];
     let runtime = Runtime::shared()?;
     let mut connection = Connection::from_config(&config)?;
     if with_faults {
@@ -596,7 +597,7 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, fault
         "full": full,
         "change": { "added": script.added.len(), "changed": script.changed.len(), "removed": script.removed.len() },
         "incremental": incremental,
-        "documents": { "full": full.documents, "incremental": incremental.documents },
+        "documents": { "full": full.documents, "incremental": incremental.documents, "mailboxes": store.document_mailboxes()? },
         "mail_change": {
             "added": mail.added.len(), "moved": mail.moved.len(), "deleted": mail.deleted.len(), "read": mail.read.len(), "edited": mail.edited.len(),
         },

@@ -236,6 +236,14 @@ impl Store {
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The mailboxes that have documents, in order.
+    pub fn document_mailboxes(&self) -> Result<Vec<String>> {
+        let conn = self.lock();
+        let mut statement = conn.prepare("SELECT DISTINCT mailbox FROM documents ORDER BY 1")?;
+        let mailboxes = statement.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?;
+        Ok(mailboxes)
+    }
+
     pub fn users(&self) -> Result<Vec<UserRow>> {
         let conn = self.lock();
         let mut statement = conn.prepare(

@@ -107,13 +107,6 @@ fn mail_folders(ews: &mut Ews, request: &SyncRequest, delegate: Option<&str>) ->
         None => FolderRef::Distinguished(name),
     };
     let tree = ews.folder_tree(&well_known("msgfolderroot"), Traversal::Deep)?;
-    let mut names: Vec<&'static str> = vec!["msgfolderroot", folders::DELETED_ITEMS];
-    names.extend(folders::SYSTEM_FOLDERS);
-    let refs: Vec<FolderRef> = names.iter().map(|n| well_known(n)).collect();
-    // A distinguished folder this server lacks answers an error: skip it.
-    let found: Vec<Option<String>> = ews.get_folders(&refs)?.into_iter().map(|r| r.ok().map(|f| f.id)).collect();
-    let well_known: HashMap<String, &str> = found.iter().zip(&names).filter_map(|(id, name)| id.clone().map(|id| (id, *name))).collect();
-    let root = found.first().cloned().flatten();
     let tree: Vec<TreeFolder> = tree
         .iter()
         .map(|f| TreeFolder {
@@ -129,26 +122,25 @@ fn mail_folders(ews: &mut Ews, request: &SyncRequest, delegate: Option<&str>) ->
             },
         })
         .collect();
+    // One GetFolder: the well-known folders (to know the system ones),
+    // and the permissions of every folder that may be read.
+    let mut names: Vec<&'static str> = vec!["msgfolderroot", folders::DELETED_ITEMS];
+    names.extend(folders::SYSTEM_FOLDERS);
+    let candidates: Vec<&TreeFolder> = tree.iter().filter(|f| f.holds.is_some_and(|k| request.content.contains(&k))).collect();
+    let refs: Vec<FolderRef> = names.iter().map(|n| well_known(n)).chain(candidates.iter().map(|f| FolderRef::Id(f.id.clone()))).collect();
+    let answers = ews.get_folders_with_readers(&refs)?;
+    // A distinguished folder this server lacks answers an error: skip it.
+    let found: Vec<Option<String>> = answers.iter().take(names.len()).map(|r| r.as_ref().ok().map(|f| f.id.clone())).collect();
+    let well_known: HashMap<String, &str> = found.iter().zip(&names).filter_map(|(id, name)| id.clone().map(|id| (id, *name))).collect();
+    let root = found.first().cloned().flatten();
+    // Permissions that cannot be read (a delegate may not) leave the
+    // owner the only reader.
+    let readers: HashMap<String, Vec<String>> = answers.into_iter().skip(names.len()).flatten().map(|f| (f.id, f.readers)).collect();
     let mut chosen = folders::choose(&tree, root.as_deref(), &well_known, &request.mail_folders, &request.content);
-    add_readers(ews, &mut chosen);
-    Ok(chosen)
-}
-
-/// Each folder's readers from its permissions. Permissions that cannot be
-/// read (a delegate may not) leave the owner the only reader.
-fn add_readers(ews: &mut Ews, chosen: &mut [MailFolder]) {
-    let refs: Vec<FolderRef> = chosen.iter().map(|f| FolderRef::Id(f.id.clone())).collect();
-    match ews.folder_readers(&refs) {
-        Ok(found) => {
-            for (folder, readers) in chosen.iter_mut().zip(found) {
-                match readers {
-                    Ok(readers) => folder.readers = readers.readers,
-                    Err(status) => report::debug(&format!("the permissions of '{}' were not read: {}", folder.path, status.code)),
-                }
-            }
-        }
-        Err(e) => report::warn(&format!("the folders' permissions were not read ({}); their documents are granted to the owner only", e.message)),
+    for folder in &mut chosen {
+        folder.readers = readers.get(&folder.id).cloned().unwrap_or_default();
     }
+    Ok(chosen)
 }
 
 /// One folder, from its checkpoint (None: in full, every item compared

@@ -109,5 +109,6 @@ fn mail_folder_count(emulator: &Emulator) -> u64 {
     let count = |m: &crate::emulator::data::Mailbox| {
         m.folders.iter().filter(|f| f.element == "Folder" && f.class == "IPF.Note" && !matches!(f.distinguished, Some("deleteditems" | "drafts" | "msgfolderroot"))).count()
     };
-    (count(&emulator.mailbox()) + emulator.colleagues().iter().map(count).sum::<usize>()) as u64
+    let colleague = emulator.colleagues().iter().filter(|m| m.address == COLLEAGUE).map(count).sum::<usize>();
+    (count(&emulator.mailbox()) + colleague) as u64
 }

@@ -54,6 +54,9 @@ pub struct FolderInfo {
     pub child_count: u64,
     /// PidTagAttributeHidden is set: one of Exchange's internal folders
     pub hidden: bool,
+    /// who its permissions let read its items, when GetFolder was asked
+    /// for them (get_folder.rs)
+    pub readers: Vec<String>,
 }
 
 impl Object for FolderInfo {
@@ -92,6 +95,7 @@ impl FolderInfo {
             total_count: number("TotalCount"),
             child_count: number("ChildFolderCount"),
             hidden: element.children.iter().any(is_hidden_flag),
+            readers: super::get_folder::readers_of(element),
         }
     }
 

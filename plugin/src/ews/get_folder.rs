@@ -2,8 +2,8 @@
 
 use super::envelope::FolderRef;
 use super::find_folder::{FOLDER_PROPERTIES, FolderInfo};
-use super::response::{Object, PerObject};
-use super::xml::{Element, Tag, XmlError, XmlStream};
+use super::response::PerObject;
+use super::xml::Element;
 
 pub fn request(folders: &[FolderRef]) -> String {
     let ids: String = folders.iter().map(FolderRef::to_xml).collect();
@@ -22,18 +22,10 @@ pub fn parser() -> PerObject<FolderInfo> {
     PerObject::new("Folders")
 }
 
-/// The same folders with their permission sets, which only GetFolder
-/// returns (FindFolder cannot).
-pub fn permissions_request(folders: &[FolderRef]) -> String {
-    let ids: String = folders.iter().map(FolderRef::to_xml).collect();
-    format!(
-        concat!(
-            r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape>"#,
-            r#"<t:AdditionalProperties><t:FieldURI FieldURI="folder:PermissionSet"/></t:AdditionalProperties></m:FolderShape>"#,
-            r#"<m:FolderIds>{}</m:FolderIds></m:GetFolder>"#
-        ),
-        ids
-    )
+/// The same folders with their permission sets too, which only GetFolder
+/// returns (FindFolder cannot): see [`readers_of`].
+pub fn request_with_permissions(folders: &[FolderRef]) -> String {
+    request(folders).replacen("</t:AdditionalProperties>", r#"<t:FieldURI FieldURI="folder:PermissionSet"/></t:AdditionalProperties>"#, 1)
 }
 
 /// Who may read a folder's items, by its permission set: users whose
@@ -41,35 +33,25 @@ pub fn permissions_request(folders: &[FolderRef]) -> String {
 /// times only), as `email:<address>`; `everyone` when the Default user
 /// may (everyone in the organisation). Anonymous (people outside) and
 /// entries without an address (a deleted account's SID) grant no one here.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FolderReaders {
-    pub id: String,
-    pub readers: Vec<String>,
-}
-
-impl Object for FolderReaders {
-    fn read<R: std::io::BufRead>(stream: &mut XmlStream<R>, tag: Tag) -> Result<Self, XmlError> {
-        let folder = stream.read_element(tag)?;
-        let id = folder.child("FolderId").and_then(|f| f.attr("Id")).unwrap_or_default().to_string();
-        let entries = folder.child("PermissionSet").and_then(|set| set.child("Permissions").or_else(|| set.child("CalendarPermissions")));
-        let mut readers: Vec<String> = entries
-            .map(|e| e.children.as_slice())
-            .unwrap_or_default()
-            .iter()
-            .filter(|entry| reads_items(entry))
-            .filter_map(|entry| {
-                let user = entry.child("UserId")?;
-                match user.child_text("DistinguishedUser").map(str::trim) {
-                    Some("Default") => Some("everyone".to_string()),
-                    Some(_) => None,
-                    None => user.child_text("PrimarySmtpAddress").map(|a| format!("email:{}", a.trim().to_lowercase())),
-                }
-            })
-            .collect();
-        readers.sort();
-        readers.dedup();
-        Ok(FolderReaders { id, readers })
-    }
+pub fn readers_of(folder: &Element) -> Vec<String> {
+    let entries = folder.child("PermissionSet").and_then(|set| set.child("Permissions").or_else(|| set.child("CalendarPermissions")));
+    let mut readers: Vec<String> = entries
+        .map(|e| e.children.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter(|entry| reads_items(entry))
+        .filter_map(|entry| {
+            let user = entry.child("UserId")?;
+            match user.child_text("DistinguishedUser").map(str::trim) {
+                Some("Default") => Some("everyone".to_string()),
+                Some(_) => None,
+                None => user.child_text("PrimarySmtpAddress").map(|a| format!("email:{}", a.trim().to_lowercase())),
+            }
+        })
+        .collect();
+    readers.sort();
+    readers.dedup();
+    readers
 }
 
 /// `ReadItems` says FullDetails; without it, the level implies it.
@@ -81,8 +63,4 @@ fn reads_items(entry: &Element) -> bool {
             matches!(level.trim(), "Owner" | "PublishingEditor" | "Editor" | "PublishingAuthor" | "Author" | "NoneditingAuthor" | "Reviewer")
         }
     }
-}
-
-pub fn readers_parser() -> PerObject<FolderReaders> {
-    PerObject::new("Folders")
 }

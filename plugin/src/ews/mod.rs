@@ -258,13 +258,9 @@ impl Ews {
         result
     }
 
-    /// Who may read each folder's items, by its permissions; one request
-    /// for all of them.
-    pub fn folder_readers(&mut self, folders: &[FolderRef]) -> Result<Vec<std::result::Result<get_folder::FolderReaders, Status>>> {
-        if folders.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (parser, _) = self.call(&get_folder::permissions_request(folders), get_folder::readers_parser)?;
+    /// `get_folders`, with each folder's readers from its permissions.
+    pub fn get_folders_with_readers(&mut self, folders: &[FolderRef]) -> Result<Vec<std::result::Result<FolderInfo, Status>>> {
+        let (parser, _) = self.call(&get_folder::request_with_permissions(folders), get_folder::parser)?;
         Ok(parser.results)
     }
 
