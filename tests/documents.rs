@@ -758,3 +758,23 @@ async fn every_mailbox_of_the_organisation_is_read_and_only_its_readers_find_it(
     assert!(search(&s.store.lock(), COLLEAGUE, SUPPORT_MARKER, None, 10).unwrap().is_empty());
     assert_eq!(s.count("SELECT count(*) FROM document_checkpoints WHERE mailbox = 'support@example.com'"), 0);
 }
+
+/// On premises, listing every mailbox needs the Mailbox Search role: without
+/// it the run fails with what to do, and keeps what was stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mailbox_without_the_mailbox_search_role_is_a_clear_error() {
+    let s = helpdesk_e2e::setup_with(EmulatorOptions { contacts: 20, seed: 53, messages: 4, mailbox_search: false, ..Default::default() }).await;
+    let named = s.connection_with(|c| {
+        c.documents = Some(DocumentsConfig::default());
+        c.exchange.mailboxes = vec![OWNER.into()];
+    });
+    sync(&s, &named, SyncMode::Full).await;
+    let before = stored(&s);
+    let all = s.connection_with(|c| {
+        c.documents = Some(DocumentsConfig::default());
+        c.exchange.mailboxes = vec!["all".into()];
+    });
+    let error = all.sync(&Runtime::shared().unwrap(), &s.store, SyncMode::Incremental, false).await.unwrap_err();
+    assert!(error.message.contains("ErrorAccessDenied") && error.message.contains("Mailbox Search"), "{error}");
+    assert_eq!(stored(&s), before, "nothing stored is lost");
+}

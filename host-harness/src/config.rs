@@ -473,3 +473,33 @@ pub fn parse_interval(text: &str) -> Result<Duration> {
     }
     Ok(Duration::from_secs(seconds))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Result<HostConfig> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("helpdesk.toml");
+        std::fs::write(&path, text)?;
+        HostConfig::load(&path)
+    }
+
+    const EXCHANGE: &str = "[exchange]\nendpoint = \"https://mail.example.com/EWS/Exchange.asmx\"\nusername = \"svc@example.com\"\npassword = \"x\"\n";
+
+    /// `mailboxes = "all"` or a list; "all" stands alone; the members of
+    /// a shared mailbox must be addresses.
+    #[test]
+    fn every_mailbox_or_those_named() {
+        let all = config(&format!("{EXCHANGE}mailboxes = \"all\"\n[documents]\n[documents.shared]\n\"Support@example.com\" = [\"Bob@example.com\"]\n")).unwrap();
+        let documents = all.documents.as_ref().unwrap();
+        assert_eq!(documents.mailboxes(&all.exchange).unwrap(), Mailboxes { all: true, named: Vec::new() });
+        assert_eq!(documents.readers().unwrap(), BTreeMap::from([("support@example.com".to_string(), vec!["bob@example.com".to_string()])]));
+        let named = config(&format!("{EXCHANGE}mailboxes = [\"A@example.com\"]\n[documents]\n")).unwrap();
+        assert_eq!(named.documents.as_ref().unwrap().mailboxes(&named.exchange).unwrap().named, ["a@example.com"]);
+        let mixed = config(&format!("{EXCHANGE}mailboxes = [\"all\", \"a@example.com\"]\n[documents]\n")).unwrap_err();
+        assert!(format!("{mixed:#}").contains("\"all\" stands alone"), "{mixed:#}");
+        let bad = config(&format!("{EXCHANGE}[documents]\n[documents.shared]\n\"support@example.com\" = [\"bob\"]\n")).unwrap_err();
+        assert!(format!("{bad:#}").contains("\"bob\" is not a mail address"), "{bad:#}");
+    }
+}

@@ -733,6 +733,64 @@ mod tests {
         }
     }
 
+    /// A batch in `mailbox`.
+    fn batch_of(mailbox: &str, id: &str, readers: &[&str]) -> DocumentBatch {
+        DocumentBatch {
+            mailbox: mailbox.into(),
+            folder_id: format!("inbox-{mailbox}"),
+            folder_readers: readers.iter().map(|r| r.to_string()).collect(),
+            ..batch(vec![DocumentChange::Upsert(mail(id, "Hello", "mailboxmarker", mailbox))], true)
+        }
+    }
+
+    /// A folder's readers and a mailbox's members find its documents,
+    /// others not; the next batch's readers replace the folder's.
+    #[test]
+    fn folder_readers_and_mailbox_members_read_what_they_are_granted() {
+        let store = crate::store::Store::in_memory().unwrap();
+        let conn = store.lock();
+        apply_in(&conn, 1, batch_of("support@example.com", "s1", &["email:bob@example.com"]));
+        apply_in(&conn, 1, batch_of("team@example.com", "t1", &["everyone"]));
+        let found = |reader: &str| {
+            let mut found: Vec<String> = ids(&search(&conn, reader, "mailboxmarker", None, 10).unwrap()).iter().map(|s| s.to_string()).collect();
+            found.sort();
+            found
+        };
+        assert_eq!(found("bob@example.com"), ["s1", "t1"]);
+        assert_eq!(found("carol@example.com"), ["t1"], "the Default user's read access is everyone's");
+        set_mailbox_readers(&conn, "exchange", &BTreeMap::from([("support@example.com".to_string(), vec!["carol@example.com".to_string()])])).unwrap();
+        assert_eq!(found("carol@example.com"), ["s1", "t1"]);
+        apply_in(&conn, 2, batch_of("support@example.com", "s1", &[]));
+        assert_eq!(found("bob@example.com"), ["t1"], "Bob's permission was taken away");
+    }
+
+    /// A mailbox no longer listed takes its documents, checkpoints and
+    /// readers along; more than the share allows stay, with a warning,
+    /// unless forced.
+    #[test]
+    fn mailboxes_no_longer_listed_go_within_the_safety_valve() {
+        let store = crate::store::Store::in_memory().unwrap();
+        let conn = store.lock();
+        let boxes = ["a@example.com", "b@example.com", "c@example.com", "d@example.com"];
+        for (n, mailbox) in boxes.iter().enumerate() {
+            apply_in(&conn, 1, batch_of(mailbox, &format!("m{n}"), &["everyone"]));
+        }
+        let listed = |keep: &[&str]| keep.iter().map(|m| m.to_string()).collect::<Vec<_>>();
+        let mut summary = DocumentSummary::default();
+        let two_gone = remove_vanished_mailboxes(&conn, "exchange", &listed(&boxes[..2]), 30, false, &mut summary).unwrap();
+        assert!(two_gone.removed.is_empty() && two_gone.refused.as_deref().unwrap().contains("2 of the 4 mailboxes"), "{two_gone:?}");
+        assert_eq!(summary.counts.removed, 0);
+        let one_gone = remove_vanished_mailboxes(&conn, "exchange", &listed(&boxes[..3]), 30, false, &mut summary).unwrap();
+        assert_eq!(one_gone.removed, ["d@example.com"]);
+        assert_eq!(summary.counts.removed, 1);
+        let forced = remove_vanished_mailboxes(&conn, "exchange", &listed(&boxes[..1]), 30, true, &mut summary).unwrap();
+        assert_eq!(forced.removed.len(), 2);
+        let left: i64 = conn.query_row("SELECT count(*) FROM documents", [], |r| r.get(0)).unwrap();
+        let checkpoints: i64 = conn.query_row("SELECT count(*) FROM document_checkpoints", [], |r| r.get(0)).unwrap();
+        let readers: i64 = conn.query_row("SELECT count(*) FROM folder_readers", [], |r| r.get(0)).unwrap();
+        assert_eq!((left, checkpoints, readers), (1, 1, 1));
+    }
+
     /// A series is a tree: the master, its modified occurrences, their
     /// attachments. Unchanged keeps all of it through a complete listing,
     /// an occurrence no longer listed with its master goes with its
