@@ -412,8 +412,8 @@ fn bench_reports_every_figure() {
     };
     let work = dir.path().to_str().unwrap();
     let (ok, f, stderr) = host(&[
-        "bench", "--contacts", "1500", "--folders", "10", "--runs", "1", "--peer-contacts", peer, "--messages", "300", "--venv",
-        venv.to_str().unwrap(), "--work-dir", work, "--json",
+        "bench", "--contacts", "1500", "--folders", "10", "--runs", "1", "--peer-contacts", peer, "--messages", "300", "--mailboxes", "50",
+        "--venv", venv.to_str().unwrap(), "--work-dir", work, "--json",
     ]);
     assert!(ok, "{stderr}");
     assert_eq!(f["contacts"], 1500);
@@ -450,6 +450,17 @@ fn bench_reports_every_figure() {
     let mail_folders = f["mail_folders"].as_u64().unwrap();
     let extra = f["mail_incremental_nochange_requests"].as_u64().unwrap();
     assert!(extra >= mail_folders && extra <= mail_folders + 2 * 3, "{f}");
+    // Calendars and tasks: the series once, every calendar and task list;
+    // unchanged, one SyncFolderItems per folder and the listing per mailbox.
+    assert!(f["event_documents"].as_u64().unwrap() >= 6 && f["task_documents"].as_u64().unwrap() >= 5, "{f}");
+    assert!(f["calendar_nochange_requests"].as_u64().unwrap() > 0, "{f}");
+    // The organisation: the 50 staff, Bob, the service account and the
+    // shared mailbox; unchanged, a handful of requests per mailbox (its
+    // folder listing, one GetFolder, one SyncFolderItems per folder).
+    assert_eq!(f["org_mailboxes"], 53, "{f}");
+    assert!(f["org_nochange_ms_per_mailbox"].as_f64().is_some_and(|v| v > 0.0), "{f}");
+    let per_mailbox = f["org_nochange_requests_per_mailbox"].as_f64().unwrap();
+    assert!((2.0..=10.0).contains(&per_mailbox), "{f}");
     if peer != "0" {
         assert!(f["peer_messages"].as_u64().unwrap() > 600, "{f}");
         assert!(f["mail_ratio"].as_f64().is_some_and(|r| r > 0.0), "{f}");

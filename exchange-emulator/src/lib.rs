@@ -72,6 +72,9 @@ pub struct EmulatorOptions {
     /// that GetSearchableMailboxes lists the organisation's mailboxes; set
     /// up for the connector, as impersonation is
     pub mailbox_search: bool,
+    /// more people's mailboxes (`staff-001@example.com`, ...), each with
+    /// `messages` ordinary messages and a calendar: a large organisation
+    pub staff: usize,
 }
 
 /// The colleague whose mailbox the service account may open as well.
@@ -82,6 +85,8 @@ pub const SHARED_MAILBOX: &str = "support@example.com";
 /// A room mailbox, in the room list `ROOM_LIST`.
 pub const ROOM_MAILBOX: &str = "room-1@example.com";
 pub const ROOM_LIST: &str = "rooms@example.com";
+/// The start of the staff's addresses.
+pub const STAFF_PREFIX: &str = "staff-";
 
 impl Default for EmulatorOptions {
     fn default() -> Self {
@@ -102,6 +107,7 @@ impl Default for EmulatorOptions {
             messages: 30,
             impersonation: true,
             mailbox_search: true,
+            staff: 0,
             device_interval: 5,
             public_folder_routing: true,
             // Exchange 2016 and later: Windows authentication, Basic off.
@@ -214,13 +220,22 @@ impl Emulator {
         room.seed_room_booking();
         room.kind = data::MailboxKind::Room;
         room.display_name = "Room 1".into();
+        let staff: Vec<Mailbox> = (1..=options.staff)
+            .map(|n| {
+                let mut member = Mailbox::seeded_with(0, options.seed ^ (0x57AF_0000 + n as u64), data::Layout::Flat(1));
+                member.seed_mail(data::mail::Owner::Staff, &format!("{STAFF_PREFIX}{n:03}@example.com"), options.messages);
+                member.seed_calendar(false);
+                member.display_name = format!("Staff member {n}");
+                member
+            })
+            .collect();
         let tls = if options.tls { Some(tls::generate()?) } else { None };
         let binding = tls.as_ref().map(|t| ntlm::binding_of(&t.certificate_der));
         let state = Arc::new(EmulatorState {
             exchanges: options.record.then(Default::default),
             public_folder_routing: options.public_folder_routing,
             mailbox: RwLock::new(mailbox),
-            colleagues: RwLock::new(vec![colleague, shared, room]),
+            colleagues: RwLock::new([colleague, shared, room].into_iter().chain(staff).collect()),
             impersonation: options.impersonation,
             mailbox_search: options.mailbox_search,
             user: options.user,

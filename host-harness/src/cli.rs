@@ -187,6 +187,9 @@ enum Command {
         /// ordinary messages in each of the two mailboxes of the mail benchmark
         #[arg(long, default_value_t = 10_000)]
         messages: usize,
+        /// people in the organisation benchmark (every mailbox read)
+        #[arg(long, default_value_t = 50)]
+        mailboxes: usize,
         /// the Python virtual environment for exchangelib
         #[arg(long, default_value = "target/bench/exchangelib-venv")]
         venv: PathBuf,
@@ -355,8 +358,8 @@ async fn run(command: Command) -> Result<()> {
             print(json, &document, || found.iter().map(|a| format!("{:<40} {}\n", a.key, a.example)).collect::<String>());
             Ok(())
         }
-        Command::Bench { contacts, folders, runs, peer_contacts, messages, venv, work_dir, json } => {
-            let options = crate::bench::BenchOptions { contacts, folders, runs, peer_contacts, venv, work_dir, messages };
+        Command::Bench { contacts, folders, runs, peer_contacts, messages, mailboxes, venv, work_dir, json } => {
+            let options = crate::bench::BenchOptions { contacts, folders, runs, peer_contacts, venv, work_dir, messages, mailboxes };
             let figures = crate::bench::run(&options).await?;
             print(json, &serde_json::to_value(&figures)?, || crate::bench::text(&figures));
             Ok(())

@@ -138,7 +138,7 @@ impl sync_api::Guest for Connector {
         let config = config::parse(&config)?;
         let mut source = source(&config);
         let mut report = sync::run(source.as_mut(), &config.folders, &request)?;
-        if request.content.contains(&bindings::helpdesk::connector::types::ContentKind::Mail) {
+        if !request.content.is_empty() {
             report.documents = source.sync_documents(&request)?;
         }
         Ok(report)

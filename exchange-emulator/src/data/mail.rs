@@ -137,6 +137,8 @@ pub enum Owner {
     Shared,
     /// a room: no mail, bookings in its calendar
     Room,
+    /// anyone else: ordinary messages only
+    Staff,
 }
 
 /// In the shared mailbox's one mail, and nowhere else.
@@ -186,6 +188,11 @@ impl Mailbox {
         let other = if owner == Owner::Service { bob.clone() } else { service.clone() };
         match owner {
             Owner::Room => {}
+            Owner::Staff => {
+                for n in 0..filler {
+                    self.new_message(&inbox, &format!("Ticket update {n}"), Body::Text(format!("Status of ticket {n}: open.")), &service, &[me.clone()]);
+                }
+            }
             Owner::Shared => {
                 let customer = person("Carla Kunde", "carla@customer.example");
                 let support = person("Support", address);

@@ -329,7 +329,7 @@ pub const GUEST_USER: &str = "dana@fabrikam.example";
 
 /// One user of the directory.
 struct User {
-    id: &'static str,
+    id: String,
     mail: String,
     name: &'static str,
     enabled: bool,
@@ -356,8 +356,8 @@ fn users(mailboxes: &[&Mailbox], account: &str) -> Vec<User> {
         .distinguished("publicfoldersroot")
         .and_then(|root| primary.subfolders(&root.id, false).into_iter().find(|f| is_contact_folder(f)))
         .map(|f| (0, f.id.clone()));
-    let user = |id, mail: &str, name, enabled, store: Option<usize>| User {
-        id,
+    let user = |id: &str, mail: &str, name, enabled, store: Option<usize>| User {
+        id: id.into(),
         mail: mail.into(),
         name,
         enabled,
@@ -378,6 +378,10 @@ fn users(mailboxes: &[&Mailbox], account: &str) -> Vec<User> {
         users.push(user("3c1a7f52-0005-4e0b-8e3a-5f0c2d9b7a11", super::ROOM_MAILBOX, "Room 1", false, Some(room)));
     }
     users.push(User { guest: true, ..user("3c1a7f52-0006-4e0b-8e3a-5f0c2d9b7a11", GUEST_USER, "Dana Guest", true, None) });
+    // The staff of a large organisation (EmulatorOptions::staff).
+    for (i, m) in mailboxes.iter().enumerate().filter(|(_, m)| m.address.starts_with(super::STAFF_PREFIX)) {
+        users.push(user(&format!("3c1a7f52-{i:04x}-4e0b-8e3a-5f0c2d9b7a12"), &m.address, "Staff Member", true, Some(i)));
+    }
     users
 }
 

@@ -88,10 +88,7 @@ pub async fn run(options: &BenchOptions, work: &Path) -> Result<MailFigures> {
 /// A fresh database and a configuration reading both mailboxes' mail
 /// (without `mail`: contacts only).
 fn mail_config(emulator: &Emulator, work: &Path, name: &str, mail: bool) -> Result<PathBuf> {
-    let db = work.join(format!("{name}.db"));
-    for suffix in ["", "-wal", "-shm", ".secrets.json"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
+    let db = super::fresh_database(work, name);
     let path = work.join(format!("{name}.toml"));
     let mut config = emulator_config_for(emulator, &db, Mode::Ews);
     if mail {

@@ -2,9 +2,11 @@
 //! component, incremental syncs, the same read by exchangelib over the same
 //! emulator in the same run, and component loading, with medians.
 
+pub mod calendar;
 pub mod child;
 pub mod load;
 pub mod mail;
+pub mod org;
 pub mod peer;
 
 use crate::cli::{Mode, emulator_config_for};
@@ -29,6 +31,8 @@ pub struct BenchOptions {
     pub work_dir: PathBuf,
     /// ordinary messages per mailbox for the mail benchmark (two mailboxes)
     pub messages: usize,
+    /// the staff of the organisation benchmark
+    pub mailboxes: usize,
 }
 
 /// The figures, in the JSON shape the README documents.
@@ -64,6 +68,10 @@ pub struct Figures {
     pub instantiate_ms: f64,
     #[serde(flatten)]
     pub mail: mail::MailFigures,
+    #[serde(flatten)]
+    pub calendar: calendar::CalendarFigures,
+    #[serde(flatten)]
+    pub org: org::OrgFigures,
 }
 
 /// Changes made between the full and the second incremental sync.
@@ -121,6 +129,8 @@ pub async fn run(options: &BenchOptions) -> Result<Figures> {
     let peer = (!reads.is_empty()).then_some(reads);
 
     let mail = mail::run(options, &work).await?;
+    let calendar = calendar::run(options, &work).await?;
+    let org = org::run(options, &work).await?;
     let full_ms = median(full.iter().map(|r| r.summary.elapsed_ms as f64));
     let full_basic_ms = median(full_basic.iter().map(|r| r.summary.elapsed_ms as f64));
     let contacts_synced = full[0].summary.counts.created + full[0].summary.counts.skipped;
@@ -152,21 +162,29 @@ pub async fn run(options: &BenchOptions) -> Result<Figures> {
         load_cached_ms: load.load_cached_ms,
         instantiate_ms: load.instantiate_ms,
         mail,
+        calendar,
+        org,
     })
 }
 
 /// A fresh database and a configuration file for it (`auth`: the
 /// configuration's, else its default).
 fn fresh_config(emulator: &Emulator, work: &Path, name: &str, auth: Option<&str>) -> Result<PathBuf> {
-    let db = work.join(format!("{name}.db"));
-    for suffix in ["", "-wal", "-shm", ".secrets.json"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
+    let db = fresh_database(work, name);
     let path = work.join(format!("{name}.toml"));
     let mut config = emulator_config_for(emulator, &db, Mode::Ews);
     config.exchange.auth = auth.map(str::to_string);
     config.save(&path)?;
     Ok(path)
+}
+
+/// `WORK/NAME.db`, with any earlier database of that name gone.
+fn fresh_database(work: &Path, name: &str) -> PathBuf {
+    let db = work.join(format!("{name}.db"));
+    for suffix in ["", "-wal", "-shm", ".secrets.json"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    db
 }
 
 async fn sync(config: &Path, full: bool, work: &Path) -> Result<child::ChildRun> {
@@ -227,6 +245,8 @@ pub fn text(f: &Figures) -> String {
         (Some(peer), Some(ratio)) => text += &format!("{}: {} messages at {peer:.0} messages/s; we are {ratio:.1} times as fast\n", f.peer, m.peer_messages),
         _ => text += "peer (mail): not measured\n",
     }
+    text += &calendar::text(&f.calendar);
+    text += &org::text(&f.org);
     text += &format!(
         "Component: compile {:.1} ms, load from cache {:.2} ms, instantiate {:.3} ms\n",
         f.compile_ms, f.load_cached_ms, f.instantiate_ms
