@@ -393,6 +393,43 @@ impl Mailbox {
         self.events.iter().filter(move |e| e.master_id.as_deref() == Some(master))
     }
 
+    /// The starts and ends (UTC) of a series' occurrences as its pattern
+    /// makes them, at the master's local time of day in its zone (summer
+    /// time shifts them in UTC), deleted ones included: what a client
+    /// expands a series to.
+    pub fn pattern_occurrences(master: &Event) -> Vec<(String, String)> {
+        use time::format_description::well_known::Rfc3339;
+        let Some(weekly) = &master.recurrence else { return Vec::new() };
+        let parse_day = |d: &str| time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")).ok();
+        let (Ok(start), Ok(end), Some(first), Some(last)) = (
+            time::OffsetDateTime::parse(&master.start, &Rfc3339),
+            time::OffsetDateTime::parse(&master.end, &Rfc3339),
+            parse_day(&weekly.start_date),
+            parse_day(&weekly.end_date),
+        ) else {
+            return Vec::new();
+        };
+        let zone = master.time_zone;
+        let offset = |at: time::OffsetDateTime| crate::zones::offset_at(zone, at).unwrap_or(time::UtcOffset::UTC);
+        let local = start.to_offset(offset(start)).time();
+        let length = end - start;
+        let week_of = |d: time::Date| (d.to_julian_day() - i32::from(d.weekday().number_days_from_sunday())) / 7;
+        let mut occurrences = Vec::new();
+        let mut day = first;
+        while day <= last {
+            let name = format!("{}", day.weekday());
+            let in_week = (week_of(day) - week_of(first)).rem_euclid(weekly.interval.max(1) as i32) == 0;
+            if in_week && weekly.days.contains(&name.as_str()) {
+                let naive = day.with_time(local).assume_utc();
+                let at = day.with_time(local).assume_offset(offset(naive - time::Duration::hours(1))).to_offset(time::UtcOffset::UTC);
+                let format = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
+                occurrences.push((format(at), format(at + length)));
+            }
+            day = day.next_day().expect("a valid day");
+        }
+        occurrences
+    }
+
     /// An attachment of an event or a task, with the id of its item.
     pub fn item_attachment(&self, id: &str) -> Option<(&str, &Attachment)> {
         let events = self.events.iter().flat_map(|e| e.attachments.iter().map(move |a| (e.id.as_str(), a)));

@@ -32,13 +32,13 @@ const WELL_KNOWN: &[&str] = &[
 
 /// How the client asked for ids and bodies.
 #[derive(Clone, Copy)]
-struct Preferences {
+pub(super) struct Preferences {
     immutable_ids: bool,
     text_bodies: bool,
 }
 
 impl Preferences {
-    fn of(prefer: Option<&str>) -> Self {
+    pub(super) fn of(prefer: Option<&str>) -> Self {
         let prefer = prefer.unwrap_or_default().to_ascii_lowercase();
         Preferences {
             immutable_ids: prefer.contains("idtype=\"immutableid\""),
@@ -59,11 +59,11 @@ impl Preferences {
     }
 }
 
-fn not_found() -> Answer {
+pub(super) fn not_found() -> Answer {
     graph_error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
 }
 
-fn counted(operation: &'static str, mut answer: Answer) -> Answer {
+pub(super) fn counted(operation: &'static str, mut answer: Answer) -> Answer {
     answer.operation = operation;
     answer
 }
@@ -96,12 +96,12 @@ pub fn get(mailbox: &Mailbox, base: &str, uid: &str, segments: &[&str], query: &
             let Some(message) = mailbox.message(id) else { return not_found() };
             match rest {
                 [] => counted("Graph message", answer(200, select(message_json(message, preferences), query))),
-                ["attachments"] => counted("Graph attachments", attachments(message, query, preferences)),
+                ["attachments"] => counted("Graph attachments", attachments(&message.last_modified, &message.attachments, query, preferences)),
                 ["attachments", aid, rest @ ..] => {
                     let Some(attachment) = mailbox.attachment(aid).filter(|(m, _)| m.id == message.id).map(|(_, a)| a) else { return not_found() };
                     match rest {
                         [] => {
-                            let mut found = answer(200, select(attachment_json(message, attachment, preferences, true), query));
+                            let mut found = answer(200, select(attachment_json(&message.last_modified, attachment, preferences, true), query));
                             found.downloads.push(attachment.name.clone());
                             counted("Graph attachment", found)
                         }
@@ -172,7 +172,7 @@ fn list_folders(mailbox: &Mailbox, parent: &Folder, link: &str, query: &HashMap<
     answer(200, body)
 }
 
-fn recipient(p: &Person) -> Value {
+pub(super) fn recipient(p: &Person) -> Value {
     json!({ "emailAddress": { "name": p.name, "address": p.address } })
 }
 
@@ -274,12 +274,12 @@ fn delta(mailbox: &Mailbox, folder: &Folder, link: &str, query: &HashMap<String,
 
 /// attachment-get: a file attachment with its bytes (base64), an item
 /// attachment without a content type or content.
-fn attachment_json(m: &Message, a: &Attachment, preferences: Preferences, with_bytes: bool) -> Value {
+pub(super) fn attachment_json(last_modified: &str, a: &Attachment, preferences: Preferences, with_bytes: bool) -> Value {
     match &a.content {
         Content::Item { .. } => json!({
             "@odata.type": "#microsoft.graph.itemAttachment",
             "id": preferences.attachment_id(a),
-            "lastModifiedDateTime": m.last_modified,
+            "lastModifiedDateTime": last_modified,
             "name": a.name,
             "contentType": null,
             "size": a.size(),
@@ -289,7 +289,7 @@ fn attachment_json(m: &Message, a: &Attachment, preferences: Preferences, with_b
             let mut json = json!({
                 "@odata.type": "#microsoft.graph.fileAttachment",
                 "id": preferences.attachment_id(a),
-                "lastModifiedDateTime": m.last_modified,
+                "lastModifiedDateTime": last_modified,
                 "name": a.name,
                 "contentType": a.content_type,
                 "size": a.size(),
@@ -307,24 +307,23 @@ fn attachment_json(m: &Message, a: &Attachment, preferences: Preferences, with_b
 
 /// message-list-attachments: with their bytes, unless `$select` leaves
 /// `contentBytes` out (reference/mailbox-content.md 2, "Attachments").
-fn attachments(m: &Message, query: &HashMap<String, String>, preferences: Preferences) -> Answer {
+pub(super) fn attachments(last_modified: &str, list: &[Attachment], query: &HashMap<String, String>, preferences: Preferences) -> Answer {
     let with_bytes = query.get("$select").is_none_or(|s| s.split(',').any(|p| p.trim() == "contentBytes"));
     let mut downloads = Vec::new();
-    let value: Vec<Value> = m
-        .attachments
+    let value: Vec<Value> = list
         .iter()
         .map(|a| {
             if with_bytes && !matches!(a.content, Content::Item { .. }) {
                 downloads.push(a.name.clone());
             }
-            select(attachment_json(m, a, preferences, with_bytes), query)
+            select(attachment_json(last_modified, a, preferences, with_bytes), query)
         })
         .collect();
     Answer { downloads, ..answer(200, json!({ "value": value })) }
 }
 
 /// `$value`: a file's raw bytes; an item attachment as MIME (attachment-get).
-fn value(a: &Attachment) -> Answer {
+pub(super) fn value(a: &Attachment) -> Answer {
     let raw = match &a.content {
         Content::Item { subject, body } => {
             (format!("Subject: {subject}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").into_bytes(), "message/rfc822".to_string())

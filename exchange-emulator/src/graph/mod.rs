@@ -8,6 +8,7 @@
 //! the shared mailbox `support@example.com` here. Rooms are users too
 //! (their accounts disabled), listed by `/places/microsoft.graph.room`.
 
+mod calendar;
 mod mail;
 
 use super::data::{Change, Contact, Folder, Mailbox};
@@ -505,11 +506,15 @@ pub fn get(
                 .collect();
             answer(200, json!({ "@odata.context": format!("{base}/v1.0/$metadata#places/microsoft.graph.room"), "value": value }))
         }
-        ["users", uid, "contactFolders" | "contacts" | "mailFolders" | "messages", ..]
+        ["users", uid, "contactFolders" | "contacts" | "mailFolders" | "messages" | "calendars" | "events", ..]
             if user(uid).is_some_and(|u| u.contacts.is_none()) =>
         {
             no_mailbox()
         }
+        ["users", uid, "calendars" | "events", ..] => match user(uid).and_then(|u| u.mail_store) {
+            Some(store) => calendar::get(mailboxes[store], base, uid, &parts[2..], &query, prefer),
+            None => graph_error(404, "ErrorInvalidUser", "The requested user is invalid."),
+        },
         ["users", uid, "mailFolders" | "messages", ..] => match user(uid).and_then(|u| u.mail_store) {
             Some(store) => mail::get(mailboxes[store], base, uid, &parts[2..], &query, prefer),
             None => graph_error(404, "ErrorInvalidUser", "The requested user is invalid."),
