@@ -14,7 +14,7 @@ use crate::documents::mail::{self, MailItem};
 use crate::documents::Folder;
 use crate::error::{Error, Kind, Result};
 use crate::graph::messages_delta::{self, Entry};
-use crate::graph::{Graph, contact_folders, mail_folders, message, message_attachments, segment, users};
+use crate::graph::{Graph, attachments, contact_folders, mail_folders, message, segment, users};
 use crate::report;
 use std::collections::HashMap;
 
@@ -35,7 +35,8 @@ pub fn sync(graph: &mut Graph, request: &SyncRequest) -> Result<u64> {
     for (address, user) in crate::mailboxes::to_read(graph, request)? {
         let address = address.as_str();
         let mut mailbox = Mailbox { address, user, request, folders: HashMap::new() };
-        match sync_mailbox(graph, &mut mailbox, &states) {
+        let result = sync_mailbox(graph, &mut mailbox, &states).and_then(|mail| Ok(mail + crate::graph_calendar::sync(graph, address, &mailbox.user, request)?));
+        match result {
             Ok(count) => documents += count,
             // Said once a run: the contacts' listing may have found it.
             Err(e) if graph.without_mailbox.iter().any(|a| a == address) && contact_folders::NO_MAILBOX.iter().any(|c| e.message.contains(c)) => {
@@ -206,22 +207,33 @@ fn removed(graph: &mut Graph, mailbox: &Mailbox, folder: &MailFolder, id: String
 /// body that shows an inline image (`[cid:...]` in the server's text)
 /// has its attachments listed too.
 fn upsert(graph: &mut Graph, mailbox: &Mailbox, mut item: MailItem, changes: &mut Vec<DocumentChange>) -> Result<u64> {
-    let request = mailbox.request;
-    let mut documents = 1;
-    if request.content.contains(&ContentKind::Attachment) && (item.has_attachments || item.body.contains("[cid:")) {
-        item.attachments = message_attachments::list(graph, &mailbox.user, &item.id)?;
-    }
+    let listed = item.has_attachments || item.body.contains("[cid:");
+    let path = format!("messages/{}", segment(&item.id));
+    let attached = item_attachments(graph, &mailbox.user, &path, &mut item, listed, mailbox.address, mailbox.request)?;
     changes.push(DocumentChange::Upsert(mail::mail_document(&item, mailbox.address)));
+    let documents = 1 + attached.len() as u64;
+    changes.extend(attached);
+    Ok(documents)
+}
+
+/// The attachments of an item (a message, an event) at `path`, listed
+/// into it when the request reads them and `listed` says it has any, and
+/// their documents.
+pub fn item_attachments(graph: &mut Graph, user: &str, path: &str, item: &mut MailItem, listed: bool, mailbox: &str, request: &SyncRequest) -> Result<Vec<DocumentChange>> {
+    if !request.content.contains(&ContentKind::Attachment) || !listed {
+        return Ok(Vec::new());
+    }
+    item.attachments = attachments::list(graph, user, path)?;
+    let mut changes = Vec::new();
     for a in &item.attachments {
-        documents += 1;
-        if let Some(change) = mail::not_downloaded(a, &item, mailbox.address, request.max_attachment_bytes) {
+        if let Some(change) = mail::not_downloaded(a, item, mailbox, request.max_attachment_bytes) {
             changes.push(change);
             continue;
         }
-        let content = message_attachments::content(graph, &mailbox.user, &item.id, &a.id, request.max_attachment_bytes).map_err(|e| e.message);
-        changes.push(mail::downloaded(a, &item, mailbox.address, content, request.max_attachment_bytes));
+        let content = attachments::content(graph, user, path, &a.id, request.max_attachment_bytes).map_err(|e| e.message);
+        changes.push(mail::downloaded(a, item, mailbox, content, request.max_attachment_bytes));
     }
-    Ok(documents)
+    Ok(changes)
 }
 
 #[cfg(test)]

@@ -32,8 +32,8 @@ impl GraphSource {
 impl Source for GraphSource {
     fn sync_documents(&mut self, request: &crate::bindings::helpdesk::connector::types::SyncRequest) -> Result<u64> {
         use crate::bindings::helpdesk::connector::types::ContentKind;
-        if request.content.iter().any(|k| matches!(k, ContentKind::Event | ContentKind::Task)) {
-            crate::report::warn("events and tasks are read over EWS only for now: over Graph, this run reads mail and its attachments");
+        if request.content.contains(&ContentKind::Task) {
+            crate::report::warn("tasks are read over EWS only for now: over Graph, this run reads mail, events and their attachments");
         }
         crate::graph_mail::sync(&mut self.graph, request)
     }

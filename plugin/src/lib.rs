@@ -24,6 +24,7 @@ pub mod ews_source;
 pub mod flatten;
 pub mod folders;
 pub mod graph;
+pub mod graph_calendar;
 pub mod graph_mail;
 pub mod graph_source;
 pub mod http;

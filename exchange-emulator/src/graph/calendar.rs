@@ -49,7 +49,7 @@ pub fn get(mailbox: &Mailbox, base: &str, uid: &str, segments: &[&str], query: &
                 [] => counted("Graph event", answer(200, select(event_json(mailbox, event, zone), query))),
                 ["instances"] => counted("Graph instances", instances(mailbox, event, query, zone)),
                 ["attachments"] => counted("Graph attachments", attachments(&event.last_modified, &event.attachments, query, Preferences::of(prefer))),
-                ["attachments", aid, "$value"] => match event.attachments.iter().find(|a| a.id == *aid) {
+                ["attachments", aid, "$value"] => match event.attachments.iter().find(|a| a.id == *aid || a.immutable_id == *aid) {
                     Some(a) => counted("Graph attachment $value", value(a)),
                     None => not_found(),
                 },

@@ -42,7 +42,7 @@ pub struct Pattern {
     pub offset_minutes: Option<i32>,
 }
 
-const MONTHS: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+pub const MONTHS: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
 
 /// `2026-01-05` as `5 Jan 2026`; anything else as it came.
 pub fn day_in_words(date: &str) -> String {
@@ -112,6 +112,44 @@ impl Pattern {
     }
 }
 
+impl Pattern {
+    /// The days (`YYYY-MM-DD`) the pattern falls on up to `until`, for
+    /// daily and weekly patterns (weeks starting on Sunday, as Outlook's
+    /// `firstDayOfWeek` defaults); None for the others, which a client
+    /// that must find deleted occurrences itself does not expand here.
+    pub fn days(&self, until: &str) -> Option<Vec<String>> {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        let parse = |d: &str| time::Date::parse(d.get(..10)?, format).ok();
+        let first = parse(&self.start)?;
+        let mut last = parse(until)?;
+        if let End::Date(end) = &self.end {
+            last = last.min(parse(end)?);
+        }
+        let count = match self.end {
+            End::Count(n) => n as usize,
+            _ => usize::MAX,
+        };
+        let interval = self.interval.max(1) as i32;
+        let week = |d: time::Date| (d.to_julian_day() - i32::from(d.weekday().number_days_from_sunday())) / 7;
+        let mut days = Vec::new();
+        let mut day = first;
+        while day <= last && days.len() < count {
+            let falls = match &self.repeat {
+                Repeat::Daily => (day.to_julian_day() - first.to_julian_day()) % interval == 0,
+                Repeat::Weekly(names) => {
+                    (week(day) - week(first)) % interval == 0 && names.iter().any(|n| n.eq_ignore_ascii_case(&day.weekday().to_string()))
+                }
+                _ => return None,
+            };
+            if falls {
+                days.push(day.format(format).ok()?);
+            }
+            day = day.next_day()?;
+        }
+        Some(days)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +171,16 @@ mod tests {
         let again = pattern(Repeat::Regenerating("Week".into()), 2, End::Never);
         assert_eq!(again.words(None), "every 2 weeks after it is completed, from 5 Jan 2026");
         assert_eq!(day_in_words("2026-12-24"), "24 Dec 2026");
+    }
+
+    #[test]
+    fn daily_and_weekly_patterns_expand_to_their_days() {
+        let weekly = pattern(Repeat::Weekly(vec!["Monday".into()]), 1, End::Date("2026-01-26".into()));
+        assert_eq!(weekly.days("2026-12-31").unwrap(), ["2026-01-05", "2026-01-12", "2026-01-19", "2026-01-26"]);
+        let fortnightly = pattern(Repeat::Weekly(vec!["monday".into(), "friday".into()]), 2, End::Count(3));
+        assert_eq!(fortnightly.days("2026-12-31").unwrap(), ["2026-01-05", "2026-01-09", "2026-01-19"]);
+        let daily = pattern(Repeat::Daily, 3, End::Never);
+        assert_eq!(daily.days("2026-01-12").unwrap(), ["2026-01-05", "2026-01-08", "2026-01-11"]);
+        assert!(pattern(Repeat::Monthly(5), 1, End::Never).days("2026-12-31").is_none());
     }
 }

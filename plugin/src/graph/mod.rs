@@ -2,12 +2,14 @@
 //! tokens, reuses them until shortly before they expire, refreshes once on
 //! a 401, and waits out throttling (429, 503) as `Retry-After` says.
 
+pub mod attachments;
+pub mod calendars;
 pub mod contact;
 pub mod contact_folders;
 pub mod contacts_delta;
+pub mod events;
 pub mod mail_folders;
 pub mod message;
-pub mod message_attachments;
 pub mod messages_delta;
 pub mod token;
 pub mod users;
@@ -26,11 +28,13 @@ pub struct Graph {
     /// users found without a mailbox this run (lower case), warned about
     /// once
     pub without_mailbox: Vec<String>,
+    /// the zone times come in, for the next request only (UTC otherwise)
+    zone: Option<String>,
 }
 
 impl Graph {
     pub fn new(config: GraphConfig) -> Self {
-        Graph { config, token: None, without_mailbox: Vec::new() }
+        Graph { config, token: None, without_mailbox: Vec::new(), zone: None }
     }
 
     /// `{graph}/v1.0/{path}`; ids in `path` must be escaped with [`segment`].
@@ -59,6 +63,14 @@ impl Graph {
         })
     }
 
+    /// `get`, with times in `zone` (a Windows or IANA name) instead of UTC.
+    pub fn get_in_zone(&mut self, url: &str, zone: &str) -> Result<Value> {
+        self.zone = Some(zone.to_string());
+        let result = self.get(url);
+        self.zone = None;
+        result
+    }
+
     /// GET raw bytes (an attachment's `$value`), at most `max` of them: a
     /// larger answer is an error, read no further.
     pub fn get_bytes(&mut self, url: &str, max: u64) -> Result<Vec<u8>> {
@@ -70,7 +82,9 @@ impl Graph {
         http::with_retries(url, |_| {
             let authorization = self.bearer()?;
             // Mail bodies as text, converted by the server (message-get).
-            let prefer = format!("odata.maxpagesize={PAGE_SIZE}, IdType=\"ImmutableId\", outlook.body-content-type=\"text\"");
+            // Times in UTC unless a zone is asked for (event-get).
+            let zone = self.zone.as_deref().unwrap_or("UTC").replace('"', "");
+            let prefer = format!("odata.maxpagesize={PAGE_SIZE}, IdType=\"ImmutableId\", outlook.body-content-type=\"text\", outlook.timezone=\"{zone}\"");
             let response = http::get(url, &[("authorization", &authorization), ("accept", "application/json"), ("prefer", &prefer)])?;
             let (status, retry_after) = (response.status, response.retry_after);
             match status {

@@ -1,13 +1,15 @@
-//! `/users/{id}/messages/{id}/attachments`: the list without content
-//! (`$select` keeps `contentBytes` out), and one file's bytes at `$value`
+//! An item's attachments (`/users/{id}/messages/{id}/attachments`, and an
+//! event's at `events/{id}`): the list without content (`$select` keeps
+//! `contentBytes` out), and one file's bytes at `$value`
 //! (message-list-attachments, attachment-get; reference/mailbox-content.md 2).
+//! `item`: `messages/{id}` or `events/{id}`, the id escaped.
 
 use super::{Graph, segment};
 use crate::documents::mail::AttachmentRef;
 use crate::error::Result;
 
-pub fn list(graph: &mut Graph, user: &str, message: &str) -> Result<Vec<AttachmentRef>> {
-    let mut url = Some(graph.url(&format!("users/{user}/messages/{}/attachments?$select=id,name,contentType,size,isInline", segment(message))));
+pub fn list(graph: &mut Graph, user: &str, item: &str) -> Result<Vec<AttachmentRef>> {
+    let mut url = Some(graph.url(&format!("users/{user}/{item}/attachments?$select=id,name,contentType,size,isInline")));
     let mut found = Vec::new();
     while let Some(page_url) = url {
         let page = graph.get(&page_url)?;
@@ -29,7 +31,7 @@ pub fn list(graph: &mut Graph, user: &str, message: &str) -> Result<Vec<Attachme
 }
 
 /// A file attachment's bytes, at most `max` of them.
-pub fn content(graph: &mut Graph, user: &str, message: &str, attachment: &str, max: u64) -> Result<Vec<u8>> {
-    let url = graph.url(&format!("users/{user}/messages/{}/attachments/{}/$value", segment(message), segment(attachment)));
+pub fn content(graph: &mut Graph, user: &str, item: &str, attachment: &str, max: u64) -> Result<Vec<u8>> {
+    let url = graph.url(&format!("users/{user}/{item}/attachments/{}/$value", segment(attachment)));
     graph.get_bytes(&url, max)
 }
