@@ -128,12 +128,11 @@ enum Ids {
 }
 
 /// The emulator's truth: every message of the folders read, and its
-/// attachments, as documents; every event with theirs; over EWS, every
-/// task too (Graph reads no tasks yet).
+/// attachments, as documents; every event and task with theirs.
 fn truth(mailboxes: &[&Mailbox], max_bytes: u64, ids: Ids) -> Vec<Row> {
     let id = |ews: &String, immutable: &String| if ids == Ids::Ews { ews.clone() } else { immutable.clone() };
     let mut rows = Vec::new();
-    // Graph reads mail and events, its calendars flat (by name).
+    // Graph's calendars and task lists are flat (by name).
     let graph = ids == Ids::Immutable;
     for mailbox in mailboxes {
         let folders = read_folders(mailbox, true);
@@ -168,8 +167,8 @@ fn truth(mailboxes: &[&Mailbox], max_bytes: u64, ids: Ids) -> Vec<Row> {
             let sender = Some(format!("{} <{}>", e.organizer.name, e.organizer.address));
             (e.id.clone(), e.change_key.clone(), "event", calendar_path(&e.folder_id), e.master_id.clone(), e.subject.clone(), e.body.clone(), sender, &e.attachments)
         });
-        let tasks = mailbox.tasks.iter().filter(|t| !graph && folders.contains_key(&t.folder_id)).map(|t| {
-            (t.id.clone(), t.change_key.clone(), "task", folders[&t.folder_id].clone(), None, t.subject.clone(), t.body.clone(), None, &t.attachments)
+        let tasks = mailbox.tasks.iter().filter(|t| folders.contains_key(&t.folder_id)).map(|t| {
+            (t.id.clone(), t.change_key.clone(), "task", calendar_path(&t.folder_id), None, t.subject.clone(), t.body.clone(), None, &t.attachments)
         });
         for (item_id, version, kind, folder, parent_id, title, body, sender, attachments) in events.chain(tasks) {
             let row = Row {
@@ -370,25 +369,26 @@ fn graph_side(s: &Setup, db: &str, mailboxes: &[&str]) -> (helpdesk_host::runs::
     (helpdesk_host::runs::Connection::from_config(&config).unwrap(), helpdesk_host::store::Store::open(&db).unwrap())
 }
 
-/// What a mail's or an event's document says whichever protocol read it:
-/// ids left out (EWS and Graph ids differ), an attachment's item and an
-/// exception's master named by their titles, an event's calendar left out
-/// (Graph's calendars are flat, EWS's a tree), its details (times, zone,
-/// attendees, the series in words, deleted occurrences) in. Graph reads
-/// no tasks yet.
+/// What a document says whichever protocol read it: ids left out (EWS
+/// and Graph ids differ), an attachment's item and an exception's master
+/// named by their titles, an event's calendar and a task's list left out
+/// (Graph's are flat, EWS's a tree), an event's details (times, zone,
+/// attendees, the series in words, deleted occurrences) and a task's in,
+/// but for what To Do does not have: percent complete and owner.
 fn neutral(store: &helpdesk_host::store::Store) -> Vec<Vec<String>> {
     let conn = store.lock();
     let mut statement = conn
         .prepare(
-            "SELECT d.kind, d.mailbox, CASE WHEN 'event' IN (d.kind, p.kind) THEN '' ELSE d.folder_path END, d.title, d.body, IFNULL(d.received, ''),
-                    IFNULL(d.sender, ''), d.recipients, IFNULL(d.importance, ''), d.categories, d.has_attachments, IFNULL(d.is_read, -1),
-                    IFNULL(d.attachment, ''), IFNULL(p.title, ''), d.version, IFNULL(d.event, '')
+            "SELECT d.kind, d.mailbox, CASE WHEN d.kind IN ('event', 'task') OR p.kind IN ('event', 'task') THEN '' ELSE d.folder_path END, d.title, d.body,
+                    IFNULL(d.received, ''), IFNULL(d.sender, ''), d.recipients, IFNULL(d.importance, ''), d.categories, d.has_attachments,
+                    IFNULL(d.is_read, -1), IFNULL(d.attachment, ''), IFNULL(p.title, ''), d.version, IFNULL(d.event, ''),
+                    IFNULL(json_remove(d.task, '$.percent_complete', '$.owner', '$.list'), '')
              FROM documents d LEFT JOIN documents p ON p.source = d.source AND p.id = d.parent_id
-             WHERE d.kind IN ('mail', 'event') OR p.kind IN ('mail', 'event') ORDER BY 1, 2, 3, 4, 5, 14, 16",
+             ORDER BY 1, 2, 3, 4, 5, 14, 16, 17",
         )
         .unwrap();
     let rows = statement
-        .query_map([], |r| (0..16).map(|i| r.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}"))).collect::<Result<Vec<_>, _>>())
+        .query_map([], |r| (0..17).map(|i| r.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}"))).collect::<Result<Vec<_>, _>>())
         .unwrap()
         .collect::<Result<Vec<_>, _>>()
         .unwrap();
@@ -462,10 +462,14 @@ async fn graph_and_ews_give_the_same_documents() {
     // Calendars: unchanged, one listing per calendar and no event read;
     // the series' occurrence moved, its master and occurrence come back.
     let events = || (count("Graph event"), count("Graph instances"));
-    let (listings, read) = (count("Graph events"), events());
+    let (listings, deltas, read) = (count("Graph events"), count("Graph tasks delta"), events());
     graph.sync(&Runtime::shared().unwrap(), &graph_store, SyncMode::Incremental, false).await.unwrap_or_else(|e| panic!("{e}"));
-    let calendars: usize = [&*s.emulator.mailbox(), &s.emulator.colleagues()[0]].iter().map(|m| m.folders.iter().filter(|f| f.element == "CalendarFolder").count()).sum();
-    assert_eq!((count("Graph events") - listings, events()), (calendars as u64, read), "one listing per calendar, nothing read");
+    let folders = |element: &str| -> u64 {
+        [&*s.emulator.mailbox(), &s.emulator.colleagues()[0]].iter().map(|m| m.folders.iter().filter(|f| f.element == element).count() as u64).sum()
+    };
+    assert_eq!((count("Graph events") - listings, events()), (folders("CalendarFolder"), read), "one listing per calendar, nothing read");
+    // Each mailbox's task folders and its flagged-mail list: one delta each.
+    assert_eq!(count("Graph tasks delta") - deltas, folders("TasksFolder") + 2, "one delta request per task list");
     s.emulator.mailbox_mut().scripted_calendar_change();
     sync(&s, &connection, SyncMode::Incremental).await;
     let moved = graph.sync(&Runtime::shared().unwrap(), &graph_store, SyncMode::Incremental, false).await.unwrap_or_else(|e| panic!("{e}"));

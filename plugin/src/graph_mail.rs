@@ -35,7 +35,10 @@ pub fn sync(graph: &mut Graph, request: &SyncRequest) -> Result<u64> {
     for (address, user) in crate::mailboxes::to_read(graph, request)? {
         let address = address.as_str();
         let mut mailbox = Mailbox { address, user, request, folders: HashMap::new() };
-        let result = sync_mailbox(graph, &mut mailbox, &states).and_then(|mail| Ok(mail + crate::graph_calendar::sync(graph, address, &mailbox.user, request)?));
+        let result = sync_mailbox(graph, &mut mailbox, &states).and_then(|mail| {
+            let events = crate::graph_calendar::sync(graph, address, &mailbox.user, request)?;
+            Ok(mail + events + crate::graph_tasks::sync(graph, address, &mailbox.user, request)?)
+        });
         match result {
             Ok(count) => documents += count,
             // Said once a run: the contacts' listing may have found it.

@@ -31,10 +31,6 @@ impl GraphSource {
 
 impl Source for GraphSource {
     fn sync_documents(&mut self, request: &crate::bindings::helpdesk::connector::types::SyncRequest) -> Result<u64> {
-        use crate::bindings::helpdesk::connector::types::ContentKind;
-        if request.content.contains(&ContentKind::Task) {
-            crate::report::warn("tasks are read over EWS only for now: over Graph, this run reads mail, events and their attachments");
-        }
         crate::graph_mail::sync(&mut self.graph, request)
     }
 

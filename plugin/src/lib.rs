@@ -25,6 +25,7 @@ pub mod flatten;
 pub mod folders;
 pub mod graph;
 pub mod graph_calendar;
+pub mod graph_tasks;
 pub mod graph_mail;
 pub mod graph_source;
 pub mod http;

@@ -54,7 +54,7 @@ impl Preferences {
         if self.immutable_ids { &t.immutable_id } else { &t.id }
     }
 
-    fn attachment_id<'a>(&self, a: &'a Attachment) -> &'a str {
+    pub(super) fn attachment_id<'a>(&self, a: &'a Attachment) -> &'a str {
         if self.immutable_ids { &a.immutable_id } else { &a.id }
     }
 }

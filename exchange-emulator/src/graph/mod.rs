@@ -10,6 +10,7 @@
 
 mod calendar;
 mod mail;
+mod todo;
 
 use super::data::{Change, Contact, Folder, Mailbox};
 use super::state_token;
@@ -506,11 +507,15 @@ pub fn get(
                 .collect();
             answer(200, json!({ "@odata.context": format!("{base}/v1.0/$metadata#places/microsoft.graph.room"), "value": value }))
         }
-        ["users", uid, "contactFolders" | "contacts" | "mailFolders" | "messages" | "calendars" | "events", ..]
+        ["users", uid, "contactFolders" | "contacts" | "mailFolders" | "messages" | "calendars" | "events" | "todo", ..]
             if user(uid).is_some_and(|u| u.contacts.is_none()) =>
         {
             no_mailbox()
         }
+        ["users", uid, "todo", ..] => match user(uid).and_then(|u| u.mail_store) {
+            Some(store) => todo::get(mailboxes[store], base, uid, &parts[2..], &query, prefer),
+            None => graph_error(404, "ErrorInvalidUser", "The requested user is invalid."),
+        },
         ["users", uid, "calendars" | "events", ..] => match user(uid).and_then(|u| u.mail_store) {
             Some(store) => calendar::get(mailboxes[store], base, uid, &parts[2..], &query, prefer),
             None => graph_error(404, "ErrorInvalidUser", "The requested user is invalid."),

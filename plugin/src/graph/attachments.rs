@@ -9,7 +9,9 @@ use crate::documents::mail::AttachmentRef;
 use crate::error::Result;
 
 pub fn list(graph: &mut Graph, user: &str, item: &str) -> Result<Vec<AttachmentRef>> {
-    let mut url = Some(graph.url(&format!("users/{user}/{item}/attachments?$select=id,name,contentType,size,isInline")));
+    // A To Do task's attachments (taskFileAttachment) have no isInline.
+    let select = if item.starts_with("todo/") { "id,name,contentType,size" } else { "id,name,contentType,size,isInline" };
+    let mut url = Some(graph.url(&format!("users/{user}/{item}/attachments?$select={select}")));
     let mut found = Vec::new();
     while let Some(page_url) = url {
         let page = graph.get(&page_url)?;

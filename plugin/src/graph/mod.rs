@@ -11,6 +11,7 @@ pub mod events;
 pub mod mail_folders;
 pub mod message;
 pub mod messages_delta;
+pub mod todo;
 pub mod token;
 pub mod users;
 
