@@ -736,6 +736,16 @@ async fn every_mailbox_of_the_organisation_is_read_and_only_its_readers_find_it(
         assert_eq!(search(&conn, COLLEAGUE, SUPPORT_MARKER, None, 10).unwrap().len(), 1);
         assert!(search(&conn, OWNER, SUPPORT_MARKER, None, 10).unwrap().is_empty());
     }
+    // Bob reads support@'s calendar by its permissions, over both (EWS
+    // folder permissions, Graph calendarPermissions).
+    let calendar = s.emulator.colleagues().iter().find(|m| m.address == SHARED_MAILBOX).unwrap().distinguished("calendar").unwrap().id.clone();
+    let readers = |store: &helpdesk_host::store::Store| -> Vec<String> {
+        let conn = store.lock();
+        let mut statement = conn.prepare("SELECT principal FROM folder_readers WHERE mailbox = ?1 AND folder_id = ?2 ORDER BY 1").unwrap();
+        statement.query_map([SHARED_MAILBOX, calendar.as_str()], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    };
+    assert_eq!(readers(&s.store), ["email:bob@example.com"]);
+    assert_eq!(readers(&graph_store), readers(&s.store));
 
     // Unchanged: the listing once, then one SyncFolderItems per folder.
     let folders: usize = {

@@ -40,7 +40,12 @@ pub fn sync(graph: &mut Graph, address: &str, user: &str, request: &SyncRequest)
 }
 
 fn sync_calendar(graph: &mut Graph, address: &str, user: &str, calendar: &calendars::Calendar, request: &SyncRequest) -> Result<u64> {
-    let folder = Folder { mailbox: address, id: &calendar.id, path: &calendar.name, readers: &[] };
+    // Permissions that cannot be read leave the owner the only reader.
+    let readers = calendars::readers(graph, user, &calendar.id).unwrap_or_else(|e| {
+        report::debug(&format!("the permissions of the calendar '{}' of {address} were not read: {}", calendar.name, e.message));
+        Vec::new()
+    });
+    let folder = Folder { mailbox: address, id: &calendar.id, path: &calendar.name, readers: &readers };
     let mut changes = Vec::new();
     let mut documents = 0;
     events::versions(graph, user, &calendar.id, |graph, listed| {

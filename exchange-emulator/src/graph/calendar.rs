@@ -26,6 +26,10 @@ pub fn get(mailbox: &Mailbox, base: &str, uid: &str, segments: &[&str], query: &
     let zone = preferred_zone(prefer);
     match segments {
         ["calendars"] => counted("Graph calendars", answer(200, json!({ "value": calendars(mailbox) }))),
+        ["calendars", id, "calendarPermissions"] => {
+            let Some(calendar) = mailbox.folder(id).filter(|f| f.element == "CalendarFolder") else { return not_found() };
+            counted("Graph calendarPermissions", answer(200, json!({ "value": permissions(calendar) })))
+        }
         ["calendars", id, "events"] => {
             let Some(calendar) = mailbox.folder(id).filter(|f| f.element == "CalendarFolder") else { return not_found() };
             let top = query.get("$top").and_then(|t| t.parse().ok()).unwrap_or(PAGE).clamp(1, MAX_PAGE);
@@ -75,6 +79,31 @@ fn calendars(mailbox: &Mailbox) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+/// calendarPermission entries (calendarpermission resource): the
+/// organisation's ("My Organization", free/busy by default), and each
+/// grant's, its EWS level as a Graph role.
+fn permissions(calendar: &crate::data::Folder) -> Vec<Value> {
+    let role = |level: &str| match level {
+        "Owner" | "PublishingEditor" | "Editor" | "PublishingAuthor" | "Author" | "NoneditingAuthor" | "Contributor" => "write",
+        "Reviewer" => "read",
+        "FreeBusyTimeAndSubjectAndLocation" => "limitedRead",
+        "FreeBusyTimeOnly" => "freeBusyRead",
+        _ => "none",
+    };
+    let allowed = json!(["none", "freeBusyRead", "limitedRead", "read", "write"]);
+    let mut entries = vec![json!({
+        "id": "RGVmYXVsdA==", "isRemovable": false, "isInsideOrganization": true, "role": "freeBusyRead",
+        "allowedRoles": allowed, "emailAddress": { "name": "My Organization" },
+    })];
+    for grant in &calendar.grants {
+        entries.push(json!({
+            "id": format!("{:x}", grant.address.len() * 7919), "isRemovable": true, "isInsideOrganization": true, "role": role(grant.level),
+            "allowedRoles": allowed, "emailAddress": { "name": grant.name, "address": grant.address },
+        }));
+    }
+    entries
 }
 
 /// `Prefer: outlook.timezone="..."`: a zone this emulator knows, else UTC.

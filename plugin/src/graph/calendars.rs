@@ -22,3 +22,25 @@ pub fn list(graph: &mut Graph, user: &str) -> Result<Vec<Calendar>> {
     }
     Ok(found)
 }
+
+/// Who may read a calendar's events, by its permissions
+/// (`calendarPermissions`): those whose role is `read`, `write` or a
+/// delegate's, as `email:<address>`; `everyone` when the organisation's
+/// entry (no address) has such a role. Free/busy and limited roles do not
+/// show the events.
+pub fn readers(graph: &mut Graph, user: &str, calendar: &str) -> Result<Vec<String>> {
+    let page = graph.get(&graph.url(&format!("users/{user}/calendars/{}/calendarPermissions", super::segment(calendar))))?;
+    let mut readers: Vec<String> = page["value"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| matches!(p["role"].as_str(), Some("read" | "write" | "delegateWithoutPrivateEventAccess" | "delegateWithPrivateEventAccess")))
+        .map(|p| match p["emailAddress"]["address"].as_str().map(str::trim).filter(|a| !a.is_empty()) {
+            Some(address) => format!("email:{}", address.to_lowercase()),
+            None => "everyone".to_string(),
+        })
+        .collect();
+    readers.sort();
+    readers.dedup();
+    Ok(readers)
+}
