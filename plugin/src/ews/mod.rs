@@ -221,7 +221,7 @@ impl Ews {
     /// account itself (never impersonating).
     pub fn searchable_mailboxes(&mut self) -> Result<Vec<String>> {
         let acting = self.impersonating.take();
-        let result = self.call(&get_searchable_mailboxes::request(), get_searchable_mailboxes::Parser::default);
+        let result = self.call(&get_searchable_mailboxes::request(), get_searchable_mailboxes::parser);
         self.impersonating = acting;
         let parser = result?.0;
         if parser.status.is_error() {
@@ -232,7 +232,7 @@ impl Ews {
             );
             return Err(e);
         }
-        Ok(parser.addresses)
+        Ok(parser.found)
     }
 
     /// The room mailboxes of every room list (GetRoomLists, then GetRooms
@@ -240,17 +240,17 @@ impl Ews {
     pub fn rooms(&mut self) -> Result<Vec<String>> {
         let acting = self.impersonating.take();
         let result = (|| {
-            let lists = self.call(&get_rooms::lists_request(), get_rooms::Parser::default)?.0;
+            let lists = self.call(&get_rooms::lists_request(), get_rooms::lists_parser)?.0;
             if lists.status.is_error() {
                 return Err(self.message_error("listing room lists", &lists.status));
             }
             let mut rooms = Vec::new();
-            for list in &lists.addresses {
-                let found = self.call(&get_rooms::rooms_request(list), get_rooms::Parser::default)?.0;
+            for list in &lists.found {
+                let found = self.call(&get_rooms::rooms_request(list), get_rooms::rooms_parser)?.0;
                 if found.status.is_error() {
                     return Err(self.message_error(&format!("listing the rooms of {list}"), &found.status));
                 }
-                rooms.extend(found.addresses);
+                rooms.extend(found.found);
             }
             Ok(rooms)
         })();

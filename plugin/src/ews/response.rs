@@ -246,6 +246,44 @@ pub fn read_root_folder<R: BufRead>(
     })
 }
 
+/// The handler of operations that answer one message holding a list
+/// (GetSearchableMailboxes, GetRoomLists, GetRooms): each entry of the
+/// payload element named `container`, read as it streams in and kept
+/// where `pick` makes something of it.
+pub struct Entries<T> {
+    container: &'static str,
+    pick: fn(&Element) -> Option<T>,
+    pub found: Vec<T>,
+    pub status: Status,
+}
+
+impl<T> Entries<T> {
+    pub fn new(container: &'static str, pick: fn(&Element) -> Option<T>) -> Self {
+        Entries { container, pick, found: Vec::new(), status: Status::default() }
+    }
+}
+
+impl<R: BufRead, T> MessageHandler<R> for Entries<T> {
+    fn payload(&mut self, stream: &mut XmlStream<R>, tag: Tag) -> Result<(), ResponseError> {
+        if !tag.is(Ns::Messages, self.container) {
+            return Ok(stream.skip_element()?);
+        }
+        loop {
+            match stream.next()? {
+                Item::Start(entry) => self.found.extend((self.pick)(&stream.read_element(entry)?)),
+                Item::End => return Ok(()),
+                Item::Text(_) => {}
+                Item::Eof => return Err(ResponseError::Malformed(format!("truncated {}", self.container))),
+            }
+        }
+    }
+
+    fn message(&mut self, status: Status) -> Result<(), ResponseError> {
+        self.status = status;
+        Ok(())
+    }
+}
+
 /// The handler of operations that answer one message per requested object
 /// (GetFolder, GetItem): each result is the single entry of the message's
 /// `container` element, or the message's error status.

@@ -54,19 +54,8 @@ pub fn local_start(graph: &mut Graph, user: &str, id: &str, zone: &str) -> Resul
 /// A series' occurrences and exceptions starting from `from` until `to`
 /// (UTC, `YYYY-MM-DDTHH:MM:SS`), all pages.
 pub fn instances(graph: &mut Graph, user: &str, master: &str, from: &str, to: &str) -> Result<Vec<Value>> {
-    let mut url = Some(graph.url(&format!(
-        "users/{user}/events/{}/instances?startDateTime={from}&endDateTime={to}&$select={SELECT}&$top=100",
-        segment(master)
-    )));
-    let mut found = Vec::new();
-    while let Some(page_url) = url {
-        let mut page = graph.get(&page_url)?;
-        if let Some(entries) = page["value"].as_array_mut() {
-            found.append(entries);
-        }
-        url = page["@odata.nextLink"].as_str().map(str::to_string);
-    }
-    Ok(found)
+    let path = format!("users/{user}/events/{}/instances?startDateTime={from}&endDateTime={to}&$select={SELECT}&$top=100", segment(master));
+    graph.list_all(graph.url(&path))
 }
 
 /// `2026-01-05T09:00:00.0000000` in UTC (or with a `Z`) as RFC 3339.

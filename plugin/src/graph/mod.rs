@@ -64,6 +64,21 @@ impl Graph {
         })
     }
 
+    /// Every entry of a listing, all pages (`@odata.nextLink` followed):
+    /// for short listings (calendars, task lists, rooms, instances).
+    pub fn list_all(&mut self, url: String) -> Result<Vec<Value>> {
+        let mut url = Some(url);
+        let mut found = Vec::new();
+        while let Some(page_url) = url {
+            let mut page = self.get(&page_url)?;
+            if let Some(entries) = page["value"].as_array_mut() {
+                found.append(entries);
+            }
+            url = page["@odata.nextLink"].as_str().map(str::to_string);
+        }
+        Ok(found)
+    }
+
     /// `get`, with times in `zone` (a Windows or IANA name) instead of UTC.
     pub fn get_in_zone(&mut self, url: &str, zone: &str) -> Result<Value> {
         self.zone = Some(zone.to_string());

@@ -15,17 +15,11 @@ pub struct List {
 }
 
 pub fn lists(graph: &mut Graph, user: &str) -> Result<Vec<List>> {
-    let mut url = Some(graph.url(&format!("users/{user}/todo/lists")));
-    let mut found = Vec::new();
-    while let Some(page_url) = url {
-        let page = graph.get(&page_url)?;
-        for list in page["value"].as_array().into_iter().flatten() {
-            let (Some(id), Some(name)) = (list["id"].as_str(), list["displayName"].as_str()) else { continue };
-            found.push(List { id: id.to_string(), name: name.to_string() });
-        }
-        url = page["@odata.nextLink"].as_str().map(str::to_string);
-    }
-    Ok(found)
+    let listed = graph.list_all(graph.url(&format!("users/{user}/todo/lists")))?;
+    Ok(listed
+        .iter()
+        .filter_map(|l| Some(List { id: l["id"].as_str()?.to_string(), name: l["displayName"].as_str()?.to_string() }))
+        .collect())
 }
 
 pub enum Entry {

@@ -42,12 +42,6 @@ pub fn organisation(graph: &mut Graph) -> Result<Vec<Mailbox>> {
 /// The room mailboxes' addresses (`/places/microsoft.graph.room`, all
 /// pages), lower case.
 pub fn rooms(graph: &mut Graph) -> Result<Vec<String>> {
-    let mut url = Some(graph.url("places/microsoft.graph.room?$select=emailAddress&$top=100"));
-    let mut rooms = Vec::new();
-    while let Some(page_url) = url {
-        let page = graph.get(&page_url)?;
-        rooms.extend(page["value"].as_array().into_iter().flatten().filter_map(|p| p["emailAddress"].as_str()).map(str::to_lowercase));
-        url = page["@odata.nextLink"].as_str().map(str::to_string);
-    }
-    Ok(rooms)
+    let listed = graph.list_all(graph.url("places/microsoft.graph.room?$select=emailAddress&$top=100"))?;
+    Ok(listed.iter().filter_map(|p| p["emailAddress"].as_str()).map(str::to_lowercase).collect())
 }
