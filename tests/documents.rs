@@ -747,6 +747,15 @@ async fn every_mailbox_of_the_organisation_is_read_and_only_its_readers_find_it(
     assert_eq!(readers(&s.store), ["email:bob@example.com"]);
     assert_eq!(readers(&graph_store), readers(&s.store));
 
+    let before: BTreeMap<String, u64> = s.emulator.stats().operations();
+    graph.sync(&Runtime::shared().unwrap(), &graph_store, SyncMode::Incremental, false).await.unwrap_or_else(|e| panic!("{e}"));
+    let graph_ops: BTreeMap<String, u64> =
+        s.emulator.stats().operations().into_iter().filter(|(op, _)| op.starts_with("Graph")).map(|(op, n)| (op.clone(), n - before.get(&op).copied().unwrap_or(0))).filter(|(_, n)| *n > 0).collect();
+    println!("an unchanged Graph run: {graph_ops:?}");
+    for read in ["Graph message", "Graph event", "Graph instances", "Graph attachments"] {
+        assert!(!graph_ops.contains_key(read), "an unchanged Graph run reads nothing: {graph_ops:?}");
+    }
+
     // Unchanged: the listing once, then one SyncFolderItems per folder.
     let folders: usize = {
         let primary = s.emulator.mailbox();
