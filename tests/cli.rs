@@ -250,7 +250,9 @@ fn demo_over_graph_counts_what_demo_over_ews_counts() {
     let updates = |demo: &serde_json::Value, kind: &str| demo["documents"]["incremental"]["by_kind"][kind]["updated"].as_u64();
     assert_eq!((updates(&ews, "event"), updates(&ews, "task")), (updates(&graph, "event"), updates(&graph, "task")));
     let mail = &graph["documents"]["incremental"]["by_kind"]["mail"];
-    assert_eq!((mail["created"].as_u64(), mail["removed"].as_u64(), mail["updated"].as_u64()), (Some(1), Some(1), Some(3)), "{mail}");
+    let left = graph["mailbox_change"]["documents"]["mail"].as_u64().unwrap();
+    assert_eq!((mail["created"].as_u64(), mail["removed"].as_u64(), mail["updated"].as_u64()), (Some(1), Some(1 + left), Some(3)), "{mail}");
+    assert_eq!(ews["mailbox_change"], graph["mailbox_change"]);
     // The same mailboxes (the shared one among them); the user without a
     // mailbox is one warning, and no failure.
     assert_eq!(ews["documents"]["mailboxes"], graph["documents"]["mailboxes"]);
@@ -600,8 +602,11 @@ fn demo_documents_then_search_as_each_reader() {
     assert!(full["by_kind"]["attachment"]["created"].as_u64().unwrap() >= 2, "{full}");
     let too_large = full["skipped_reasons"].as_array().unwrap().iter().find(|r| r["title"] == "mailbox-export.zip").expect("the large file is skipped");
     assert!(too_large["reason"].as_str().unwrap().contains("too large"), "{too_large}");
+    // The scripted changes, and the mail of the person who left.
+    let left = demo["mailbox_change"]["documents"]["mail"].as_u64().unwrap();
+    assert!(left > 0, "{demo}");
     let mail = &demo["documents"]["incremental"]["by_kind"]["mail"];
-    assert_eq!((mail["created"].as_u64(), mail["removed"].as_u64(), mail["updated"].as_u64()), (Some(2), Some(2), Some(2)), "{mail}");
+    assert_eq!((mail["created"].as_u64(), mail["removed"].as_u64(), mail["updated"].as_u64()), (Some(2), Some(2 + left), Some(2)), "{mail}");
     assert_eq!(demo["mail_change"]["moved"], 1);
     // Calendars and tasks: the series, its moved occurrence and the other
     // events; between the runs the occurrence moves again (its master
@@ -628,7 +633,9 @@ fn demo_documents_then_search_as_each_reader() {
     assert_eq!(none, serde_json::json!([]), "not bob's");
     // Every mailbox of the organisation: the shared one too (the room
     // is not read without resource_mailboxes), and Bob, its member, finds
-    // its mail; the service account does not.
+    // its mail; the service account does not. The person who left between
+    // the runs took their mailbox's documents along.
+    assert_eq!(demo["mailbox_change"]["removed"][0], "staff-001@example.com");
     let mailboxes: Vec<&str> = demo["documents"]["mailboxes"].as_array().unwrap().iter().filter_map(|m| m.as_str()).collect();
     assert_eq!(mailboxes, ["bob@example.com", "support@example.com", "svc-helpdesk@example.com"], "{demo}");
     let (ok, support, stderr) = host(&["search", "--db", db, "--as", "bob@example.com", "--json", "supportmarker7731"]);

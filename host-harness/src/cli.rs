@@ -557,7 +557,8 @@ const DEMO_CHANGES: usize = 10;
 
 async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, faults: Option<String>, verbose: bool, json: bool) -> Result<()> {
     let with_faults = faults.is_some();
-    let emulator = Emulator::start(EmulatorOptions { contacts, seed, faults, ..Default::default() }).await?;
+    // One more person, who leaves between the runs: their mailbox goes.
+    let emulator = Emulator::start(EmulatorOptions { contacts, seed, faults, staff: 1, ..Default::default() }).await?;
     let db = match db {
         Some(db) => db,
         None => {
@@ -592,6 +593,9 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, fault
     let mail = emulator.mailbox_mut().scripted_mail_change();
     // An occurrence of the weekly series moved, a task completed.
     let calendar = emulator.mailbox_mut().scripted_calendar_change();
+    let leaver = format!("{}001@example.com", crate::emulator::STAFF_PREFIX);
+    let left_behind = store.document_kinds_of(&leaver)?;
+    emulator.remove_mailbox(&leaver);
     let incremental = connection.sync(&runtime, &store, SyncMode::Incremental, false).await?;
     let document = json!({
         "check": checked_json(&check, auth),
@@ -605,6 +609,7 @@ async fn demo(contacts: usize, seed: u64, db: Option<PathBuf>, mode: Mode, fault
             "added": mail.added.len(), "moved": mail.moved.len(), "deleted": mail.deleted.len(), "read": mail.read.len(), "edited": mail.edited.len(),
         },
         "calendar_change": { "changed": calendar.len() },
+        "mailbox_change": { "removed": [leaver], "documents": left_behind },
         "database": db,
         "emulator": { "endpoint": emulator.endpoint(), "graph": emulator.graph_base(), "contacts": contacts, "seed": seed },
         "mode": format!("{mode:?}").to_lowercase(),

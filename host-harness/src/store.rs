@@ -236,6 +236,14 @@ impl Store {
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// How many documents of each kind a mailbox has.
+    pub fn document_kinds_of(&self, mailbox: &str) -> Result<std::collections::BTreeMap<String, u64>> {
+        let conn = self.lock();
+        let mut statement = conn.prepare("SELECT kind, count(*) FROM documents WHERE mailbox = ?1 GROUP BY kind")?;
+        let counts = statement.query_map([mailbox], |row| Ok((row.get(0)?, row.get::<_, i64>(1)? as u64)))?.collect::<rusqlite::Result<_>>()?;
+        Ok(counts)
+    }
+
     /// The mailboxes that have documents, in order.
     pub fn document_mailboxes(&self) -> Result<Vec<String>> {
         let conn = self.lock();
