@@ -891,14 +891,17 @@ impl Mailbox {
         since: u64,
         max: usize,
     ) -> (Vec<Change<'a>>, u64, bool) {
-        let mut changes = self.changes_since(folder, since);
+        self.page(self.changes_since(folder, since), since, max, Change::seq)
+    }
+
+    /// The first `max` of `changes` (in sequence order), the sequence
+    /// number a client continues from, and whether they were the last:
+    /// what every change listing (SyncFolderItems, Graph delta) pages.
+    pub fn page<C>(&self, mut changes: Vec<C>, since: u64, max: usize, seq: fn(&C) -> u64) -> (Vec<C>, u64, bool) {
+        changes.sort_by_key(seq);
         let last = changes.len() <= max;
         changes.truncate(max);
-        let next = if last {
-            self.seq.max(since)
-        } else {
-            changes.last().map_or(since, Change::seq)
-        };
+        let next = if last { self.seq.max(since) } else { changes.last().map_or(since, seq) };
         (changes, next, last)
     }
 

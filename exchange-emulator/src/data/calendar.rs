@@ -452,7 +452,7 @@ impl Mailbox {
                 Item::Event(e) => e.folder_id == folder.id,
                 Item::Task(t) => t.folder_id == folder.id,
             });
-        let mut changes: Vec<ItemChange> = items
+        let changes: Vec<ItemChange> = items
             .filter_map(|i| match i.seqs() {
                 (created, _) if created > since => Some(ItemChange::Create(i)),
                 (_, modified) if modified > since => Some(ItemChange::Update(i)),
@@ -465,11 +465,7 @@ impl Mailbox {
                     .map(ItemChange::Delete),
             )
             .collect();
-        changes.sort_by_key(ItemChange::seq);
-        let last = changes.len() <= max;
-        changes.truncate(max);
-        let next = if last { self.seq.max(since) } else { changes.last().map_or(since, ItemChange::seq) };
-        (changes, next, last)
+        self.page(changes, since, max, ItemChange::seq)
     }
 
     /// What changes in a calendar and a task list between two syncs: the

@@ -415,7 +415,7 @@ impl Mailbox {
     /// the sequence number to continue from, and whether they were the
     /// last ones (as [`Mailbox::change_page`] for contacts).
     pub fn mail_changes<'a>(&'a self, folder: &'a Folder, since: u64, max: usize) -> (Vec<MailChange<'a>>, u64, bool) {
-        let mut changes: Vec<MailChange> = self
+        let changes: Vec<MailChange> = self
             .messages_in(&folder.id)
             .filter_map(|m| match () {
                 _ if m.created > since => Some(MailChange::Create(m)),
@@ -430,11 +430,7 @@ impl Mailbox {
                     .map(MailChange::Delete),
             )
             .collect();
-        changes.sort_by_key(MailChange::seq);
-        let last = changes.len() <= max;
-        changes.truncate(max);
-        let next = if last { self.seq.max(since) } else { changes.last().map_or(since, MailChange::seq) };
-        (changes, next, last)
+        self.page(changes, since, max, MailChange::seq)
     }
 
     fn delete_message(&mut self, id: &str) -> Option<Message> {

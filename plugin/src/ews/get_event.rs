@@ -15,13 +15,6 @@ use std::io::BufRead;
 pub const MAX_BATCH: usize = 25;
 
 const EVENT_PROPERTIES: &[&str] = &[
-    "item:Subject",
-    "item:Body",
-    "item:Attachments",
-    "item:Categories",
-    "item:Importance",
-    "item:HasAttachments",
-    "item:LastModifiedTime",
     "calendar:Start",
     "calendar:End",
     "calendar:OriginalStart",

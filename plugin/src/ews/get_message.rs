@@ -10,17 +10,21 @@ use std::io::BufRead;
 /// Messages per GetItem: bodies are larger than contacts.
 pub const MAX_BATCH: usize = 25;
 
-const MESSAGE_PROPERTIES: &[&str] = &[
-    "item:ParentFolderId",
-    "item:ItemClass",
+/// What every item document has (its head: read_item below).
+const ITEM_PROPERTIES: &[&str] = &[
     "item:Subject",
     "item:Body",
     "item:Attachments",
-    "item:DateTimeReceived",
     "item:Categories",
     "item:Importance",
     "item:HasAttachments",
     "item:LastModifiedTime",
+];
+
+const MESSAGE_PROPERTIES: &[&str] = &[
+    "item:ParentFolderId",
+    "item:ItemClass",
+    "item:DateTimeReceived",
     "item:ConversationId",
     "message:From",
     "message:ToRecipients",
@@ -32,10 +36,10 @@ pub fn request(ids: &[String]) -> String {
     request_of(MESSAGE_PROPERTIES, ids)
 }
 
-/// A GetItem of these properties for these ids, the body as text (events
-/// and tasks are read with it too).
+/// A GetItem of an item's head and these properties for these ids, the
+/// body as text (events and tasks are read with it too).
 pub fn request_of(properties: &[&str], ids: &[String]) -> String {
-    let props: String = properties.iter().map(|uri| format!(r#"<t:FieldURI FieldURI="{uri}"/>"#)).collect();
+    let props: String = ITEM_PROPERTIES.iter().chain(properties).map(|uri| format!(r#"<t:FieldURI FieldURI="{uri}"/>"#)).collect();
     let ids: String = ids.iter().map(|id| format!(r#"<t:ItemId Id="{}"/>"#, escape(id))).collect();
     format!(
         concat!(

@@ -12,13 +12,6 @@ use std::io::BufRead;
 pub const MAX_BATCH: usize = 25;
 
 const TASK_PROPERTIES: &[&str] = &[
-    "item:Subject",
-    "item:Body",
-    "item:Attachments",
-    "item:Categories",
-    "item:Importance",
-    "item:HasAttachments",
-    "item:LastModifiedTime",
     "task:Status",
     "task:PercentComplete",
     "task:StartDate",
