@@ -647,3 +647,63 @@ fn demo_documents_then_search_as_each_reader() {
     let (ok, refused, _) = host(&["search", "--db", db, "--as", "bob@example.com", "--kind", "meeting", "--json", "x"]);
     assert!(!ok && refused["error"]["message"].as_str().unwrap().contains("not a kind"), "{refused}");
 }
+
+/// A publisher's keys, the host's trust, a signed package of the connector
+/// the host was built with, and the checks an install makes: a package
+/// with one flipped byte and one signed by a key the host does not trust
+/// are refused, each with what to do; `--allow-unsigned` lets the latter
+/// through, loudly.
+#[test]
+fn plugin_keys_trust_pack_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let at = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_helpdesk-host")).args(args).env("HELPDESK_HOST_HOME", &home).output().unwrap();
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let document: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+        (output.status.success(), document, String::from_utf8(output.stderr).unwrap())
+    };
+    let (ok, key, stderr) = run(&["plugin", "keygen", "-o", &at("team.key"), "--name", "Helpdesk team", "--json"]);
+    assert!(ok, "{stderr}");
+    let id = key["id"].as_str().unwrap().to_string();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(at("team.key")).unwrap().permissions().mode() & 0o777, 0o600, "the private key is the user's alone");
+    }
+    let (ok, again, _) = run(&["plugin", "keygen", "-o", &at("team.key"), "--json"]);
+    assert!(!ok && again["error"]["message"].as_str().unwrap().contains("never overwritten"), "{again}");
+    let (ok, _, stderr) = run(&["plugin", "trust", "add", &at("team.key.pub"), "--json"]);
+    assert!(ok, "{stderr}");
+    let (_, trusted, _) = run(&["plugin", "trust", "list", "--json"]);
+    assert_eq!(trusted, serde_json::json!([{ "id": id, "name": "Helpdesk team" }]));
+
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugin/plugin.toml");
+    let (ok, packed, stderr) = run(&["plugin", "pack", "--manifest", manifest, "--key", &at("team.key"), "-o", &at("connector.wasm"), "--json"]);
+    assert!(ok, "{stderr}");
+    assert_eq!((packed["id"].as_str(), packed["api"].as_str(), packed["key"].as_str()), (Some("exchange-connector"), Some("0.2.0"), Some(id.as_str())), "{packed}");
+    let (ok, verified, stderr) = run(&["plugin", "verify", &at("connector.wasm"), "--json"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(verified["key"], serde_json::json!([id, "Helpdesk team"]));
+    assert_eq!(verified["digest"], packed["sha256"]);
+
+    let mut bytes = std::fs::read(at("connector.wasm")).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(at("flipped.wasm"), &bytes).unwrap();
+    let (ok, refused, _) = run(&["plugin", "verify", &at("flipped.wasm"), "--json"]);
+    assert!(!ok && refused["error"]["message"].as_str().unwrap().contains("changed after it was signed"), "{refused}");
+
+    run(&["plugin", "keygen", "-o", &at("stranger.key"), "--json"]);
+    run(&["plugin", "pack", "--manifest", manifest, "--key", &at("stranger.key"), "-o", &at("stranger.wasm"), "--json"]);
+    let (ok, refused, _) = run(&["plugin", "verify", &at("stranger.wasm"), "--json"]);
+    assert!(!ok && refused["error"]["message"].as_str().unwrap().contains("does not trust"), "{refused}");
+    let (ok, _, stderr) = run(&["plugin", "verify", &at("stranger.wasm"), "--allow-unsigned", "--json"]);
+    assert!(ok && stderr.contains("WARNING"), "{stderr}");
+
+    let (ok, _, _) = run(&["plugin", "trust", "remove", &id, "--json"]);
+    assert!(ok);
+    let (ok, refused, _) = run(&["plugin", "verify", &at("connector.wasm"), "--json"]);
+    assert!(!ok && refused["error"]["message"].as_str().unwrap().contains("does not trust"), "no longer trusted: {refused}");
+}

@@ -33,6 +33,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Plugins from elsewhere: keys, trust, packages
+    Plugin {
+        #[command(subcommand)]
+        command: crate::plugins::commands::PluginCommand,
+    },
     /// The main job on the built-in emulator: check the connection, list the
     /// address books, and sync them into a database
     Demo {
@@ -267,7 +272,8 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let json = matches!(
+    let plugin_json = matches!(&cli.command, Command::Plugin { command } if command.json());
+    let json = plugin_json || matches!(
         cli.command,
         Command::Demo { json: true, .. }
             | Command::Check { json: true, .. }
@@ -371,6 +377,7 @@ async fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Serve { config, runs, force } => serve(&HostConfig::load(&config)?, runs, force).await,
+        Command::Plugin { command } => crate::plugins::commands::run(command),
         Command::Runs { config, db, limit, json } => {
             let store = store_of(config, db)?;
             let runs = store.runs(limit)?;
@@ -731,7 +738,7 @@ fn summary_text(s: &Summary, verbose: bool) -> String {
     s.text(verbose)
 }
 
-fn print(json: bool, document: &Value, text: impl FnOnce() -> String) {
+pub fn print(json: bool, document: &Value, text: impl FnOnce() -> String) {
     use std::io::Write;
     let output = if json { format!("{document}\n") } else { text() };
     // A closed pipe (`| head`) is the reader's choice, not an error.

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod documents;
 pub mod login;
+pub mod plugins;
 pub use exchange_emulator as emulator;
 pub mod progress;
 pub mod runs;

@@ -183,6 +183,18 @@ impl Runtime {
         Ok(Runtime { engine, pre, limits })
     }
 
+    /// What a plugin file is, without running it: its `helpdesk:connector`
+    /// version, which this host must bind; its imports must be ones it
+    /// grants. It is compiled (not cached) to know.
+    pub fn check(wasm: &[u8]) -> Result<semver::Version> {
+        let engine = Engine::new(&Config::new())?;
+        let component = Component::new(&engine, wasm)?;
+        audit(&engine, &component)?;
+        let version = api_version(&engine, &component)?;
+        anyhow::ensure!(binds(&version), "the plugin exports helpdesk:connector@{version}; this host binds {API_VERSIONS}");
+        Ok(version)
+    }
+
     /// A fresh store and instance for one run.
     pub async fn instantiate(&self, policy: EgressPolicy, session: crate::session::Session) -> Result<(Store<RunState>, Connector)> {
         let mut store = Store::new(&self.engine, RunState::new(policy, session, self.limits.memory));
@@ -219,6 +231,11 @@ fn linker_for(engine: &Engine) -> Result<Linker<RunState>> {
     v0_2::helpdesk::connector::host::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s)?;
     v0_2::helpdesk::connector::types::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s)?;
     Ok(linker)
+}
+
+/// Whether this host binds a `helpdesk:connector` version (0.1.x, 0.2.x).
+fn binds(version: &semver::Version) -> bool {
+    version.major == 0 && matches!(version.minor, 1 | 2)
 }
 
 /// The version of `helpdesk:connector` whose `sync` the component exports.
