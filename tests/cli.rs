@@ -707,3 +707,67 @@ fn plugin_keys_trust_pack_and_verify() {
     let (ok, refused, _) = run(&["plugin", "verify", &at("connector.wasm"), "--json"]);
     assert!(!ok && refused["error"]["message"].as_str().unwrap().contains("does not trust"), "no longer trusted: {refused}");
 }
+
+/// A signed package installed from its file (offline): the network it asks
+/// for granted, `[plugin] id` runs it, and a sync through it stores what
+/// the built-in connector would; a grant that leaves out the server stops
+/// the run before it starts; a damaged package installs nothing; remove
+/// takes it away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_installed_plugin_syncs_within_its_grant() {
+    use helpdesk_host::emulator::{Emulator, EmulatorOptions};
+    let emulator = Emulator::start(EmulatorOptions { contacts: 40, ..Default::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let at = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_helpdesk-host")).args(args).env("HELPDESK_HOST_HOME", &home).output().unwrap();
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let document: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+        (output.status.success(), document, String::from_utf8(output.stderr).unwrap())
+    };
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugin/plugin.toml");
+    run(&["plugin", "keygen", "-o", &at("team.key"), "--json"]);
+    run(&["plugin", "trust", "add", &at("team.key.pub"), "--json"]);
+    run(&["plugin", "pack", "--manifest", manifest, "--key", &at("team.key"), "-o", &at("connector.wasm"), "--json"]);
+    let mut damaged = std::fs::read(at("connector.wasm")).unwrap();
+    let last = damaged.len() - 70;
+    damaged[last] ^= 0xff;
+    std::fs::write(at("damaged.wasm"), &damaged).unwrap();
+    let (ok, refused, _) = run(&["plugin", "install", &at("damaged.wasm"), "--yes", "--json"]);
+    assert!(!ok && refused["error"]["message"].as_str().unwrap().contains("refused"), "{refused}");
+    assert_eq!(run(&["plugin", "list", "--json"]).1, serde_json::json!([]), "nothing installed");
+    let (ok, unasked, _) = run(&["plugin", "install", &at("connector.wasm"), "--json"]);
+    assert!(!ok && unasked["error"]["message"].as_str().unwrap().contains("--yes"), "no grant, no install: {unasked}");
+
+    // Granted HTTPS only: the emulator's plain HTTP on loopback is not in it.
+    let (ok, installed, stderr) = run(&["plugin", "install", &at("connector.wasm"), "--grant", "https://*", "--json"]);
+    assert!(ok, "{stderr}");
+    assert_eq!((installed["id"].as_str(), installed["active"].as_str()), (Some("exchange-connector"), Some("0.2.0")), "{installed}");
+    assert!(stderr.contains("network     http://127.0.0.1"), "the capability table: {stderr}");
+    let config = dir.path().join("helpdesk.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[exchange]\nendpoint = \"{}\"\nusername = \"{}\"\npassword = \"{}\"\n[store]\ndatabase = \"{}\"\n[plugin]\nid = \"exchange-connector\"\n",
+            emulator.endpoint(),
+            emulator.user(),
+            emulator.password(),
+            at("helpdesk.db")
+        ),
+    )
+    .unwrap();
+    let (ok, refused, _) = run(&["sync", "--config", config.to_str().unwrap(), "--json"]);
+    assert!(!ok && refused["error"]["message"].as_str().unwrap().contains("was not granted it"), "{refused}");
+    assert_eq!(emulator.requests(), 0, "the run stopped before it reached the server");
+
+    run(&["plugin", "remove", "exchange-connector", "--json"]);
+    let (ok, _, stderr) = run(&["plugin", "install", &at("connector.wasm"), "--yes", "--json"]);
+    assert!(ok, "{stderr}");
+    let (ok, summary, stderr) = run(&["sync", "--config", config.to_str().unwrap(), "--json"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(summary["created"].as_u64().unwrap() + summary["skipped"].as_u64().unwrap(), 40, "{summary}");
+    let (ok, removed, _) = run(&["plugin", "remove", "exchange-connector", "--json"]);
+    assert!(ok && removed["removed"] == "exchange-connector");
+    assert_eq!(run(&["plugin", "list", "--json"]).1, serde_json::json!([]));
+}

@@ -9,7 +9,7 @@ use crate::runtime::Runtime;
 use crate::runtime::types::{Folder, ServerInfo, SyncMode};
 use crate::store::Store;
 use crate::summary::Summary;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -345,13 +345,13 @@ async fn run(command: Command) -> Result<()> {
         }
         Command::Check { config, json } => {
             let config = HostConfig::load(&config)?;
-            let (info, auth) = Connection::from_config(&config)?.check_signed_in(&*Runtime::shared()?).await?;
+            let (info, auth) = Connection::from_config(&config)?.check_signed_in(&*runtime_for(&config)?).await?;
             print(json, &checked_json(&info, auth), || format!("{} {} at {}, signed in with {auth}", info.product, info.version, info.endpoint));
             Ok(())
         }
         Command::Folders { config, json } => {
             let config = HostConfig::load(&config)?;
-            let folders = Connection::from_config(&config)?.folders(&*Runtime::shared()?).await?;
+            let folders = Connection::from_config(&config)?.folders(&*runtime_for(&config)?).await?;
             print(json, &folders_json(&folders), || {
                 folders.iter().map(folder_line).collect::<String>()
             });
@@ -359,7 +359,7 @@ async fn run(command: Command) -> Result<()> {
         }
         Command::Attributes { config, sample, json } => {
             let config = HostConfig::load(&config)?;
-            let found = Connection::from_config(&config)?.attributes(&*Runtime::shared()?, sample).await?;
+            let found = Connection::from_config(&config)?.attributes(&*runtime_for(&config)?, sample).await?;
             let document: Value = found.iter().map(|a| json!({ "key": a.key, "example": a.example })).collect();
             print(json, &document, || found.iter().map(|a| format!("{:<40} {}\n", a.key, a.example)).collect::<String>());
             Ok(())
@@ -442,7 +442,31 @@ async fn sync_with(config: &Path, full: bool, dry_run: bool, force: bool) -> Res
     let mode = if full { SyncMode::Full } else { SyncMode::Incremental };
     let mut connection = Connection::from_config(&config)?;
     connection.set_force(force);
-    Ok(connection.sync(&*Runtime::shared()?, &store, mode, dry_run).await?)
+    Ok(connection.sync(&*runtime_for(&config)?, &store, mode, dry_run).await?)
+}
+
+/// The runtime of the plugin the configuration selects: the installed one
+/// `[plugin] id` names (checked again, its network the configured URLs
+/// within what it declared and what was granted), or the built-in one.
+fn runtime_for(config: &HostConfig) -> Result<std::sync::Arc<Runtime>> {
+    let Some(plugin) = &config.plugin else { return Runtime::shared() };
+    let home = crate::plugins::home()?;
+    let (bytes, state) = crate::plugins::installed::Plugins::at(&home).load_active(&plugin.id, &crate::plugins::trust::TrustStore::at(&home))?;
+    let declared = &state.versions[&state.active].network;
+    for url in config.allowed_urls() {
+        let (is_declared, is_granted) = (crate::plugins::installed::granted(&url, declared), crate::plugins::installed::granted(&url, &state.granted));
+        if !is_declared || !is_granted {
+            bail!(
+                "the plugin {} {} may not reach {url}: it {} (it declared {}; granted {})",
+                state.id,
+                state.active,
+                if is_declared { "was not granted it" } else { "did not declare it" },
+                declared.join(", "),
+                state.granted.join(", ")
+            );
+        }
+    }
+    Ok(std::sync::Arc::new(Runtime::load(&bytes, None, crate::runtime::Limits::default())?))
 }
 
 fn store_of(config: Option<PathBuf>, db: Option<PathBuf>) -> Result<Store> {
@@ -494,7 +518,7 @@ async fn serve(config: &HostConfig, max_runs: Option<u32>, force: bool) -> Resul
     let store = open_store(config)?;
     // A configuration that cannot make a connection fails at start, not hourly.
     Connection::from_config(config)?;
-    let runtime = Runtime::shared()?;
+    let runtime = runtime_for(config)?;
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     tracing::info!("syncing every {} s into {}", interval.as_secs(), config.database().display());
@@ -694,6 +718,7 @@ pub fn emulator_config_for(emulator: &Emulator, db: &Path, mode: Mode) -> HostCo
         sync: Default::default(),
         documents: None,
         fields: Default::default(),
+        plugin: None,
         base_dir: PathBuf::new(),
     }
 }

@@ -24,6 +24,8 @@ pub struct HostConfig {
     /// custom user fields the helpdesk has: name = label
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
+    /// an installed plugin instead of the connector built into the host
+    pub plugin: Option<PluginConfig>,
     /// the directory relative paths are resolved against
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -112,6 +114,13 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig { database: default_database(), adopt_local_users: true }
     }
+}
+
+/// `[plugin]`: which installed plugin runs (`helpdesk-host plugin list`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginConfig {
+    pub id: String,
 }
 
 /// `[documents]`: which mailbox content becomes searchable documents.

@@ -40,6 +40,34 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Install a package from a file: verified, the network it asks for
+    /// granted (interactively, or all with --yes, or those named with
+    /// --grant), staged and moved into place
+    Install {
+        file: PathBuf,
+        /// grant what the capability table shows
+        #[arg(long)]
+        yes: bool,
+        /// grant this origin or pattern (of those it asks for)
+        #[arg(long = "grant", value_name = "ORIGIN")]
+        grants: Vec<String>,
+        #[arg(long)]
+        allow_unsigned: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The installed plugins
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an installed plugin (the users and documents it synced stay
+    /// in their databases)
+    Remove {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a package as an install would: its signature by a trusted key,
     /// its API, its imports
     Verify {
@@ -73,7 +101,12 @@ pub enum TrustCommand {
 impl PluginCommand {
     pub fn json(&self) -> bool {
         match self {
-            PluginCommand::Keygen { json, .. } | PluginCommand::Pack { json, .. } | PluginCommand::Verify { json, .. } => *json,
+            PluginCommand::Keygen { json, .. }
+            | PluginCommand::Pack { json, .. }
+            | PluginCommand::Verify { json, .. }
+            | PluginCommand::Install { json, .. }
+            | PluginCommand::List { json }
+            | PluginCommand::Remove { json, .. } => *json,
             PluginCommand::Trust { command: TrustCommand::Add { json, .. } | TrustCommand::List { json } | TrustCommand::Remove { json, .. } } => *json,
         }
     }
@@ -119,6 +152,27 @@ pub fn run(command: PluginCommand) -> Result<()> {
                 format!("{} {} (helpdesk:connector@{}) signed by {} in {}, sha256 {}\n", package.manifest.id, package.manifest.version, package.manifest.api, key.public.id(), output.display(), package.digest)
             });
         }
+        PluginCommand::Install { file, yes, grants, allow_unsigned, json } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let home = super::home()?;
+            let verified = package::verify(&bytes, &TrustStore::at(&home), allow_unsigned).with_context(|| format!("{} was refused", file.display()))?;
+            if verified.key.is_none() {
+                eprintln!("WARNING: installing {}, which no key this host trusts signed (--allow-unsigned)", file.display());
+            }
+            let granted = grant(&verified.manifest.network, yes, &grants)?;
+            let state = super::installed::Plugins::at(&home).install(&bytes, &verified, granted)?;
+            print(json, &state_json(&state), || format!("installed {} {}, granted {}\n", state.id, state.active, state.granted.join(", ")));
+        }
+        PluginCommand::List { json } => {
+            let states = super::installed::Plugins::at(&super::home()?).list()?;
+            print(json, &json!(states.iter().map(state_json).collect::<Vec<_>>()), || {
+                states.iter().map(|s| format!("{} {} (versions {}), granted {}\n", s.id, s.active, s.versions.keys().cloned().collect::<Vec<_>>().join(", "), s.granted.join(", "))).collect()
+            });
+        }
+        PluginCommand::Remove { id, json } => {
+            let state = super::installed::Plugins::at(&super::home()?).remove(&id)?;
+            print(json, &json!({ "removed": state.id, "versions": state.versions.keys().collect::<Vec<_>>() }), || format!("removed {id}\n"));
+        }
         PluginCommand::Verify { file, allow_unsigned, json } => {
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let verified = package::verify(&bytes, &trust()?, allow_unsigned).with_context(|| format!("{} was refused", file.display()))?;
@@ -132,4 +186,41 @@ pub fn run(command: PluginCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn state_json(state: &super::installed::State) -> serde_json::Value {
+    json!({ "id": state.id, "active": state.active, "versions": state.versions, "granted": state.granted, "pinned": state.pinned })
+}
+
+/// The network a package asks for, as a table, and what the admin grants
+/// of it: all with `--yes`, those named with `--grant`, or what they
+/// answer at the terminal; nothing asked for needs nothing.
+fn grant(asked: &[String], yes: bool, named: &[String]) -> Result<Vec<String>> {
+    if asked.is_empty() {
+        return Ok(Vec::new());
+    }
+    eprintln!("The plugin asks for:\n  capability  origin");
+    for origin in asked {
+        eprintln!("  network     {origin}");
+    }
+    if let Some(unasked) = named.iter().find(|n| !asked.contains(n)) {
+        anyhow::bail!("--grant {unasked}: the plugin does not ask for it (it asks for {})", asked.join(", "));
+    }
+    if yes {
+        return Ok(asked.to_vec());
+    }
+    if !named.is_empty() {
+        return Ok(named.to_vec());
+    }
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("the plugin asks for network access; grant it with --yes (all of the table) or --grant ORIGIN, nothing was installed");
+    }
+    eprint!("Grant all of it? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    match answer.trim().eq_ignore_ascii_case("y") {
+        true => Ok(asked.to_vec()),
+        false => anyhow::bail!("not granted; nothing was installed"),
+    }
 }

@@ -3,6 +3,7 @@
 //! keys this host trusts, under the user's data directory.
 
 pub mod commands;
+pub mod installed;
 pub mod keys;
 pub mod package;
 pub mod trust;
