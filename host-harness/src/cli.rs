@@ -377,7 +377,7 @@ async fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Serve { config, runs, force } => serve(&HostConfig::load(&config)?, runs, force).await,
-        Command::Plugin { command } => crate::plugins::commands::run(command),
+        Command::Plugin { command } => crate::plugins::commands::run(command).await,
         Command::Runs { config, db, limit, json } => {
             let store = store_of(config, db)?;
             let runs = store.runs(limit)?;

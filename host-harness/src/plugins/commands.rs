@@ -3,6 +3,7 @@
 
 use super::keys::{PublicKey, SecretKey, public_path};
 use super::package::{self, Manifest};
+use super::registry::Registry;
 use super::trust::TrustStore;
 use anyhow::{Context, Result};
 use crate::cli::print;
@@ -44,7 +45,11 @@ pub enum PluginCommand {
     /// granted (interactively, or all with --yes, or those named with
     /// --grant), staged and moved into place
     Install {
-        file: PathBuf,
+        /// a package file, or ID[@VERSION] with --registry
+        target: String,
+        /// the marketplace (an OCI registry; http:// for a loopback one)
+        #[arg(long)]
+        registry: Option<String>,
         /// grant what the capability table shows
         #[arg(long)]
         yes: bool,
@@ -53,6 +58,49 @@ pub enum PluginCommand {
         grants: Vec<String>,
         #[arg(long)]
         allow_unsigned: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Publish a package to a registry, as ID:VERSION
+    Publish {
+        file: PathBuf,
+        #[arg(long)]
+        registry: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The versions a registry has of ID (without ID: of each installed plugin)
+    Search {
+        id: Option<String>,
+        #[arg(long)]
+        registry: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Switch to another version: the highest the registry has, or --to
+    /// VERSION (an installed one needs no registry: a rollback)
+    Upgrade {
+        id: String,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        registry: Option<String>,
+        /// grant the network the new version asks for
+        #[arg(long)]
+        yes: bool,
+        #[arg(long = "grant", value_name = "ORIGIN")]
+        grants: Vec<String>,
+        #[arg(long)]
+        allow_unsigned: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Keep a plugin at its version: upgrades without --to leave it
+    Pin {
+        id: String,
+        /// unpin
+        #[arg(long)]
+        off: bool,
         #[arg(long)]
         json: bool,
     },
@@ -106,6 +154,10 @@ impl PluginCommand {
             | PluginCommand::Verify { json, .. }
             | PluginCommand::Install { json, .. }
             | PluginCommand::List { json }
+            | PluginCommand::Publish { json, .. }
+            | PluginCommand::Search { json, .. }
+            | PluginCommand::Upgrade { json, .. }
+            | PluginCommand::Pin { json, .. }
             | PluginCommand::Remove { json, .. } => *json,
             PluginCommand::Trust { command: TrustCommand::Add { json, .. } | TrustCommand::List { json } | TrustCommand::Remove { json, .. } } => *json,
         }
@@ -116,7 +168,7 @@ fn key_json(key: &PublicKey) -> serde_json::Value {
     json!({ "id": key.id(), "name": key.name })
 }
 
-pub fn run(command: PluginCommand) -> Result<()> {
+pub async fn run(command: PluginCommand) -> Result<()> {
     let trust = || super::home().map(|home| TrustStore::at(&home));
     match command {
         PluginCommand::Keygen { output, name, json } => {
@@ -152,16 +204,73 @@ pub fn run(command: PluginCommand) -> Result<()> {
                 format!("{} {} (helpdesk:connector@{}) signed by {} in {}, sha256 {}\n", package.manifest.id, package.manifest.version, package.manifest.api, key.public.id(), output.display(), package.digest)
             });
         }
-        PluginCommand::Install { file, yes, grants, allow_unsigned, json } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+        PluginCommand::Install { target, registry, yes, grants, allow_unsigned, json } => {
+            let (bytes, what) = match &registry {
+                Some(url) if !std::path::Path::new(&target).is_file() => {
+                    let (id, version) = target.split_once('@').map_or((target.as_str(), None), |(id, v)| (id, Some(v)));
+                    let (bytes, version) = Registry::new(url)?.fetch(id, version).await?;
+                    (bytes, format!("{id} {version} from {url}"))
+                }
+                _ => (std::fs::read(&target).with_context(|| format!("reading {target}"))?, target.clone()),
+            };
             let home = super::home()?;
-            let verified = package::verify(&bytes, &TrustStore::at(&home), allow_unsigned).with_context(|| format!("{} was refused", file.display()))?;
+            let verified = package::verify(&bytes, &TrustStore::at(&home), allow_unsigned).with_context(|| format!("{what} was refused"))?;
             if verified.key.is_none() {
-                eprintln!("WARNING: installing {}, which no key this host trusts signed (--allow-unsigned)", file.display());
+                eprintln!("WARNING: installing {what}, which no key this host trusts signed (--allow-unsigned)");
             }
             let granted = grant(&verified.manifest.network, yes, &grants)?;
             let state = super::installed::Plugins::at(&home).install(&bytes, &verified, granted)?;
             print(json, &state_json(&state), || format!("installed {} {}, granted {}\n", state.id, state.active, state.granted.join(", ")));
+        }
+        PluginCommand::Publish { file, registry, json } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let package = package::Package::read(&bytes)?;
+            anyhow::ensure!(package.key.is_some(), "{} is not signed; sign it with `plugin pack` before publishing", file.display());
+            let url = Registry::new(&registry)?.publish(&bytes, &package.manifest).await?;
+            let document = json!({ "id": package.manifest.id, "version": package.manifest.version, "manifest": url, "sha256": package.digest });
+            print(json, &document, || format!("published {} {} as {url}\n", package.manifest.id, package.manifest.version));
+        }
+        PluginCommand::Search { id, registry, json } => {
+            let registry = Registry::new(&registry)?;
+            let ids = match id {
+                Some(id) => vec![id],
+                None => super::installed::Plugins::at(&super::home()?).list()?.into_iter().map(|s| s.id).collect(),
+            };
+            let installed = super::installed::Plugins::at(&super::home()?);
+            let mut found = Vec::new();
+            for id in ids {
+                let versions = registry.versions(&id).await?;
+                let active = installed.state(&id)?.map(|s| s.active);
+                let newer = active.as_deref().and_then(|a| semver::Version::parse(a).ok()).and_then(|a| versions.iter().rfind(|v| **v > a).map(|v| v.to_string()));
+                found.push(json!({ "id": id, "versions": versions.iter().map(|v| v.to_string()).collect::<Vec<_>>(), "installed": active, "update": newer }));
+            }
+            print(json, &json!(found), || {
+                found.iter().map(|f| format!("{}: {} (installed {}, update {})\n", f["id"].as_str().unwrap_or_default(), f["versions"], f["installed"], f["update"])).collect()
+            });
+        }
+        PluginCommand::Upgrade { id, to, registry, yes, grants, allow_unsigned, json } => {
+            let home = super::home()?;
+            let plugins = super::installed::Plugins::at(&home);
+            let state = plugins.state(&id)?.with_context(|| format!("{id} is not installed"))?;
+            let local = to.as_ref().filter(|v| state.versions.contains_key(*v)).cloned();
+            let state = match (local, &registry) {
+                // Installed already: switching back is a rollback.
+                (Some(version), _) => plugins.upgrade(&id, None, &version, &grants, true)?,
+                (None, Some(url)) => {
+                    let (bytes, version) = Registry::new(url)?.fetch(&id, to.as_deref()).await?;
+                    let verified = package::verify(&bytes, &TrustStore::at(&home), allow_unsigned).with_context(|| format!("{id} {version} was refused"))?;
+                    let known: Vec<String> = state.granted.clone();
+                    let asked: Vec<String> = verified.manifest.network.iter().filter(|n| !known.contains(n)).cloned().collect();
+                    let newly = if asked.is_empty() { Vec::new() } else if yes { asked } else { grants.clone() };
+                    plugins.upgrade(&id, Some((&bytes, &verified)), &version, &newly, to.is_some())?
+                }
+                (None, None) => anyhow::bail!("name the registry (--registry) to fetch {id} {}", to.as_deref().unwrap_or("at its highest version")),
+            };
+            print(json, &state_json(&state), || format!("{} {} is active (before: {})\n", state.id, state.active, state.previous.as_deref().unwrap_or("none")));
+        }
+        PluginCommand::Pin { id, off, json } => {
+            let state = super::installed::Plugins::at(&super::home()?).pin(&id, !off)?;
+            print(json, &state_json(&state), || format!("{} {} is {}\n", state.id, state.active, if state.pinned { "pinned" } else { "not pinned" }));
         }
         PluginCommand::List { json } => {
             let states = super::installed::Plugins::at(&super::home()?).list()?;
@@ -189,7 +298,7 @@ pub fn run(command: PluginCommand) -> Result<()> {
 }
 
 fn state_json(state: &super::installed::State) -> serde_json::Value {
-    json!({ "id": state.id, "active": state.active, "versions": state.versions, "granted": state.granted, "pinned": state.pinned })
+    json!({ "id": state.id, "active": state.active, "previous": state.previous, "versions": state.versions, "granted": state.granted, "pinned": state.pinned })
 }
 
 /// The network a package asks for, as a table, and what the admin grants

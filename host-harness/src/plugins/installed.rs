@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 pub struct State {
     pub id: String,
     pub active: String,
+    /// the version active before, for a rollback
+    #[serde(default)]
+    pub previous: Option<String>,
     /// by version
     pub versions: BTreeMap<String, Installed>,
     /// the network origins or patterns the admin granted
@@ -109,6 +112,53 @@ impl Plugins {
         let temporary = path.with_extension("json.tmp");
         std::fs::write(&temporary, serde_json::to_vec_pretty(state)?).with_context(|| format!("writing {}", temporary.display()))?;
         std::fs::rename(&temporary, &path).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// Make `version` active: a verified package of it (staged if new),
+    /// or one installed already (a rollback); refused, with the active one
+    /// left as it is, if it asks for network not granted before nor in
+    /// `newly_granted`, or if the plugin is pinned and `explicit` is false.
+    pub fn upgrade(&self, id: &str, package: Option<(&[u8], &Verified)>, version: &str, newly_granted: &[String], explicit: bool) -> Result<State> {
+        let mut state = self.state(id)?.with_context(|| format!("{id} is not installed (`plugin install {id}`)"))?;
+        ensure!(!state.pinned || explicit, "{id} is pinned at {}; name the version with --to to change it", state.active);
+        let record = match (package, state.versions.get(version)) {
+            (_, Some(record)) => record.clone(),
+            (Some((_, verified)), None) => {
+                ensure!(verified.manifest.id == id, "the package is {}, not {id}", verified.manifest.id);
+                installed(verified)
+            }
+            (None, None) => bail!("{id} {version} is not installed here, and no package of it was given"),
+        };
+        let mut granted = state.granted.clone();
+        granted.extend(newly_granted.iter().filter(|g| !state.granted.contains(g)).cloned());
+        let missing: Vec<&String> = record.network.iter().filter(|n| !granted.contains(n)).collect();
+        if !missing.is_empty() {
+            bail!(
+                "{id} {version} asks for network access not granted: {}; the upgrade stopped, {} stays active (grant it with --grant or --yes)",
+                missing.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", "),
+                state.active
+            );
+        }
+        if let (Some((bytes, _)), false) = (package, state.versions.contains_key(version)) {
+            self.stage(id, version, bytes)?;
+        }
+        state.versions.insert(version.to_string(), record);
+        if state.active != version {
+            state.previous = Some(std::mem::replace(&mut state.active, version.to_string()));
+        }
+        if granted != state.granted {
+            state.granted = granted;
+            state.granted_at = now();
+        }
+        self.save(&state)?;
+        Ok(state)
+    }
+
+    pub fn pin(&self, id: &str, pinned: bool) -> Result<State> {
+        let mut state = self.state(id)?.with_context(|| format!("{id} is not installed"))?;
+        state.pinned = pinned;
+        self.save(&state)?;
+        Ok(state)
     }
 
     pub fn remove(&self, id: &str) -> Result<State> {

@@ -6,6 +6,7 @@ pub mod commands;
 pub mod installed;
 pub mod keys;
 pub mod package;
+pub mod registry;
 pub mod trust;
 
 use std::path::PathBuf;
