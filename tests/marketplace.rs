@@ -7,6 +7,7 @@
 //! refused with 0.2.0 still active; roll back; install from the file with
 //! the registry stopped; remove. An in-process stand-in serves the one
 //! thing a real registry cannot: a blob that does not match its digest.
+//! And a package installed from its file, run within its grant.
 
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -58,6 +59,21 @@ fn host(home: &Path, args: &[&str]) -> (bool, Value, String) {
     (output.status.success(), document, String::from_utf8(output.stderr).unwrap())
 }
 
+/// A configuration in `dir` that syncs the emulator's mailbox through the
+/// installed connector, into `dir/helpdesk.db`.
+fn plugin_config(emulator: &helpdesk_host::emulator::Emulator, dir: &Path) -> PathBuf {
+    let config = dir.join("helpdesk.toml");
+    let text = format!(
+        "[exchange]\nendpoint = \"{}\"\nusername = \"{}\"\npassword = \"{}\"\n[store]\ndatabase = \"{}\"\n[plugin]\nid = \"exchange-connector\"\n",
+        emulator.endpoint(),
+        emulator.user(),
+        emulator.password(),
+        dir.join("helpdesk.db").display()
+    );
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
 /// The connector's manifest at another version, with more network.
 fn manifest(dir: &Path, version: &str, more_network: &[&str]) -> PathBuf {
     let base = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../plugin/plugin.toml")).unwrap();
@@ -98,18 +114,7 @@ async fn keygen_pack_publish_install_sync_upgrade_roll_back_and_remove() {
     let (ok, installed, stderr) = run(&["plugin", "install", "exchange-connector@0.1.0", "--registry", &url, "--yes", "--json"]);
     assert!(ok, "{stderr}");
     assert_eq!(installed["active"], "0.1.0");
-    let config = dir.path().join("helpdesk.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[exchange]\nendpoint = \"{}\"\nusername = \"{}\"\npassword = \"{}\"\n[store]\ndatabase = \"{}\"\n[plugin]\nid = \"exchange-connector\"\n",
-            emulator.endpoint(),
-            emulator.user(),
-            emulator.password(),
-            at("helpdesk.db")
-        ),
-    )
-    .unwrap();
+    let config = plugin_config(&emulator, dir.path());
     let sync = |full: bool| {
         let mut args = vec!["sync", "--config", config.to_str().unwrap(), "--json"];
         if full {
@@ -123,7 +128,7 @@ async fn keygen_pack_publish_install_sync_upgrade_roll_back_and_remove() {
     assert_eq!(first["created"].as_u64().unwrap() + first["skipped"].as_u64().unwrap(), 60, "{first}");
     let folders = first["folders"].as_array().unwrap().len() as u64;
 
-    let (_, updates, _) = run(&["plugin", "search", "--registry", &url, "--json"]);
+    let (_, updates, _) = run(&["plugin", "list", "--updates", "--registry", &url, "--json"]);
     assert_eq!(updates[0]["update"], "0.3.0", "{updates}");
     let (ok, upgraded, stderr) = run(&["plugin", "upgrade", "exchange-connector", "--to", "0.2.0", "--registry", &url, "--json"]);
     assert!(ok && upgraded["active"] == "0.2.0" && upgraded["previous"] == "0.1.0", "{upgraded} {stderr}");
@@ -201,4 +206,52 @@ fn bad_registry(package: Vec<u8>) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A signed package installed from its file (offline): the network it asks
+/// for granted, `[plugin] id` runs it, and a sync through it stores what
+/// the built-in connector would; a grant that leaves out the server stops
+/// the run before it starts; a damaged package installs nothing; remove
+/// takes it away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_installed_plugin_syncs_within_its_grant() {
+    use helpdesk_host::emulator::{Emulator, EmulatorOptions};
+    let emulator = Emulator::start(EmulatorOptions { contacts: 40, ..Default::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let at = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let run = |args: &[&str]| host(&home, args);
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugin/plugin.toml");
+    run(&["plugin", "keygen", "-o", &at("team.key"), "--json"]);
+    run(&["plugin", "trust", "add", &at("team.key.pub"), "--json"]);
+    run(&["plugin", "pack", "--manifest", manifest, "--key", &at("team.key"), "-o", &at("connector.wasm"), "--json"]);
+    let mut damaged = std::fs::read(at("connector.wasm")).unwrap();
+    let last = damaged.len() - 70;
+    damaged[last] ^= 0xff;
+    std::fs::write(at("damaged.wasm"), &damaged).unwrap();
+    let (ok, refused, _) = run(&["plugin", "install", &at("damaged.wasm"), "--yes", "--json"]);
+    assert!(!ok && refused["error"]["message"].as_str().unwrap().contains("refused"), "{refused}");
+    assert_eq!(run(&["plugin", "list", "--json"]).1, serde_json::json!([]), "nothing installed");
+    let (ok, unasked, _) = run(&["plugin", "install", &at("connector.wasm"), "--json"]);
+    assert!(!ok && unasked["error"]["message"].as_str().unwrap().contains("--yes"), "no grant, no install: {unasked}");
+
+    // Granted HTTPS only: the emulator's plain HTTP on loopback is not in it.
+    let (ok, installed, stderr) = run(&["plugin", "install", &at("connector.wasm"), "--grant", "https://*", "--json"]);
+    assert!(ok, "{stderr}");
+    assert_eq!((installed["id"].as_str(), installed["active"].as_str()), (Some("exchange-connector"), Some("0.2.0")), "{installed}");
+    assert!(stderr.contains("network     http://127.0.0.1"), "the capability table: {stderr}");
+    let config = plugin_config(&emulator, dir.path());
+    let (ok, refused, _) = run(&["sync", "--config", config.to_str().unwrap(), "--json"]);
+    assert!(!ok && refused["error"]["message"].as_str().unwrap().contains("was not granted it"), "{refused}");
+    assert_eq!(emulator.requests(), 0, "the run stopped before it reached the server");
+
+    run(&["plugin", "remove", "exchange-connector", "--json"]);
+    let (ok, _, stderr) = run(&["plugin", "install", &at("connector.wasm"), "--yes", "--json"]);
+    assert!(ok, "{stderr}");
+    let (ok, summary, stderr) = run(&["sync", "--config", config.to_str().unwrap(), "--json"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(summary["created"].as_u64().unwrap() + summary["skipped"].as_u64().unwrap(), 40, "{summary}");
+    let (ok, removed, _) = run(&["plugin", "remove", "exchange-connector", "--json"]);
+    assert!(ok && removed["removed"] == "exchange-connector");
+    assert_eq!(run(&["plugin", "list", "--json"]).1, serde_json::json!([]));
 }

@@ -104,8 +104,13 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
-    /// The installed plugins
+    /// The installed plugins; with --updates, the newer versions the
+    /// registry has of each
     List {
+        #[arg(long, requires = "registry")]
+        updates: bool,
+        #[arg(long)]
+        registry: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -153,7 +158,7 @@ impl PluginCommand {
             | PluginCommand::Pack { json, .. }
             | PluginCommand::Verify { json, .. }
             | PluginCommand::Install { json, .. }
-            | PluginCommand::List { json }
+            | PluginCommand::List { json, .. }
             | PluginCommand::Publish { json, .. }
             | PluginCommand::Search { json, .. }
             | PluginCommand::Upgrade { json, .. }
@@ -230,24 +235,8 @@ pub async fn run(command: PluginCommand) -> Result<()> {
             let document = json!({ "id": package.manifest.id, "version": package.manifest.version, "manifest": url, "sha256": package.digest });
             print(json, &document, || format!("published {} {} as {url}\n", package.manifest.id, package.manifest.version));
         }
-        PluginCommand::Search { id, registry, json } => {
-            let registry = Registry::new(&registry)?;
-            let ids = match id {
-                Some(id) => vec![id],
-                None => super::installed::Plugins::at(&super::home()?).list()?.into_iter().map(|s| s.id).collect(),
-            };
-            let installed = super::installed::Plugins::at(&super::home()?);
-            let mut found = Vec::new();
-            for id in ids {
-                let versions = registry.versions(&id).await?;
-                let active = installed.state(&id)?.map(|s| s.active);
-                let newer = active.as_deref().and_then(|a| semver::Version::parse(a).ok()).and_then(|a| versions.iter().rfind(|v| **v > a).map(|v| v.to_string()));
-                found.push(json!({ "id": id, "versions": versions.iter().map(|v| v.to_string()).collect::<Vec<_>>(), "installed": active, "update": newer }));
-            }
-            print(json, &json!(found), || {
-                found.iter().map(|f| format!("{}: {} (installed {}, update {})\n", f["id"].as_str().unwrap_or_default(), f["versions"], f["installed"], f["update"])).collect()
-            });
-        }
+        PluginCommand::Search { id, registry, json } => search(id, &registry, json).await?,
+        PluginCommand::List { updates: true, registry: Some(registry), json } => search(None, &registry, json).await?,
         PluginCommand::Upgrade { id, to, registry, yes, grants, allow_unsigned, json } => {
             let home = super::home()?;
             let plugins = super::installed::Plugins::at(&home);
@@ -272,7 +261,7 @@ pub async fn run(command: PluginCommand) -> Result<()> {
             let state = super::installed::Plugins::at(&super::home()?).pin(&id, !off)?;
             print(json, &state_json(&state), || format!("{} {} is {}\n", state.id, state.active, if state.pinned { "pinned" } else { "not pinned" }));
         }
-        PluginCommand::List { json } => {
+        PluginCommand::List { json, .. } => {
             let states = super::installed::Plugins::at(&super::home()?).list()?;
             print(json, &json!(states.iter().map(state_json).collect::<Vec<_>>()), || {
                 states.iter().map(|s| format!("{} {} (versions {}), granted {}\n", s.id, s.active, s.versions.keys().cloned().collect::<Vec<_>>().join(", "), s.granted.join(", "))).collect()
@@ -332,4 +321,26 @@ fn grant(asked: &[String], yes: bool, named: &[String]) -> Result<Vec<String>> {
         true => Ok(asked.to_vec()),
         false => anyhow::bail!("not granted; nothing was installed"),
     }
+}
+
+/// The versions a registry has of `id`, or of each installed plugin, and
+/// the update of what is installed.
+async fn search(id: Option<String>, registry: &str, json: bool) -> Result<()> {
+    let registry = Registry::new(registry)?;
+    let ids = match id {
+        Some(id) => vec![id],
+        None => super::installed::Plugins::at(&super::home()?).list()?.into_iter().map(|s| s.id).collect(),
+    };
+    let installed = super::installed::Plugins::at(&super::home()?);
+    let mut found = Vec::new();
+    for id in ids {
+        let versions = registry.versions(&id).await?;
+        let active = installed.state(&id)?.map(|s| s.active);
+        let newer = active.as_deref().and_then(|a| semver::Version::parse(a).ok()).and_then(|a| versions.iter().rfind(|v| **v > a).map(|v| v.to_string()));
+        found.push(json!({ "id": id, "versions": versions.iter().map(|v| v.to_string()).collect::<Vec<_>>(), "installed": active, "update": newer }));
+    }
+    print(json, &json!(found), || {
+        found.iter().map(|f| format!("{}: {} (installed {}, update {})\n", f["id"].as_str().unwrap_or_default(), f["versions"], f["installed"], f["update"])).collect()
+    });
+    Ok(())
 }
