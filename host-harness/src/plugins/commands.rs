@@ -50,14 +50,8 @@ pub enum PluginCommand {
         /// the marketplace (an OCI registry; http:// for a loopback one)
         #[arg(long)]
         registry: Option<String>,
-        /// grant what the capability table shows
-        #[arg(long)]
-        yes: bool,
-        /// grant this origin or pattern (of those it asks for)
-        #[arg(long = "grant", value_name = "ORIGIN")]
-        grants: Vec<String>,
-        #[arg(long)]
-        allow_unsigned: bool,
+        #[command(flatten)]
+        accept: Acceptance,
         #[arg(long)]
         json: bool,
     },
@@ -85,13 +79,8 @@ pub enum PluginCommand {
         to: Option<String>,
         #[arg(long)]
         registry: Option<String>,
-        /// grant the network the new version asks for
-        #[arg(long)]
-        yes: bool,
-        #[arg(long = "grant", value_name = "ORIGIN")]
-        grants: Vec<String>,
-        #[arg(long)]
-        allow_unsigned: bool,
+        #[command(flatten)]
+        accept: Acceptance,
         #[arg(long)]
         json: bool,
     },
@@ -131,6 +120,21 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// What an admin accepts of a package: the network it asks for, and a
+/// signature this host cannot vouch for.
+#[derive(clap::Args, Debug)]
+pub struct Acceptance {
+    /// grant all of the network the capability table shows
+    #[arg(long)]
+    yes: bool,
+    /// grant this origin or pattern (of those it asks for)
+    #[arg(long = "grant", value_name = "ORIGIN")]
+    grants: Vec<String>,
+    /// accept an unsigned package, or one signed by a key not trusted (loudly)
+    #[arg(long)]
+    allow_unsigned: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -209,7 +213,7 @@ pub async fn run(command: PluginCommand) -> Result<()> {
                 format!("{} {} (helpdesk:connector@{}) signed by {} in {}, sha256 {}\n", package.manifest.id, package.manifest.version, package.manifest.api, key.public.id(), output.display(), package.digest)
             });
         }
-        PluginCommand::Install { target, registry, yes, grants, allow_unsigned, json } => {
+        PluginCommand::Install { target, registry, accept: Acceptance { yes, grants, allow_unsigned }, json } => {
             let (bytes, what) = match &registry {
                 Some(url) if !std::path::Path::new(&target).is_file() => {
                     let (id, version) = target.split_once('@').map_or((target.as_str(), None), |(id, v)| (id, Some(v)));
@@ -237,7 +241,7 @@ pub async fn run(command: PluginCommand) -> Result<()> {
         }
         PluginCommand::Search { id, registry, json } => search(id, &registry, json).await?,
         PluginCommand::List { updates: true, registry: Some(registry), json } => search(None, &registry, json).await?,
-        PluginCommand::Upgrade { id, to, registry, yes, grants, allow_unsigned, json } => {
+        PluginCommand::Upgrade { id, to, registry, accept: Acceptance { yes, grants, allow_unsigned }, json } => {
             let home = super::home()?;
             let plugins = super::installed::Plugins::at(&home);
             let state = plugins.state(&id)?.with_context(|| format!("{id} is not installed"))?;
