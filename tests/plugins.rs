@@ -1,6 +1,7 @@
 //! Plugin packages made from other components: the connector of the
 //! released API 0.1.0 packs and verifies as 0.1.0; a core module (no
-//! component) and a package packed twice are refused.
+//! component), a package packed twice, and a component exporting an API
+//! this host does not bind are refused.
 
 use helpdesk_host::plugins::keys::SecretKey;
 use helpdesk_host::plugins::package::{self, Manifest};
@@ -25,4 +26,36 @@ fn a_connector_of_api_0_1_packs_as_0_1_and_other_files_are_refused() {
     assert!(format!("{refused:#}").contains("not a WebAssembly component"), "{refused:#}");
     let unpacked = package::verify(&old, &trust, true).unwrap_err();
     assert!(format!("{unpacked:#}").contains("no manifest"), "{unpacked:#}");
+}
+
+/// A component that exports `helpdesk:connector/sync@0.3.0` (an empty
+/// instance): an API no version of this host binds.
+fn component_of_api_0_3() -> Vec<u8> {
+    use wasm_encoder::{Component, ComponentExportKind, ComponentExportSection, ComponentInstanceSection};
+    let mut component = Component::new();
+    let mut instances = ComponentInstanceSection::new();
+    instances.export_items(Vec::<(&str, ComponentExportKind, u32)>::new());
+    component.section(&instances);
+    let mut exports = ComponentExportSection::new();
+    exports.export("helpdesk:connector/sync@0.3.0", ComponentExportKind::Instance, 0, None);
+    component.section(&exports);
+    component.finish()
+}
+
+#[test]
+fn an_api_this_host_does_not_bind_is_refused_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::generate(&dir.path().join("k.key"), "Tests").unwrap();
+    let trust = TrustStore::at(dir.path());
+    trust.add(&key.public).unwrap();
+    let manifest = Manifest { id: "exchange-connector".into(), version: "9.0.0".into(), ..Default::default() };
+    let newer = component_of_api_0_3();
+    let refused = package::pack(&newer, &manifest, &key).unwrap_err();
+    let message = format!("{refused:#}");
+    assert!(message.contains("helpdesk:connector@0.3.0") && message.contains("0.1.x, 0.2.x"), "{message}");
+    // Packed elsewhere (a newer host), signed by a trusted key: still refused.
+    let packed = package::assemble(&newer, &Manifest { api: "0.3.0".into(), ..manifest }, &key).unwrap();
+    let refused = package::verify(&packed, &trust, false).unwrap_err();
+    let message = format!("{refused:#}");
+    assert!(message.contains("helpdesk:connector@0.3.0") && message.contains("0.1.x, 0.2.x"), "{message}");
 }

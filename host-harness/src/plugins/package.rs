@@ -102,7 +102,13 @@ pub fn pack(component: &[u8], manifest: &Manifest, key: &SecretKey) -> Result<Ve
         bail!("the component is a package already (it has a {MANIFEST_SECTION} or {SIGNATURE_SECTION} section)");
     }
     let api = crate::runtime::Runtime::check(component)?;
-    let manifest = Manifest { api: api.to_string(), ..manifest.clone() };
+    assemble(component, &Manifest { api: api.to_string(), ..manifest.clone() }, key)
+}
+
+/// The package format itself, nothing checked: the component, the
+/// manifest section, the signature section. `pack` checks first; a host
+/// of another version may have packed what this one refuses.
+pub fn assemble(component: &[u8], manifest: &Manifest, key: &SecretKey) -> Result<Vec<u8>> {
     let mut bytes = component.to_vec();
     bytes.extend(custom(MANIFEST_SECTION, toml::to_string(&manifest)?.as_bytes()));
     let signature = key.sign(&message(&bytes));
