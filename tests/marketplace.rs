@@ -52,8 +52,11 @@ fn registry(dir: &Path) -> Registry {
     panic!("docker-registry did not start on port {port}");
 }
 
+/// The host with its data directory `home`, and its compiled-code cache
+/// beside it (`home`'s sibling `cache`).
 fn host(home: &Path, args: &[&str]) -> (bool, Value, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_helpdesk-host")).args(args).env("HELPDESK_HOST_HOME", home).output().unwrap();
+    let cache = home.with_file_name("cache");
+    let output = Command::new(env!("CARGO_BIN_EXE_helpdesk-host")).args(args).env("HELPDESK_HOST_HOME", home).env("HELPDESK_HOST_CACHE", &cache).output().unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
     let document = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     (output.status.success(), document, String::from_utf8(output.stderr).unwrap())
@@ -251,6 +254,27 @@ async fn an_installed_plugin_syncs_within_its_grant() {
     let (ok, summary, stderr) = run(&["sync", "--config", config.to_str().unwrap(), "--json"]);
     assert!(ok, "{stderr}");
     assert_eq!(summary["created"].as_u64().unwrap() + summary["skipped"].as_u64().unwrap(), 40, "{summary}");
+    // Compiled once into a cache that is the user's alone.
+    let cache = dir.path().join("cache");
+    let compiled = || std::fs::read_dir(&cache).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "cwasm")).count();
+    assert_eq!(compiled(), 1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        assert_eq!(std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777, 0o700);
+        // Someone else's cache is never loaded from (as root, the test can
+        // hand it to another user): the run compiles, and writes nothing there.
+        if std::fs::metadata(dir.path()).unwrap().uid() == 0 {
+            for entry in std::fs::read_dir(&cache).unwrap() {
+                std::fs::remove_file(entry.unwrap().path()).unwrap();
+            }
+            std::os::unix::fs::chown(&cache, Some(65534), Some(65534)).unwrap();
+            let (ok, _, stderr) = run(&["sync", "--config", config.to_str().unwrap(), "--json"]);
+            assert!(ok, "{stderr}");
+            assert_eq!(compiled(), 0, "nothing compiled into someone else's directory");
+            std::os::unix::fs::chown(&cache, Some(0), Some(0)).unwrap();
+        }
+    }
     let (ok, removed, _) = run(&["plugin", "remove", "exchange-connector", "--json"]);
     assert!(ok && removed["removed"] == "exchange-connector");
     assert_eq!(run(&["plugin", "list", "--json"]).1, serde_json::json!([]));

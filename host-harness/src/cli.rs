@@ -466,7 +466,8 @@ fn runtime_for(config: &HostConfig) -> Result<std::sync::Arc<Runtime>> {
             );
         }
     }
-    Ok(std::sync::Arc::new(Runtime::load(&bytes, None, crate::runtime::Limits::default())?))
+    // Compiled once into the user's private cache, keyed by these bytes.
+    Ok(std::sync::Arc::new(Runtime::load(&bytes, crate::runtime::cache_dir().as_deref(), crate::runtime::Limits::default())?))
 }
 
 fn store_of(config: Option<PathBuf>, db: Option<PathBuf>) -> Result<Store> {

@@ -265,7 +265,7 @@ fn audit(engine: &Engine, component: &Component) -> Result<()> {
 /// Compile, or load the compiled component from the cache. The key covers
 /// the wasm bytes and the engine's settings and version.
 fn compile(engine: &Engine, wasm: &[u8], cache: Option<&Path>) -> Result<Component> {
-    let Some(dir) = cache else { return Ok(Component::new(engine, wasm)?) };
+    let Some(dir) = cache.filter(|dir| private(dir)) else { return Ok(Component::new(engine, wasm)?) };
     let mut key = Sha256::new();
     key.update(wasm);
     let mut hasher = StableHasher(Sha256::new());
@@ -292,6 +292,49 @@ fn compile(engine: &Engine, wasm: &[u8], cache: Option<&Path>) -> Result<Compone
     Ok(unsafe { Component::deserialize(engine, &compiled)? })
 }
 
+/// Whether `dir` may hold compiled code this host loads: a directory (not
+/// a link) of this user's, which no one else may read or write (made so,
+/// if it is ours). Loading compiled code runs it unchecked, so a cache
+/// another user could write to is not used: the component is compiled.
+fn private(dir: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let owned = || -> std::io::Result<bool> {
+            std::fs::create_dir_all(dir)?;
+            let meta = std::fs::symlink_metadata(dir)?;
+            // A file made here now is this user's: the directory must be too.
+            let probe = dir.join(format!(".owner-{}", std::process::id()));
+            std::fs::write(&probe, b"")?;
+            let mine = std::fs::metadata(&probe)?.uid();
+            let _ = std::fs::remove_file(&probe);
+            if !meta.is_dir() || meta.uid() != mine {
+                return Ok(false);
+            }
+            if meta.mode() & 0o077 != 0 {
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+            }
+            Ok(true)
+        };
+        match owned() {
+            Ok(true) => true,
+            Ok(false) => {
+                tracing::warn!("the component cache {} is not this user's alone: not used", dir.display());
+                false
+            }
+            Err(e) => {
+                tracing::warn!("the component cache {} cannot be used: {e}", dir.display());
+                false
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        false
+    }
+}
+
 /// `Hash` into a digest whose output does not change between Rust releases.
 struct StableHasher(Sha256);
 
@@ -304,7 +347,9 @@ impl Hasher for StableHasher {
     }
 }
 
-fn cache_dir() -> Option<PathBuf> {
+/// Where compiled components are kept: `HELPDESK_HOST_CACHE`, else the
+/// user's cache directory (used only while it is private: see `private`).
+pub fn cache_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("HELPDESK_HOST_CACHE") {
         return Some(PathBuf::from(dir));
     }
