@@ -331,11 +331,11 @@ fn grant(asked: &[String], yes: bool, named: &[String]) -> Result<Vec<String>> {
 /// the update of what is installed.
 async fn search(id: Option<String>, registry: &str, json: bool) -> Result<()> {
     let registry = Registry::new(registry)?;
+    let installed = super::installed::Plugins::at(&super::home()?);
     let ids = match id {
         Some(id) => vec![id],
-        None => super::installed::Plugins::at(&super::home()?).list()?.into_iter().map(|s| s.id).collect(),
+        None => installed.list()?.into_iter().map(|s| s.id).collect(),
     };
-    let installed = super::installed::Plugins::at(&super::home()?);
     let mut found = Vec::new();
     for id in ids {
         let versions = registry.versions(&id).await?;

@@ -78,7 +78,7 @@ impl Plugins {
     /// yet (an installed one is upgraded instead).
     pub fn install(&self, bytes: &[u8], verified: &Verified, granted: Vec<String>) -> Result<State> {
         let manifest = &verified.manifest;
-        ensure!(is_safe(&manifest.id) && is_safe(&manifest.version), "the package's id or version is not a plain name: {} {}", manifest.id, manifest.version);
+        plain(&manifest.id, &manifest.version)?;
         if let Some(state) = self.state(&manifest.id)? {
             bail!("{} is installed already (version {}); use `plugin upgrade {}`", manifest.id, state.active, manifest.id);
         }
@@ -92,6 +92,7 @@ impl Plugins {
     /// Write the package into `plugins/<id>/<version>/` by way of the
     /// staging directory.
     fn stage(&self, id: &str, version: &str, bytes: &[u8]) -> Result<()> {
+        plain(id, version)?;
         let staging = self.dir.join(".staging").join(format!("{id}-{version}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&staging);
         std::fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
@@ -125,6 +126,7 @@ impl Plugins {
             (_, Some(record)) => record.clone(),
             (Some((_, verified)), None) => {
                 ensure!(verified.manifest.id == id, "the package is {}, not {id}", verified.manifest.id);
+                ensure!(verified.manifest.version == version, "the package says it is {id} {}, not {version}; refused", verified.manifest.version);
                 installed(verified)
             }
             (None, None) => bail!("{id} {version} is not installed here, and no package of it was given"),
@@ -177,7 +179,8 @@ impl Plugins {
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
         ensure!(digest == record.digest, "{} changed since it was installed (its SHA-256 is {digest}, not {}); refused", path.display(), record.digest);
-        package::verify(&bytes, trust, record.key.is_none()).with_context(|| format!("{id} {} no longer verifies", state.active))?;
+        // Compiled once, by the load that follows (which audits it).
+        package::verify_signature(&bytes, trust, record.key.is_none()).with_context(|| format!("{id} {} no longer verifies", state.active))?;
         Ok((bytes, state))
     }
 }
@@ -191,7 +194,12 @@ fn installed(verified: &Verified) -> Installed {
     }
 }
 
-/// An id or version that is one path segment and nothing odd.
+/// An id and a version that are each one path segment and nothing odd.
+fn plain(id: &str, version: &str) -> Result<()> {
+    ensure!(is_safe(id) && is_safe(version), "the package's id or version is not a plain name: {id} {version}");
+    Ok(())
+}
+
 fn is_safe(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.+".contains(c))
 }

@@ -171,6 +171,19 @@ pub struct Verified {
 /// or foreign one only with `allow_unsigned`), its API against what the
 /// host binds, its imports against what it grants.
 pub fn verify(bytes: &[u8], trust: &TrustStore, allow_unsigned: bool) -> Result<Verified> {
+    let verified = verify_signature(bytes, trust, allow_unsigned)?;
+    let api = crate::runtime::Runtime::check(bytes)?;
+    ensure!(
+        verified.manifest.api.is_empty() || verified.manifest.api == api.to_string(),
+        "the manifest says it exports helpdesk:connector@{}, the component exports @{api}",
+        verified.manifest.api
+    );
+    Ok(verified)
+}
+
+/// `verify` without compiling the component: for a load, whose
+/// `Runtime::load` audits the imports and binds the API itself.
+pub fn verify_signature(bytes: &[u8], trust: &TrustStore, allow_unsigned: bool) -> Result<Verified> {
     let package = Package::read(bytes)?;
     let key = match (&package.key, &package.signature) {
         (Some(key), Some((signature, start))) => {
@@ -189,11 +202,5 @@ pub fn verify(bytes: &[u8], trust: &TrustStore, allow_unsigned: bool) -> Result<
         _ if allow_unsigned => None,
         _ => bail!("the package is not signed; refused (only --allow-unsigned installs it)"),
     };
-    let api = crate::runtime::Runtime::check(bytes)?;
-    ensure!(
-        package.manifest.api.is_empty() || package.manifest.api == api.to_string(),
-        "the manifest says it exports helpdesk:connector@{}, the component exports @{api}",
-        package.manifest.api
-    );
     Ok(Verified { manifest: package.manifest, digest: package.digest, key })
 }
