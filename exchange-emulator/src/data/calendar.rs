@@ -396,7 +396,9 @@ impl Mailbox {
     /// The starts and ends (UTC) of a series' occurrences as its pattern
     /// makes them, at the master's local time of day in its zone (summer
     /// time shifts them in UTC), deleted ones included: what a client
-    /// expands a series to.
+    /// expands a series to (weekly patterns as recurrence-patterns-and-ews
+    /// describes them, quoted in reference/mailbox-content.md 1.4; the
+    /// instances a Graph client gets: fixture event-list-instances__01).
     pub fn pattern_occurrences(master: &Event) -> Vec<(String, String)> {
         use time::format_description::well_known::Rfc3339;
         let Some(weekly) = &master.recurrence else { return Vec::new() };

@@ -1,8 +1,12 @@
 //! The organisation's operations, answered over every mailbox rather than
 //! one: GetSearchableMailboxes (eDiscovery: the mailboxes a search may
 //! cover, which needs the Mailbox Search role), GetRoomLists and GetRooms
-//! (messages.xsd). Their responses are single response messages, without
-//! a `ResponseMessages` wrapper.
+//! (their request and response types in ../shared/fixtures/ews/schema/
+//! messages.xsd, SearchableMailboxType and RoomType in types.xsd; the
+//! role from reference/mailbox-content.md 1.7). Their responses are single
+//! response messages, without a `ResponseMessages` wrapper, as the schema
+//! types them. No fixture has an answer of theirs: the values (guids,
+//! reference ids, the room list's name) are made up in the shapes above.
 
 use super::request::{MESSAGES, TYPES};
 use super::{Answer, envelope, wire};

@@ -417,8 +417,8 @@ fn get_folder(mailbox: &Mailbox, op: &Element, shape: &Shape) -> String {
 
 fn find_folder(mailbox: &Mailbox, op: &Element, shape: &Shape) -> String {
     // A folder's permissions come from GetFolder only (the EWS Managed
-    // API refuses FolderSchema.Permissions in FindFolders; how Exchange
-    // words its refusal is ours).
+    // API refuses FolderSchema.Permissions in FindFolders). Not in
+    // ../shared: the refusal, its code and its words are ours.
     if shape.names("PermissionSet") {
         let text = "The property 'folder:PermissionSet' is not valid for this request: use GetFolder.";
         return response("FindFolder", &error("FindFolder", "ErrorInvalidPropertyRequest", text, ""));

@@ -1,6 +1,10 @@
 //! A folder's permission set, as GetFolder writes it when `folder:PermissionSet`
-//! is asked for (PermissionSetType and CalendarPermissionSetType of
-//! types.xsd). The owner is not listed; Default and Anonymous always are.
+//! is asked for: the elements, their order and enumerations follow
+//! PermissionSetType, CalendarPermissionSetType and BasePermissionType of
+//! ../shared/fixtures/ews/schema/types.xsd. Not in ../shared, and so our
+//! choice from Exchange's behaviour as admins know it: the owner is not
+//! listed, Default and Anonymous always are (Default None, on a calendar
+//! FreeBusyTimeOnly), and the rights each level stands for.
 
 use crate::data::{Folder, Grant};
 use quick_xml::escape::escape;

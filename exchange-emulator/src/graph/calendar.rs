@@ -81,9 +81,11 @@ fn calendars(mailbox: &Mailbox) -> Vec<Value> {
         .collect()
 }
 
-/// calendarPermission entries (calendarpermission resource): the
-/// organisation's ("My Organization", free/busy by default), and each
-/// grant's, its EWS level as a Graph role.
+/// calendarPermission entries: the organisation's ("My Organization",
+/// free/busy by default), and each grant's, its EWS level as a Graph role.
+/// Not in ../shared (no calendarPermission fixture): the shape and roles
+/// are Graph's calendarPermission resource as Microsoft documents it, the
+/// level-to-role mapping ours.
 fn permissions(calendar: &crate::data::Folder) -> Vec<Value> {
     let role = |level: &str| match level {
         "Owner" | "PublishingEditor" | "Editor" | "PublishingAuthor" | "Author" | "NoneditingAuthor" | "Contributor" => "write",
@@ -197,6 +199,8 @@ fn event_json(mailbox: &Mailbox, e: &Event, zone: &'static str) -> Value {
 fn instances(mailbox: &Mailbox, master: &Event, query: &HashMap<String, String>, zone: &'static str) -> Answer {
     let window = |name: &str| query.get(name).and_then(|t| time::PrimitiveDateTime::parse(t.trim_end_matches('Z'), &time::format_description::well_known::Iso8601::DEFAULT).ok()).map(|t| t.assume_utc());
     let (Some(from), Some(to)) = (window("startDateTime"), window("endDateTime")) else {
+        // event-list-instances makes both required; the code and words
+        // of the refusal are ours (no fixture has them).
         return graph_error(400, "ErrorInvalidParameter", "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.");
     };
     if master.kind != EventKind::RecurringMaster {

@@ -327,6 +327,8 @@ fn decode_segment(segment: &str) -> String {
 pub const MAILBOXLESS_USER: &str = "former.employee@example.com";
 
 /// A guest (B2B) user: in the directory, with no mailbox in this tenant.
+/// Not in ../shared: `userType` Guest and the `#EXT#` principal name are
+/// the user resource as Microsoft documents it.
 pub const GUEST_USER: &str = "dana@fabrikam.example";
 
 /// One user of the directory.
@@ -498,7 +500,8 @@ pub fn get(
             answer(200, body)
         }
         // Rooms (place-list, v1.0): their addresses, for telling them from
-        // people.
+        // people. Not in ../shared: the shape is the place resource as
+        // Microsoft documents it (emailAddress, displayName, nickname).
         ["places", "microsoft.graph.room"] => {
             let value: Vec<Value> = mailboxes
                 .iter()
