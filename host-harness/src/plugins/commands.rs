@@ -228,6 +228,9 @@ pub async fn run(command: PluginCommand) -> Result<()> {
                 eprintln!("WARNING: installing {what}, which no key this host trusts signed (--allow-unsigned)");
             }
             let granted = grant(&verified.manifest.network, yes, &grants)?;
+            if granted.is_empty() && !verified.manifest.network.is_empty() {
+                anyhow::bail!("the plugin asks for network access; grant it with --yes (all of the table) or --grant ORIGIN, nothing was installed");
+            }
             let state = super::installed::Plugins::at(&home).install(&bytes, &verified, granted)?;
             print(json, &state_json(&state), || format!("installed {} {}, granted {}\n", state.id, state.active, state.granted.join(", ")));
         }
@@ -252,9 +255,11 @@ pub async fn run(command: PluginCommand) -> Result<()> {
                 (None, Some(url)) => {
                     let (bytes, version) = Registry::new(url)?.fetch(&id, to.as_deref()).await?;
                     let verified = package::verify(&bytes, &TrustStore::at(&home), allow_unsigned).with_context(|| format!("{id} {version} was refused"))?;
-                    let known: Vec<String> = state.granted.clone();
-                    let asked: Vec<String> = verified.manifest.network.iter().filter(|n| !known.contains(n)).cloned().collect();
-                    let newly = if asked.is_empty() { Vec::new() } else if yes { asked } else { grants.clone() };
+                    // What it asks for beyond the grant it has; refused in
+                    // `upgrade` if not granted now.
+                    let asked: Vec<String> = verified.manifest.network.iter().filter(|n| !state.granted.contains(n)).cloned().collect();
+                    let named: Vec<String> = grants.iter().filter(|g| !state.granted.contains(g)).cloned().collect();
+                    let newly = grant(&asked, yes, &named)?;
                     plugins.upgrade(&id, Some((&bytes, &verified)), &version, &newly, to.is_some())?
                 }
                 (None, None) => anyhow::bail!("name the registry (--registry) to fetch {id} {}", to.as_deref().unwrap_or("at its highest version")),
@@ -296,7 +301,8 @@ fn state_json(state: &super::installed::State) -> serde_json::Value {
 
 /// The network a package asks for, as a table, and what the admin grants
 /// of it: all with `--yes`, those named with `--grant`, or what they
-/// answer at the terminal; nothing asked for needs nothing.
+/// answer at the terminal; nothing without a terminal (the caller refuses
+/// what needs more).
 fn grant(asked: &[String], yes: bool, named: &[String]) -> Result<Vec<String>> {
     if asked.is_empty() {
         return Ok(Vec::new());
@@ -316,15 +322,12 @@ fn grant(asked: &[String], yes: bool, named: &[String]) -> Result<Vec<String>> {
     }
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
-        anyhow::bail!("the plugin asks for network access; grant it with --yes (all of the table) or --grant ORIGIN, nothing was installed");
+        return Ok(Vec::new());
     }
     eprint!("Grant all of it? [y/N] ");
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
-    match answer.trim().eq_ignore_ascii_case("y") {
-        true => Ok(asked.to_vec()),
-        false => anyhow::bail!("not granted; nothing was installed"),
-    }
+    Ok(if answer.trim().eq_ignore_ascii_case("y") { asked.to_vec() } else { Vec::new() })
 }
 
 /// The versions a registry has of `id`, or of each installed plugin, and

@@ -131,8 +131,9 @@ impl Plugins {
             }
             (None, None) => bail!("{id} {version} is not installed here, and no package of it was given"),
         };
+        // Only what this version asks for can be granted anew.
         let mut granted = state.granted.clone();
-        granted.extend(newly_granted.iter().filter(|g| !state.granted.contains(g)).cloned());
+        granted.extend(newly_granted.iter().filter(|g| record.network.contains(g) && !state.granted.contains(g)).cloned());
         let missing: Vec<&String> = record.network.iter().filter(|n| !granted.contains(n)).collect();
         if !missing.is_empty() {
             bail!(
