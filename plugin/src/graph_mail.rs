@@ -37,7 +37,7 @@ pub fn sync(graph: &mut Graph, request: &SyncRequest) -> Result<u64> {
         let mut mailbox = Mailbox { address, user, request, folders: HashMap::new() };
         let result = sync_mailbox(graph, &mut mailbox, &states).and_then(|mail| {
             let events = crate::graph_calendar::sync(graph, address, &mailbox.user, request)?;
-            Ok(mail + events + crate::graph_tasks::sync(graph, address, &mailbox.user, request)?)
+            Ok(mail + events + crate::graph_tasks::sync(graph, address, &mailbox.user, request, &states)?)
         });
         match result {
             Ok(count) => documents += count,

@@ -13,20 +13,19 @@ use crate::graph::todo::{self, Entry};
 use crate::graph::{Graph, segment};
 use crate::graph_mail::item_attachments;
 use crate::report;
+use std::collections::HashMap;
 
 /// Every list of the mailbox `address` (`user` in paths); the documents
-/// handed over. A list that cannot be read is a warning.
-pub fn sync(graph: &mut Graph, address: &str, user: &str, request: &SyncRequest) -> Result<u64> {
+/// handed over; `states`: the stored checkpoints by mailbox and folder. A
+/// list that cannot be read is a warning.
+pub fn sync(graph: &mut Graph, address: &str, user: &str, request: &SyncRequest, states: &HashMap<(&str, &str), &str>) -> Result<u64> {
     if !request.content.contains(&ContentKind::Task) {
         return Ok(0);
     }
     let mut documents = 0;
     for list in todo::lists(graph, user)? {
-        let checkpoint = request
-            .document_checkpoints
-            .iter()
-            .find(|c| request.mode == SyncMode::Incremental && c.mailbox.eq_ignore_ascii_case(address) && c.folder_id == list.id)
-            .map(|c| c.state.clone());
+        let incremental = request.mode == SyncMode::Incremental;
+        let checkpoint = states.get(&(address, list.id.as_str())).filter(|_| incremental).map(|s| s.to_string());
         match sync_list(graph, address, user, &list, checkpoint, request) {
             Ok(count) => documents += count,
             Err(e) if crate::sync::folder_local(e.kind) => report::warn(&format!("the task list '{}' of {address} was skipped: {}", list.name, e.message)),
