@@ -133,8 +133,20 @@ async fn keygen_pack_publish_install_sync_upgrade_roll_back_and_remove() {
 
     let (_, updates, _) = run(&["plugin", "list", "--updates", "--registry", &url, "--json"]);
     assert_eq!(updates[0]["update"], "0.3.0", "{updates}");
+    // The new version must accept the configurations that run the plugin:
+    // one it cannot sign in with stops the upgrade, 0.1.0 stays active.
+    let wrong = dir.path().join("wrong-password.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(&format!("password = \"{}\"", emulator.password()), "password = \"not-it\"");
+    std::fs::write(&wrong, text).unwrap();
+    let (ok, refused, _) = run(&["plugin", "upgrade", "exchange-connector", "--to", "0.2.0", "--registry", &url, "--config", wrong.to_str().unwrap(), "--json"]);
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(!ok && message.contains("does not accept the configuration") && message.contains("wrong-password.toml") && message.contains("0.1.0 stays active"), "{refused}");
+    assert!(message.contains("authentication"), "why, in the plugin's words: {message}");
+    assert_eq!(run(&["plugin", "list", "--json"]).1[0]["active"], "0.1.0");
+    // The configuration the syncs ran with is checked without being named.
     let (ok, upgraded, stderr) = run(&["plugin", "upgrade", "exchange-connector", "--to", "0.2.0", "--registry", &url, "--json"]);
     assert!(ok && upgraded["active"] == "0.2.0" && upgraded["previous"] == "0.1.0", "{upgraded} {stderr}");
+    assert_eq!(upgraded["checked"], serde_json::json!([config]), "{upgraded}");
     // The checkpoints are the plugin id's: nothing is listed again (a full
     // listing would find the 60 unchanged), one SyncFolderItems a folder
     // beside the folder listing and the public folders' routing.
@@ -150,9 +162,19 @@ async fn keygen_pack_publish_install_sync_upgrade_roll_back_and_remove() {
     assert!(ok && rolled_back["active"] == "0.1.0", "a rollback needs no registry: {rolled_back}");
     assert_eq!(sync(false)["created"], 0);
 
+    // Removed with --purge: the database of the configuration that ran it
+    // forgets its checkpoints; the users stay.
+    let db = dir.path().join("helpdesk.db");
+    let users = helpdesk_host::store::Store::open(&db).unwrap().users().unwrap();
+    let (ok, removed, stderr) = run(&["plugin", "remove", "exchange-connector", "--purge", "--json"]);
+    assert!(ok && removed["purged"][0]["database"] == db.to_str().unwrap(), "{removed} {stderr}");
+    assert!(removed["purged"][0]["checkpoints"].as_u64().unwrap() >= folders, "{removed}");
+    let store = helpdesk_host::store::Store::open(&db).unwrap();
+    assert!(store.checkpoints(helpdesk_host::runs::SOURCE).unwrap().is_empty());
+    assert_eq!(store.users().unwrap(), users);
+
     // Offline: the registry stopped, the file installs.
     drop(registry);
-    assert!(run(&["plugin", "remove", "exchange-connector", "--json"]).0);
     let (ok, _, stderr) = run(&["plugin", "install", &at("connector-0.2.0.wasm"), "--yes", "--json"]);
     assert!(ok, "{stderr}");
     assert!(run(&["plugin", "remove", "exchange-connector", "--json"]).0);

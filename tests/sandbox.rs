@@ -1,6 +1,9 @@
 //! The walls of the sandbox, each proved by a component that tries to get
 //! through: egress to an unlisted host, an endless loop, unbounded
-//! allocation, a trap, a filesystem import; and TLS trust.
+//! allocation, a trap, a filesystem import, a second linear memory, too
+//! many tables or instances, a table grown without end, forged lines on
+//! standard error, a flood of requests, of batches for the store and of
+//! warnings; and TLS trust.
 
 use helpdesk_e2e::setup;
 use helpdesk_host::cli::emulator_config;
@@ -173,4 +176,194 @@ async fn a_file_that_crashes_the_reader_fails_alone() {
     let summary = connection.sync(&misbehaving(Limits::default()), &s.store, SyncMode::Full, false).await.unwrap();
     assert!(summary.warnings.iter().any(|w| w == "crash.pdf: Err(\"the reader crashed on it\")"), "{:?}", summary.warnings);
     assert!(summary.warnings.iter().any(|w| w == "fine.txt: Ok(\"hello\")"), "{:?}", summary.warnings);
+}
+
+/// The misbehaving component with one more core module instantiated at its
+/// outer level, `copies` times: a component is a list of sections, and the
+/// module's index is the number of core modules its outer level has before.
+fn grown(module: &wasm_encoder::Module, copies: u32) -> Vec<u8> {
+    use wasm_encoder::ComponentSection;
+    use wasmparser::{ComponentAlias, ComponentExternalKind, ComponentOuterAliasKind, Parser, Payload};
+    let (mut modules, mut depth) = (0u32, 0u32);
+    for payload in Parser::new(0).parse_all(MISBEHAVING) {
+        match payload.unwrap() {
+            Payload::ModuleSection { .. } => {
+                modules += u32::from(depth == 0);
+                depth += 1;
+            }
+            Payload::ComponentSection { .. } => depth += 1,
+            Payload::End(_) => depth = depth.saturating_sub(1),
+            Payload::ComponentAliasSection(aliases) if depth == 0 => {
+                for alias in aliases {
+                    let module = matches!(
+                        alias.unwrap(),
+                        ComponentAlias::InstanceExport { kind: ComponentExternalKind::Module, .. }
+                            | ComponentAlias::Outer { kind: ComponentOuterAliasKind::CoreModule, .. }
+                    );
+                    modules += u32::from(module);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut bytes = MISBEHAVING.to_vec();
+    wasm_encoder::ModuleSection(module).append_to_component(&mut bytes);
+    let mut instances = wasm_encoder::InstanceSection::new();
+    for _ in 0..copies {
+        instances.instantiate(modules, Vec::<(&str, wasm_encoder::ModuleArg)>::new());
+    }
+    instances.append_to_component(&mut bytes);
+    bytes
+}
+
+/// A core module with `memories` memories and `tables` tables, whose start
+/// function grows its first table by `grow` elements.
+fn module(memories: u32, tables: u32, grow: i32) -> wasm_encoder::Module {
+    use wasm_encoder::*;
+    let mut module = Module::new();
+    let mut types = TypeSection::new();
+    types.ty().function([], []);
+    module.section(&types);
+    let mut functions = FunctionSection::new();
+    if grow > 0 {
+        functions.function(0);
+        module.section(&functions);
+    }
+    let mut table_section = TableSection::new();
+    for _ in 0..tables {
+        table_section.table(TableType { element_type: RefType::FUNCREF, minimum: 1, maximum: None, table64: false, shared: false });
+    }
+    module.section(&table_section);
+    let mut memory_section = MemorySection::new();
+    for _ in 0..memories {
+        memory_section.memory(MemoryType { minimum: 1, maximum: None, memory64: false, shared: false, page_size_log2: None });
+    }
+    module.section(&memory_section);
+    if grow > 0 {
+        module.section(&StartSection { function_index: 0 });
+        let mut code = CodeSection::new();
+        let mut body = Function::new([]);
+        body.instructions().ref_null(HeapType::Abstract { shared: false, ty: AbstractHeapType::Func }).i32_const(grow).table_grow(0).drop().end();
+        code.function(&body);
+        module.section(&code);
+    }
+    module
+}
+
+/// A component that asks for more than the walls allow cannot start: the
+/// run fails with the wall named, and the next run (of a component within
+/// them) is fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_memory_more_tables_instances_or_table_elements_stop_the_plugin_at_its_start() {
+    use helpdesk_host::runtime::limits::{INSTANCES, MEMORIES, TABLE_ELEMENTS, TABLES};
+    let cases = [
+        (grown(&module(1, 0, 0), 1), format!("it asked for more than {MEMORIES} linear memory")),
+        (grown(&module(0, TABLES as u32, 0), 1), format!("it asked for more than {TABLES} tables")),
+        (grown(&module(0, 0, 0), INSTANCES as u32), format!("it asked for more than {INSTANCES} instances")),
+        (grown(&module(0, 1, TABLE_ELEMENTS as i32), 1), format!("it grew a table beyond {TABLE_ELEMENTS} elements")),
+    ];
+    for (wasm, wall) in cases {
+        let runtime = Runtime::load(&wasm, None, Limits::default()).expect("a valid component, within the static checks");
+        let (connection, emulator) = connection("ok").await;
+        let error = connection.check(&runtime).await.unwrap_err();
+        assert_eq!(error.kind, "host", "{error}");
+        assert!(error.message.contains(&format!("the plugin could not start: {wall}")), "{wall}: {error}");
+        assert_eq!(emulator.requests(), 0);
+    }
+    // Within the walls, the same module instantiates: what failed was the wall.
+    let within = Runtime::load(&grown(&module(0, 1, 1000), 1), None, Limits::default()).unwrap();
+    next_run_is_fine(&within).await;
+}
+
+/// What a plugin writes to standard error reaches the log and the run's
+/// error escaped: no terminal escape, no carriage return, no forged line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standard_error_is_escaped_and_kept_as_the_plugins_last_words() {
+    let runtime = misbehaving(Limits::default());
+    let (connection, _emulator) = connection("stderr").await;
+    let error = connection.check(&runtime).await.unwrap_err();
+    assert!(error.message.contains("it trapped"), "{error}");
+    let (_, words) = error.message.split_once("It wrote to standard error: ").expect("its last words");
+    assert!(words.starts_with("\\u{1b}[2J\\u{1b}[31m2026-12-06T00:00:00Z ERROR helpdesk_host: forged\\u{d} / "), "{words}");
+    assert!(words.contains("gone \\u{1b}[0m quietly"), "the panic message: {words}");
+    assert!(!error.message.contains(['\u{1b}', '\r', '\n']), "nothing raw: {:?}", error.message);
+    next_run_is_fine(&runtime).await;
+}
+
+/// A server that answers every request after `delay`, counting how many
+/// it had at once.
+async fn slow_server(delay: Duration) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://127.0.0.1:{}/EWS/Exchange.asmx", listener.local_addr().unwrap().port());
+    let (now, most) = (std::sync::Arc::new(AtomicUsize::new(0)), std::sync::Arc::new(AtomicUsize::new(0)));
+    let seen = most.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { return };
+            let (now, most) = (now.clone(), most.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |_request| {
+                    let (now, most) = (now.clone(), most.clone());
+                    async move {
+                        most.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                        tokio::time::sleep(delay).await;
+                        now.fetch_sub(1, Ordering::SeqCst);
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(b"ok"))))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(tcp), service).await;
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// A plugin that fires 40 requests at once gets all its answers, but the
+/// server never has more than the cap of them at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_in_flight_are_capped_per_run() {
+    use helpdesk_host::capabilities::egress::MAX_IN_FLIGHT;
+    let (url, most) = slow_server(Duration::from_millis(100)).await;
+    let emulator = Emulator::start(EmulatorOptions { contacts: 1, ..Default::default() }).await.unwrap();
+    let mut config = emulator_config(&emulator, "unused.db".as_ref());
+    config.exchange.endpoint = url;
+    config.exchange.auth = Some("basic".into());
+    let mut connection = Connection::from_config(&config).unwrap();
+    connection.set("behavior", "flood-requests");
+    let info = connection.check(&misbehaving(Limits::default())).await.unwrap();
+    assert_eq!(info.product, "answered 40");
+    let most = most.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(most <= MAX_IN_FLIGHT, "the server had {most} requests at once");
+    assert!(most > 1, "the plugin's requests do go in parallel, up to the cap: {most}");
+}
+
+/// A plugin that hands over batches faster than the store writes them
+/// waits for the writer once the run's queue holds its byte budget
+/// (the bound itself: writer.rs's unit test); all of it is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_flooding_the_store_waits_and_everything_is_stored() {
+    let s = setup(1, 4).await;
+    let mut connection = s.connection_with(|_| {});
+    connection.set("behavior", "flood-store");
+    connection.set("folder_id", "flood");
+    let summary = connection.sync(&misbehaving(Limits::default()), &s.store, SyncMode::Incremental, false).await.unwrap();
+    assert_eq!(summary.counts.created, 48, "{:?}", summary.skipped_reasons);
+    let flooded = s.store.users().unwrap().into_iter().filter(|u| u.login.starts_with("flood-")).count();
+    assert_eq!(flooded, 48);
+}
+
+/// A plugin that warns without end: the run keeps a bounded number of
+/// bounded warnings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugins_warnings_are_bounded_in_number_and_length() {
+    use helpdesk_host::session::{MAX_WARNING, MAX_WARNINGS};
+    let s = setup(1, 4).await;
+    let mut connection = s.connection_with(|_| {});
+    connection.set("behavior", "warn-flood");
+    let summary = connection.sync(&misbehaving(Limits::default()), &s.store, SyncMode::Incremental, false).await.unwrap();
+    let from_plugin: Vec<&String> = summary.warnings.iter().filter(|w| w.starts_with("warning ")).collect();
+    assert_eq!(from_plugin.len(), MAX_WARNINGS);
+    assert!(from_plugin.iter().all(|w| w.len() <= MAX_WARNING + " [cut]".len() && w.ends_with(" [cut]")));
+    assert!(summary.warnings.iter().any(|w| w.contains("more than 1000 warnings")), "{:?}", summary.warnings.last());
 }

@@ -451,23 +451,34 @@ async fn sync_with(config: &Path, full: bool, dry_run: bool, force: bool) -> Res
 fn runtime_for(config: &HostConfig) -> Result<std::sync::Arc<Runtime>> {
     let Some(plugin) = &config.plugin else { return Runtime::shared() };
     let home = crate::plugins::home()?;
-    let (bytes, state) = crate::plugins::installed::Plugins::at(&home).load_active(&plugin.id, &crate::plugins::trust::TrustStore::at(&home))?;
-    let declared = &state.versions[&state.active].network;
-    for url in config.allowed_urls() {
-        let (is_declared, is_granted) = (crate::plugins::installed::granted(&url, declared), crate::plugins::installed::granted(&url, &state.granted));
-        if !is_declared || !is_granted {
-            bail!(
-                "the plugin {} {} may not reach {url}: it {} (it declared {}; granted {})",
-                state.id,
-                state.active,
-                if is_declared { "was not granted it" } else { "did not declare it" },
-                declared.join(", "),
-                state.granted.join(", ")
-            );
-        }
+    let plugins = crate::plugins::installed::Plugins::at(&home);
+    let (bytes, state) = plugins.load_active(&plugin.id, &crate::plugins::trust::TrustStore::at(&home))?;
+    within_grant(config, &state.id, &state.active, &state.versions[&state.active].network, &state.granted)?;
+    // An upgrade checks the configurations that run the plugin.
+    if let Some(path) = &config.path
+        && let Err(e) = plugins.remember(&plugin.id, path)
+    {
+        tracing::warn!("{e:#}");
     }
     // Compiled once into the user's private cache, keyed by these bytes.
     Ok(std::sync::Arc::new(Runtime::load(&bytes, crate::runtime::cache_dir().as_deref(), crate::runtime::Limits::default())?))
+}
+
+/// Refuse a configuration whose URLs an installed plugin's version did not
+/// declare, or was not granted.
+pub fn within_grant(config: &HostConfig, id: &str, version: &str, declared: &[String], granted: &[String]) -> Result<()> {
+    for url in config.allowed_urls() {
+        let (is_declared, is_granted) = (crate::plugins::installed::granted(&url, declared), crate::plugins::installed::granted(&url, granted));
+        if !is_declared || !is_granted {
+            bail!(
+                "the plugin {id} {version} may not reach {url}: it {} (it declared {}; granted {})",
+                if is_declared { "was not granted it" } else { "did not declare it" },
+                declared.join(", "),
+                granted.join(", ")
+            );
+        }
+    }
+    Ok(())
 }
 
 fn store_of(config: Option<PathBuf>, db: Option<PathBuf>) -> Result<Store> {
@@ -721,6 +732,7 @@ pub fn emulator_config_for(emulator: &Emulator, db: &Path, mode: Mode) -> HostCo
         fields: Default::default(),
         plugin: None,
         base_dir: PathBuf::new(),
+        path: None,
     }
 }
 

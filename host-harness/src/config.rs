@@ -29,6 +29,9 @@ pub struct HostConfig {
     /// the directory relative paths are resolved against
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// the file it was read from
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -287,6 +290,7 @@ impl HostConfig {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let mut config: HostConfig = toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
         config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        config.path = Some(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
         config.validate().with_context(|| format!("in {}", path.display()))?;
         Ok(config)
     }

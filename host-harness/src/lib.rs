@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod bench;
+pub mod budget;
 pub mod capabilities;
 pub mod cli;
 pub mod config;

@@ -261,7 +261,8 @@ impl Connection {
         let mut session = Session::read_only();
         session.keeper = Some(self.keeper());
         let (mut store, connector) = runtime.instantiate(policy.clone(), session).await?;
-        let result = flatten(bounded(limit, call(&mut store, &connector, &self.settings)).await);
+        let result = bounded(limit, call(&mut store, &connector, &self.settings)).await;
+        let result = flatten(last_words(result, &store.data().stderr));
         *signed_in = policy.sign_in.as_ref().and_then(|s| s.used());
         result.map_err(|e| Self::explain(&policy, e))
     }
@@ -300,6 +301,7 @@ impl Connection {
             let call = connector.run(&mut wasm, &self.settings, &request);
             let result = bounded(SYNC_TIMEOUT, call).await;
             let state = wasm.into_data();
+            let result = last_words(result, &state.stderr);
             let mut session = state.session;
             session.finish_writes();
             // Within a dry run's transaction, so that it is rolled back too.
@@ -449,15 +451,24 @@ async fn bounded<T>(limit: Duration, call: impl Future<Output = wasmtime::Result
     }
 }
 
+/// A plugin that was stopped may have said why on standard error (a
+/// panic's message): its last lines, escaped, go into the error.
+fn last_words<T>(result: Result<T, RunError>, stderr: &crate::capabilities::stderr::GuestStderr) -> Result<T, RunError> {
+    result.map_err(|mut e| {
+        if let Some(words) = stderr.last_words() {
+            e.message = format!("{}. It wrote to standard error: {words}", e.message);
+        }
+        e
+    })
+}
+
 /// Why the guest was stopped, in plain words first, with wasmtime's detail.
 fn stopped(trap: &wasmtime::Error) -> String {
     let detail = format!("{trap:?}");
     let why = if detail.contains(crate::runtime::CPU_EXHAUSTED) {
-        "it used up its CPU budget (an endless loop?)"
-    } else if detail.contains("forcing trap when growing memory") {
-        "it needed more memory than its limit"
+        "it used up its CPU budget (an endless loop?)".to_string()
     } else {
-        "it trapped"
+        crate::runtime::limits::explain(&detail).unwrap_or_else(|| "it trapped".to_string())
     };
     // The trap itself, never the wasm backtrace wasmtime attaches to it.
     let detail = match trap.downcast_ref::<wasmtime::Trap>() {

@@ -78,6 +78,33 @@ impl Session {
     }
 }
 
+/// Warnings of the plugin a run keeps for its summary (and its row in the
+/// runs table); the log has them all.
+pub const MAX_WARNINGS: usize = 1000;
+/// The longest warning kept, in bytes.
+pub const MAX_WARNING: usize = 2048;
+
+/// Keep a warning of the plugin within [`MAX_WARNINGS`] and [`MAX_WARNING`]:
+/// a plugin that warns without end must not grow the run's row without end.
+fn keep_warning(warnings: &mut Vec<String>, mut message: String) {
+    if warnings.len() > MAX_WARNINGS {
+        return;
+    }
+    if warnings.len() == MAX_WARNINGS {
+        warnings.push(format!("the plugin gave more than {MAX_WARNINGS} warnings; the rest are in the log only"));
+        return;
+    }
+    if message.len() > MAX_WARNING {
+        let mut end = MAX_WARNING;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push_str(" [cut]");
+    }
+    warnings.push(message);
+}
+
 impl crate::runtime::types::Host for RunState {}
 
 impl Host for RunState {
@@ -88,7 +115,7 @@ impl Host for RunState {
             LogLevel::Info => tracing::info!(target: "plugin", "{message}"),
             LogLevel::Warn => {
                 tracing::warn!(target: "plugin", "{message}");
-                self.session.summary.warnings.push(message);
+                keep_warning(&mut self.session.summary.warnings, message);
             }
             LogLevel::Error => tracing::error!(target: "plugin", "{message}"),
         }

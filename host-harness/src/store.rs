@@ -181,6 +181,14 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// What [`Store::purge`] removed from a database.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Purged {
+    pub database: PathBuf,
+    pub documents: u64,
+    pub checkpoints: u64,
+}
+
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
         let conn = Connection::open(path).with_context(|| format!("opening the database {}", path.display()))?;
@@ -234,6 +242,26 @@ impl Store {
 
     pub fn lock(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Forget what a source has synced into this database but its users:
+    /// its documents, their readers, its checkpoints, the contacts it
+    /// skipped or means to read again, its address books. The users stay,
+    /// as helpdesk users do when their directory goes; a later sync of the
+    /// source starts over with a full listing and takes them up again by
+    /// their ids. Refused while a sync runs on the database.
+    pub fn purge(&self, source: &str) -> Result<Purged> {
+        let _lock = self.run_lock()?;
+        let mut conn = self.lock();
+        let transaction = conn.transaction()?;
+        let documents = transaction.execute("DELETE FROM documents WHERE source = ?1", [source])?;
+        let mut checkpoints = transaction.execute("DELETE FROM checkpoints WHERE source = ?1", [source])?;
+        checkpoints += transaction.execute("DELETE FROM document_checkpoints WHERE source = ?1", [source])?;
+        for table in ["retry_documents", "folder_readers", "mailbox_readers", "retry_contacts", "skipped_contacts", "folders"] {
+            transaction.execute(&format!("DELETE FROM {table} WHERE source = ?1"), [source])?;
+        }
+        transaction.commit()?;
+        Ok(Purged { database: self.path.clone().unwrap_or_default(), documents: documents as u64, checkpoints: checkpoints as u64 })
     }
 
     /// How many documents of each kind a mailbox has.

@@ -1,9 +1,12 @@
 //! Applies the plugin's batches on a thread of their own, so that the store
 //! writes one page of contacts while the plugin reads and parses the next.
-//! The queue is short (memory stays bounded) and keeps the plugin's order;
-//! batches are committed together, at most [`COMMIT_EVERY`] apart.
+//! The queue is short, and bounded in bytes too ([`crate::budget`]), so
+//! memory stays bounded whatever size the plugin makes its batches; it
+//! keeps the plugin's order; batches are committed together, at most
+//! [`COMMIT_EVERY`] apart.
 
 use crate::apply::{ApplyError, RunContext, apply_batch};
+use crate::budget::{Budget, QUEUE_BYTES, Weight};
 use crate::runtime::types::{Batch, DocumentBatch};
 use crate::session::SyncTarget;
 use crate::summary::Summary;
@@ -15,9 +18,10 @@ use std::time::{Duration, Instant};
 /// Batches waiting besides the ones being written.
 const QUEUE: usize = 16;
 
+/// A job with the bytes it holds of the budget.
 enum Job {
-    Apply(Batch),
-    Documents(DocumentBatch),
+    Apply(Batch, usize),
+    Documents(DocumentBatch, usize),
     /// answer once every batch queued before is written
     Flush(mpsc::Sender<()>),
 }
@@ -27,32 +31,49 @@ pub struct Writer {
     thread: Option<JoinHandle<Summary>>,
     /// the first batch the store refused; later batches are not written
     failed: Arc<Mutex<Option<String>>>,
+    /// the bytes queued
+    budget: Arc<Budget>,
 }
 
 impl Writer {
     pub fn start(target: SyncTarget) -> std::io::Result<Writer> {
+        Writer::with_budget(target, QUEUE_BYTES)
+    }
+
+    /// A writer whose queue holds at most `bytes` (but one larger batch).
+    pub fn with_budget(target: SyncTarget, bytes: usize) -> std::io::Result<Writer> {
         let (jobs, queue) = mpsc::sync_channel(QUEUE);
         let failed = Arc::new(Mutex::new(None));
+        let budget = Arc::new(Budget::new(bytes));
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn({
-                let failed = failed.clone();
-                move || write(&target, &queue, &failed)
+                let (failed, budget) = (failed.clone(), budget.clone());
+                move || write(&target, &queue, &failed, &budget)
             })?;
-        Ok(Writer { jobs: Some(jobs), thread: Some(thread), failed })
+        Ok(Writer { jobs: Some(jobs), thread: Some(thread), failed, budget })
     }
 
-    /// Queue a batch. An earlier batch that the store refused is reported
-    /// here, so that the plugin stops.
+    /// Queue a batch, once the budget has room for it. An earlier batch
+    /// that the store refused is reported here, so that the plugin stops.
     pub fn apply(&self, batch: Batch) -> Result<(), String> {
         self.error()?;
-        self.send(Job::Apply(batch))
+        let bytes = batch.weight();
+        self.budget.take(bytes);
+        self.send(Job::Apply(batch, bytes))
     }
 
     /// Queue a batch of documents, in order with the users' batches.
     pub fn apply_documents(&self, batch: DocumentBatch) -> Result<(), String> {
         self.error()?;
-        self.send(Job::Documents(batch))
+        let bytes = batch.weight();
+        self.budget.take(bytes);
+        self.send(Job::Documents(batch, bytes))
+    }
+
+    /// The most this run had queued at once, in bytes.
+    pub fn peak_queued(&self) -> usize {
+        self.budget.peak()
     }
 
     /// Wait until every batch queued so far is written (before the store
@@ -118,7 +139,7 @@ struct Open {
     written: Summary,
 }
 
-fn write(target: &SyncTarget, queue: &Receiver<Job>, failed: &Mutex<Option<String>>) -> Summary {
+fn write(target: &SyncTarget, queue: &Receiver<Job>, failed: &Mutex<Option<String>>, budget: &Budget) -> Summary {
     yield_to_the_plugin();
     let mut summary = Summary::default();
     let run = match RunContext::new(&target.store.lock(), &target.source, target.run_id, target.policy.clone()) {
@@ -127,8 +148,9 @@ fn write(target: &SyncTarget, queue: &Receiver<Job>, failed: &Mutex<Option<Strin
             fail(failed, format!("the user store could not be read: {e}"));
             // Drain the queue, answering flushes, so that no one waits.
             for job in queue {
-                if let Job::Flush(done) = job {
-                    let _ = done.send(());
+                match job {
+                    Job::Flush(done) => drop(done.send(())),
+                    Job::Apply(_, bytes) | Job::Documents(_, bytes) => budget.give_back(bytes),
                 }
             }
             return summary;
@@ -146,14 +168,23 @@ fn write(target: &SyncTarget, queue: &Receiver<Job>, failed: &Mutex<Option<Strin
                 let _ = done.send(());
             }
             // Later batches of a run that failed are not written.
-            Ok(Job::Apply(_) | Job::Documents(_)) if failed.lock().unwrap_or_else(|p| p.into_inner()).is_some() => {}
-            Ok(job @ (Job::Apply(_) | Job::Documents(_))) => {
+            Ok(Job::Apply(_, bytes) | Job::Documents(_, bytes)) if failed.lock().unwrap_or_else(|p| p.into_inner()).is_some() => {
+                budget.give_back(bytes);
+            }
+            Ok(job @ (Job::Apply(..) | Job::Documents(..))) => {
                 let mut conn = target.store.lock();
                 let refused = match &job {
-                    Job::Apply(batch) => write_batch(&mut conn, &run, batch, &mut open).err(),
-                    Job::Documents(batch) => write_documents(&mut conn, target, batch, &mut open).err(),
+                    Job::Apply(batch, _) => write_batch(&mut conn, &run, batch, &mut open).err(),
+                    Job::Documents(batch, _) => write_documents(&mut conn, target, batch, &mut open).err(),
                     Job::Flush(_) => None,
                 };
+                // Its bytes are the budget's again once it is dropped.
+                let bytes = match &job {
+                    Job::Apply(_, bytes) | Job::Documents(_, bytes) => *bytes,
+                    Job::Flush(_) => 0,
+                };
+                drop(job);
+                budget.give_back(bytes);
                 let due = open.as_ref().is_some_and(|o| o.since.elapsed() >= COMMIT_EVERY);
                 let refused = match (refused, due) {
                     // What was written before a refusal is committed.
@@ -257,6 +288,37 @@ mod tests {
             })
             .collect();
         Batch { folder_id: "f".into(), folder_path: "Contacts".into(), changes, checkpoint: None, listing_complete: false }
+    }
+
+    /// While the store is busy, the plugin waits once the queue holds the
+    /// budget's bytes, not once it holds so many batches.
+    #[test]
+    fn the_queue_holds_no_more_bytes_than_its_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("users.db")).unwrap();
+        let run_id = store.start_run("exchange", "full", false).unwrap();
+        let target = SyncTarget { store: store.clone(), source: "exchange".into(), run_id, policy: Default::default() };
+        let one = batch(&["u0"]).weight();
+        let writer = std::sync::Arc::new(Writer::with_budget(target, 3 * one).unwrap());
+        let busy = store.lock();
+        let handed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let plugin = std::thread::spawn({
+            let (writer, handed) = (writer.clone(), handed.clone());
+            move || {
+                for n in 0..10 {
+                    writer.apply(batch(&[&format!("u{n}")])).unwrap();
+                    handed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(handed.load(std::sync::atomic::Ordering::SeqCst), 3, "ten batches fit the queue, three fit the budget");
+        drop(busy);
+        plugin.join().unwrap();
+        let writer = std::sync::Arc::into_inner(writer).unwrap();
+        assert!(writer.peak_queued() <= 3 * one, "{} > {}", writer.peak_queued(), 3 * one);
+        let (summary, error) = writer.finish();
+        assert_eq!((summary.counts.created, error), (10, None));
     }
 
     #[test]

@@ -1,7 +1,15 @@
 //! The egress policy, enforced in the wasi:http `send_request` hook before
 //! any connection: only the origins the configuration names, only the
 //! addresses their names resolved to when the run first used them, and
-//! loopback only where the configuration says so.
+//! at most [`MAX_IN_FLIGHT`] requests of a run at once.
+//!
+//! Which addresses: private ranges (10/8, 172.16/12, 192.168/16, fc00::/7)
+//! are allowed, since an on-premises Exchange lives there, but only behind
+//! a name or address the configuration gives. Loopback and link-local
+//! addresses (169.254/16 and fe80::/10, where cloud metadata services
+//! answer) are reached only when the configuration names them literally
+//! (`localhost`, `127.0.0.1`, `169.254.x.y`), never through a name that
+//! resolves there; unspecified, multicast and broadcast addresses never.
 
 use super::sender::{self, IoFuture, Notes, Pool, Shared, Target, note};
 use http::uri::Scheme;
@@ -18,6 +26,13 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 const MAX_CONNECT: Duration = Duration::from_secs(30);
 const MAX_FIRST_BYTE: Duration = Duration::from_secs(300);
 const MAX_BETWEEN_BYTES: Duration = Duration::from_secs(120);
+/// Requests of one run that may be at the server at once (sent and not
+/// yet answered in full); more wait their turn, in the order the plugin
+/// asked. The connector keeps 4 in flight; a plugin that fires thousands
+/// is slowed, and the server never sees more than this many from it. (A
+/// plugin that leaves this many answers unread and waits on a later one
+/// waits until its run's wall-clock bound.)
+pub const MAX_IN_FLIGHT: usize = 8;
 /// The most one response body may hold; a GetItem of 100 contacts is well
 /// under a megabyte.
 pub const MAX_RESPONSE_BODY: u64 = 64 << 20;
@@ -53,6 +68,52 @@ impl Origin {
     fn names_loopback(&self) -> bool {
         self.host == "localhost" || self.host.parse::<IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback())
     }
+
+    /// Why this origin may not dial one of `addresses`, if it may not.
+    fn refuses(&self, addresses: &[SocketAddr]) -> Option<String> {
+        let literal = self.host.parse::<IpAddr>().ok().map(|ip| ip.to_canonical());
+        for address in addresses {
+            let ip = address.ip().to_canonical();
+            let named = literal == Some(ip);
+            let why = match Scope::of(ip) {
+                Scope::Never => format!("{} resolves to {ip}, which is never dialled", self.host),
+                Scope::Loopback if !self.names_loopback() => {
+                    format!("{} resolves to a loopback address, which the configuration does not name", self.host)
+                }
+                Scope::LinkLocal if !named => {
+                    format!("{} resolves to the link-local address {ip}, which the configuration does not name", self.host)
+                }
+                _ => continue,
+            };
+            return Some(why);
+        }
+        None
+    }
+}
+
+/// The kinds of address the policy tells apart.
+#[derive(Debug, PartialEq, Eq)]
+enum Scope {
+    /// unspecified, multicast, broadcast
+    Never,
+    Loopback,
+    /// 169.254/16, fe80::/10: cloud metadata services
+    LinkLocal,
+    /// public and private ranges alike
+    Routed,
+}
+
+impl Scope {
+    fn of(ip: IpAddr) -> Scope {
+        match ip.to_canonical() {
+            ip if ip.is_unspecified() || ip.is_multicast() => Scope::Never,
+            IpAddr::V4(v4) if v4.is_broadcast() => Scope::Never,
+            ip if ip.is_loopback() => Scope::Loopback,
+            IpAddr::V4(v4) if v4.is_link_local() => Scope::LinkLocal,
+            IpAddr::V6(v6) if v6.is_unicast_link_local() => Scope::LinkLocal,
+            _ => Scope::Routed,
+        }
+    }
 }
 
 /// `[::1]` -> `::1`, lowercased.
@@ -81,6 +142,8 @@ pub struct EgressPolicy {
     pub sign_in: Option<Arc<super::ntlm::SignIn>>,
     /// addresses each name resolved to first in this run
     pins: Arc<Mutex<HashMap<(String, u16), Vec<SocketAddr>>>>,
+    /// turns for requests at the server, [`MAX_IN_FLIGHT`] a run
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl EgressPolicy {
@@ -98,6 +161,7 @@ impl EgressPolicy {
             pool: Default::default(),
             pins: Default::default(),
             sign_in: None,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
         })
     }
 
@@ -111,6 +175,7 @@ impl EgressPolicy {
             notes: Default::default(),
             pool: Default::default(),
             pins: Default::default(),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
             sign_in: self.sign_in.as_ref().map(|s| Arc::new(s.fresh())),
             ..self.clone()
         }
@@ -156,13 +221,9 @@ impl EgressPolicy {
                 Ok(Ok(addrs)) => addrs.collect(),
             },
         };
-        // `::ffff:127.0.0.1` is loopback too.
-        let local = |a: &SocketAddr| {
-            let ip = a.ip().to_canonical();
-            ip.is_loopback() || ip.is_unspecified()
-        };
-        if !origin.names_loopback() && found.iter().any(local) {
-            note(&notes, format!("refused: {} resolves to a loopback address, which the configuration does not name", origin.host));
+        // `::ffff:127.0.0.1` is loopback too (`Scope::of` looks through it).
+        if let Some(why) = origin.refuses(&found) {
+            note(&notes, format!("refused: {why}"));
             return Err(HttpError::HttpRequestDenied);
         }
         if found.is_empty() {
@@ -194,7 +255,20 @@ impl WasiHttpHooks for EgressPolicy {
         let shared =
             Shared { pool: self.pool.clone(), notes: notes.clone(), bytes_received: self.bytes_received.clone(), sign_in: self.sign_in.clone() };
         let denied = self.denied.clone();
+        // A place in the queue for a turn, taken now, so that turns come in
+        // the order the plugin asked (it reads its answers in that order).
+        let mut queued = Box::pin(self.in_flight.clone().acquire_owned());
+        let early = match queued.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+            std::task::Poll::Ready(turn) => Some(turn),
+            std::task::Poll::Pending => None,
+        };
         Box::new(async move {
+            // Held until the answer is read in full (or dropped).
+            let turn = match early {
+                Some(turn) => turn,
+                None => queued.await,
+            };
+            let turn = turn.map_err(|_| HttpError::HttpRequestDenied)?;
             let connect = options.connect_timeout.unwrap_or(MAX_CONNECT);
             let addrs = match EgressPolicy::resolve(origin.clone(), pins, notes.clone(), connect).await {
                 Ok(addrs) => addrs,
@@ -205,7 +279,7 @@ impl WasiHttpHooks for EgressPolicy {
                 Err(e) => return Err(e),
             };
             let target = Target { host: origin.host, port: origin.port, https: origin.https, addrs };
-            sender::send(request, target, tls, options, max_body, shared).await
+            sender::send(request, target, tls, options, max_body, shared, turn).await
         })
     }
 }
@@ -280,6 +354,30 @@ mod tests {
         assert_eq!(international.host, "xn--bcher-kva.example");
         let error = Origin::from_url("https://svc:hunter2@mail.example.com/EWS/Exchange.asmx").unwrap_err();
         assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn private_ranges_through_names_link_local_and_loopback_only_when_named() {
+        let addr = |ip: &str| vec![SocketAddr::new(ip.parse().unwrap(), 443)];
+        let by_name = Origin::from_url("https://mail.example.com/EWS/Exchange.asmx").unwrap();
+        for private in ["10.1.2.3", "172.16.0.5", "192.168.1.10", "fd00::25", "203.0.113.7"] {
+            assert_eq!(by_name.refuses(&addr(private)), None, "{private}: on-premises servers live there");
+        }
+        for link_local in ["169.254.169.254", "fe80::1", "::ffff:169.254.169.254"] {
+            let why = by_name.refuses(&addr(link_local)).expect(link_local);
+            assert!(why.contains("link-local"), "{why}");
+        }
+        for loopback in ["127.0.0.1", "::1", "::ffff:127.0.0.1"] {
+            assert!(by_name.refuses(&addr(loopback)).unwrap().contains("loopback"), "{loopback}");
+        }
+        for never in ["0.0.0.0", "::", "255.255.255.255", "224.0.0.1", "ff02::1"] {
+            assert!(by_name.refuses(&addr(never)).unwrap().contains("never dialled"), "{never}");
+        }
+        let metadata = Origin::from_url("http://169.254.169.254/").unwrap();
+        assert_eq!(metadata.refuses(&addr("169.254.169.254")), None, "named literally");
+        assert!(metadata.refuses(&addr("169.254.1.1")).is_some(), "only the address named");
+        let mapped = Origin::from_url("http://[::ffff:127.0.0.1]:8080/").unwrap();
+        assert_eq!(mapped.refuses(&addr("127.0.0.1")), None);
     }
 
     #[tokio::test]

@@ -5,13 +5,14 @@ pub mod egress;
 pub mod ntlm;
 pub mod sender;
 mod sign_in;
+pub mod stderr;
 pub mod tls;
 
 pub use egress::{EgressPolicy, Origin};
 
 use crate::session::Session;
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime::StoreLimits;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -25,24 +26,27 @@ pub struct RunState {
     pub session: Session,
     /// epoch ticks the guest has run, for the CPU budget
     pub cpu_ticks: u64,
+    /// what the guest wrote to standard error
+    pub stderr: stderr::GuestStderr,
 }
 
 impl RunState {
-    pub fn new(policy: EgressPolicy, session: Session, memory_limit: usize) -> Self {
+    pub fn new(policy: EgressPolicy, session: Session, limits: StoreLimits) -> Self {
         // No preopened directories, no environment, no arguments, no
-        // sockets (the builder denies them by default). Standard error is
-        // kept so that a guest panic message is not lost.
-        let wasi = WasiCtxBuilder::new().inherit_stderr().build();
+        // sockets (the builder denies them by default). Standard error
+        // goes through the log, escaped, so that a guest panic message is
+        // not lost and nothing else gets out raw.
+        let stderr = stderr::GuestStderr::default();
+        let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
         RunState {
             wasi,
             http: WasiHttpCtx::new(),
             hooks: policy,
             table: ResourceTable::new(),
-            // A trap rather than a failed allocation: the guest cannot
-            // swallow it, and the error names the limit.
-            limits: StoreLimitsBuilder::new().memory_size(memory_limit).instances(16).trap_on_grow_failure(true).build(),
+            limits,
             session,
             cpu_ticks: 0,
+            stderr,
         }
     }
 }

@@ -98,6 +98,7 @@ pub async fn send(
     options: RequestOptions,
     max_body: u64,
     shared: Shared,
+    turn: tokio::sync::OwnedSemaphorePermit,
 ) -> Result<(http::Response<WasiBody>, IoFuture), HttpError> {
     let key: PoolKey = (target.host.clone(), target.port, target.https);
     let mut conn = match shared.pool.take(&key).await {
@@ -135,6 +136,7 @@ pub async fn send(
             // Back to the pool once the whole answer is read; a body left
             // unread takes its connection with it.
             release: Some((conn, shared.pool.clone(), key)),
+            turn: Some(turn),
         };
         http_body_util::BodyExt::boxed_unsync(guarded)
     });
@@ -249,6 +251,8 @@ struct GuardedBody {
     limit: u64,
     bytes_received: Arc<AtomicU64>,
     release: Option<(Conn, Arc<Pool>, PoolKey)>,
+    /// the run's turn at the server, given back when the answer is read
+    turn: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Body for GuardedBody {
@@ -276,6 +280,7 @@ impl Body for GuardedBody {
                 if let Some((conn, pool, key)) = this.release.take() {
                     pool.put(key, conn);
                 }
+                this.turn.take();
                 Poll::Ready(None)
             }
             Poll::Pending => match this.idle.as_mut().poll(cx) {

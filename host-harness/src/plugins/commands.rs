@@ -72,13 +72,20 @@ pub enum PluginCommand {
         json: bool,
     },
     /// Switch to another version: the highest the registry has, or --to
-    /// VERSION (an installed one needs no registry: a rollback)
+    /// VERSION (an installed one needs no registry: a rollback). Before it
+    /// switches, the new version checks each configuration that ran the
+    /// plugin (and each named with --config) as `check` does; one it does
+    /// not accept stops the upgrade
     Upgrade {
         id: String,
         #[arg(long)]
         to: Option<String>,
         #[arg(long)]
         registry: Option<String>,
+        /// a configuration to check with the new version, beside those that
+        /// ran the plugin
+        #[arg(long = "config", value_name = "FILE")]
+        configs: Vec<PathBuf>,
         #[command(flatten)]
         accept: Acceptance,
         #[arg(long)]
@@ -103,10 +110,14 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Remove an installed plugin (the users and documents it synced stay
-    /// in their databases)
+    /// Remove an installed plugin. The users and documents it synced stay
+    /// in their databases, with its checkpoints, so that a reinstall goes
+    /// on where it was; with --purge, the databases of the configurations
+    /// that ran it forget its documents and checkpoints too (users stay)
     Remove {
         id: String,
+        #[arg(long)]
+        purge: bool,
         #[arg(long)]
         json: bool,
     },
@@ -244,27 +255,39 @@ pub async fn run(command: PluginCommand) -> Result<()> {
         }
         PluginCommand::Search { id, registry, json } => search(id, &registry, json).await?,
         PluginCommand::List { updates: true, registry: Some(registry), json } => search(None, &registry, json).await?,
-        PluginCommand::Upgrade { id, to, registry, accept: Acceptance { yes, grants, allow_unsigned }, json } => {
+        PluginCommand::Upgrade { id, to, registry, configs, accept: Acceptance { yes, grants, allow_unsigned }, json } => {
             let home = super::home()?;
             let plugins = super::installed::Plugins::at(&home);
+            let trust = TrustStore::at(&home);
             let state = plugins.state(&id)?.with_context(|| format!("{id} is not installed"))?;
             let local = to.as_ref().filter(|v| state.versions.contains_key(*v)).cloned();
-            let state = match (local, &registry) {
+            let (switch, bytes) = match (local, &registry) {
                 // Installed already: switching back is a rollback.
-                (Some(version), _) => plugins.upgrade(&id, None, &version, &grants, true)?,
+                (Some(version), _) => {
+                    let switch = plugins.prepare_upgrade(&id, None, &version, &grants, true)?;
+                    (switch, plugins.load_version(&state, &version, &trust)?)
+                }
                 (None, Some(url)) => {
                     let (bytes, version) = Registry::new(url)?.fetch(&id, to.as_deref()).await?;
-                    let verified = package::verify(&bytes, &TrustStore::at(&home), allow_unsigned).with_context(|| format!("{id} {version} was refused"))?;
+                    let verified = package::verify(&bytes, &trust, allow_unsigned).with_context(|| format!("{id} {version} was refused"))?;
                     // What it asks for beyond the grant it has; refused in
-                    // `upgrade` if not granted now.
+                    // `prepare_upgrade` if not granted now.
                     let asked: Vec<String> = verified.manifest.network.iter().filter(|n| !state.granted.contains(n)).cloned().collect();
                     let named: Vec<String> = grants.iter().filter(|g| !state.granted.contains(g)).cloned().collect();
                     let newly = grant(&asked, yes, &named)?;
-                    plugins.upgrade(&id, Some((&bytes, &verified)), &version, &newly, to.is_some())?
+                    (plugins.prepare_upgrade(&id, Some((&bytes, &verified)), &version, &newly, to.is_some())?, bytes)
                 }
                 (None, None) => anyhow::bail!("name the registry (--registry) to fetch {id} {}", to.as_deref().unwrap_or("at its highest version")),
             };
-            print(json, &state_json(&state), || format!("{} {} is active (before: {})\n", state.id, state.active, state.previous.as_deref().unwrap_or("none")));
+            let mut known = plugins.configurations(&id)?;
+            known.retain(|path| path.is_file() && !configs.iter().any(|c| std::path::absolute(c).is_ok_and(|c| &c == path)));
+            let checked = accepts(&switch, &bytes, &configs, &known).await?;
+            let state = plugins.switch(switch)?;
+            let mut document = state_json(&state);
+            document["checked"] = json!(checked);
+            print(json, &document, || {
+                format!("{} {} is active (before: {}); configurations checked: {}\n", state.id, state.active, state.previous.as_deref().unwrap_or("none"), checked.len())
+            });
         }
         PluginCommand::Pin { id, off, json } => {
             let state = super::installed::Plugins::at(&super::home()?).pin(&id, !off)?;
@@ -276,9 +299,25 @@ pub async fn run(command: PluginCommand) -> Result<()> {
                 states.iter().map(|s| format!("{} {} (versions {}), granted {}\n", s.id, s.active, s.versions.keys().cloned().collect::<Vec<_>>().join(", "), s.granted.join(", "))).collect()
             });
         }
-        PluginCommand::Remove { id, json } => {
-            let state = super::installed::Plugins::at(&super::home()?).remove(&id)?;
-            print(json, &json!({ "removed": state.id, "versions": state.versions.keys().collect::<Vec<_>>() }), || format!("removed {id}\n"));
+        PluginCommand::Remove { id, purge, json } => {
+            let plugins = super::installed::Plugins::at(&super::home()?);
+            // Purged first: a purge that fails leaves the plugin installed,
+            // to be removed again.
+            let mut purged = Vec::new();
+            if purge {
+                for path in plugins.configurations(&id)?.into_iter().filter(|p| p.is_file()) {
+                    let config = crate::config::HostConfig::load(&path)?;
+                    if config.plugin.as_ref().is_some_and(|p| p.id == id) {
+                        purged.push(crate::store::Store::open(&config.database())?.purge(crate::runs::SOURCE).with_context(|| format!("purging {id} from {}", config.database().display()))?);
+                    }
+                }
+            }
+            let state = plugins.remove(&id)?;
+            let document = json!({ "removed": state.id, "versions": state.versions.keys().collect::<Vec<_>>(), "purged": purged });
+            print(json, &document, || {
+                let purged: String = purged.iter().map(|p| format!("; {}: {} documents and {} checkpoints forgotten", p.database.display(), p.documents, p.checkpoints)).collect();
+                format!("removed {id}{purged}\n")
+            });
         }
         PluginCommand::Verify { file, allow_unsigned, json } => {
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
@@ -328,6 +367,48 @@ fn grant(asked: &[String], yes: bool, named: &[String]) -> Result<Vec<String>> {
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
     Ok(if answer.trim().eq_ignore_ascii_case("y") { asked.to_vec() } else { Vec::new() })
+}
+
+/// Whether the version an upgrade switches to accepts the configurations
+/// that run the plugin (`known`, those that ran it and still name it) and
+/// those the admin names (`named`, which must name it): their URLs within
+/// what it declared and is granted, and its `check`, which reads the
+/// settings and signs in to the server. The first refusal stops the
+/// upgrade, with the active version left as it is. The configurations
+/// checked, by path.
+async fn accepts(switch: &super::installed::Switch, bytes: &[u8], named: &[PathBuf], known: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let state = &switch.state;
+    let (id, version) = (&state.id, &state.active);
+    let stop = |path: &std::path::Path, why: String| {
+        anyhow::anyhow!("{id} {version} does not accept the configuration {}: {why}; the upgrade stopped, {} stays active", path.display(), switch.before)
+    };
+    let mut configurations = Vec::new();
+    for path in named {
+        let config = crate::config::HostConfig::load(path)?;
+        anyhow::ensure!(config.plugin.as_ref().is_some_and(|p| &p.id == id), "{} does not run the plugin {id} ([plugin] id)", path.display());
+        configurations.push(config);
+    }
+    for path in known {
+        // A configuration that moved on to another plugin is not its business.
+        match crate::config::HostConfig::load(path) {
+            Ok(config) if config.plugin.as_ref().is_some_and(|p| &p.id == id) => configurations.push(config),
+            Ok(_) => {}
+            Err(e) => return Err(stop(path, format!("{e:#}"))),
+        }
+    }
+    if configurations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let runtime = crate::runtime::Runtime::load(bytes, crate::runtime::cache_dir().as_deref(), crate::runtime::Limits::default())?;
+    let mut checked = Vec::new();
+    for config in configurations {
+        let path = config.path.clone().unwrap_or_default();
+        crate::cli::within_grant(&config, id, version, &state.versions[version].network, &state.granted).map_err(|e| stop(&path, format!("{e:#}")))?;
+        let connection = crate::runs::Connection::from_config(&config).map_err(|e| stop(&path, format!("{e:#}")))?;
+        connection.check(&runtime).await.map_err(|e| stop(&path, e.to_string()))?;
+        checked.push(path);
+    }
+    Ok(checked)
 }
 
 /// The versions a registry has of `id`, or of each installed plugin, and

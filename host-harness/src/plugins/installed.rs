@@ -42,6 +42,15 @@ pub struct Plugins {
     dir: PathBuf,
 }
 
+/// An upgrade checked and not yet written: the state it makes, and the
+/// package to move into place (none for an installed version).
+pub struct Switch {
+    pub state: State,
+    stage: Option<Vec<u8>>,
+    /// the version active until the switch
+    pub before: String,
+}
+
 impl Plugins {
     pub fn at(home: &Path) -> Plugins {
         Plugins { dir: home.join("plugins") }
@@ -120,6 +129,13 @@ impl Plugins {
     /// left as it is, if it asks for network not granted before nor in
     /// `newly_granted`, or if the plugin is pinned and `explicit` is false.
     pub fn upgrade(&self, id: &str, package: Option<(&[u8], &Verified)>, version: &str, newly_granted: &[String], explicit: bool) -> Result<State> {
+        let switch = self.prepare_upgrade(id, package, version, newly_granted, explicit)?;
+        self.switch(switch)
+    }
+
+    /// Everything [`Plugins::upgrade`] checks, and the state it would
+    /// write; nothing is written yet.
+    pub fn prepare_upgrade(&self, id: &str, package: Option<(&[u8], &Verified)>, version: &str, newly_granted: &[String], explicit: bool) -> Result<Switch> {
         let mut state = self.state(id)?.with_context(|| format!("{id} is not installed (`plugin install {id}`)"))?;
         ensure!(!state.pinned || explicit, "{id} is pinned at {}; name the version with --to to change it", state.active);
         let record = match (package, state.versions.get(version)) {
@@ -142,9 +158,11 @@ impl Plugins {
                 state.active
             );
         }
-        if let (Some((bytes, _)), false) = (package, state.versions.contains_key(version)) {
-            self.stage(id, version, bytes)?;
-        }
+        let stage = match (package, state.versions.contains_key(version)) {
+            (Some((bytes, _)), false) => Some(bytes.to_vec()),
+            _ => None,
+        };
+        let before = state.active.clone();
         state.versions.insert(version.to_string(), record);
         if state.active != version {
             state.previous = Some(std::mem::replace(&mut state.active, version.to_string()));
@@ -153,8 +171,41 @@ impl Plugins {
             state.granted = granted;
             state.granted_at = now();
         }
-        self.save(&state)?;
-        Ok(state)
+        Ok(Switch { state, stage, before })
+    }
+
+    /// Write what [`Plugins::prepare_upgrade`] prepared: the new version's
+    /// package moved into place, then the state that makes it active.
+    pub fn switch(&self, switch: Switch) -> Result<State> {
+        if let Some(bytes) = &switch.stage {
+            self.stage(&switch.state.id, &switch.state.active, bytes)?;
+        }
+        self.save(&switch.state)?;
+        Ok(switch.state)
+    }
+
+    /// Note that the configuration at `path` runs plugin `id`: an upgrade
+    /// checks it with the new version before switching.
+    pub fn remember(&self, id: &str, path: &Path) -> Result<()> {
+        let mut known = self.configurations(id)?;
+        if known.iter().any(|k| k == path) {
+            return Ok(());
+        }
+        known.push(path.to_path_buf());
+        let file = self.dir.join(id).join("configurations.json");
+        let temporary = file.with_extension("json.tmp");
+        std::fs::write(&temporary, serde_json::to_vec_pretty(&known)?).with_context(|| format!("writing {}", temporary.display()))?;
+        std::fs::rename(&temporary, &file).with_context(|| format!("writing {}", file.display()))
+    }
+
+    /// The configurations that ran plugin `id` (some may be gone since).
+    pub fn configurations(&self, id: &str) -> Result<Vec<PathBuf>> {
+        let file = self.dir.join(id).join("configurations.json");
+        match std::fs::read(&file) {
+            Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("reading {}", file.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e).with_context(|| format!("reading {}", file.display())),
+        }
     }
 
     pub fn pin(&self, id: &str, pinned: bool) -> Result<State> {
@@ -170,19 +221,27 @@ impl Plugins {
         Ok(state)
     }
 
-    /// The active version's bytes, checked again as at install: the file's
-    /// digest against the recorded one, its signature by a key still
-    /// trusted (unless it was installed unsigned).
+    /// The active version's bytes, checked again as at install (see
+    /// [`Plugins::load_version`]).
     pub fn load_active(&self, id: &str, trust: &TrustStore) -> Result<(Vec<u8>, State)> {
         let state = self.state(id)?.with_context(|| format!("the plugin {id} is not installed (`helpdesk-host plugin install`)"))?;
-        let record = state.versions.get(&state.active).with_context(|| format!("{id}: its state names no installed version {}", state.active))?;
-        let path = self.dir.join(id).join(&state.active).join("plugin.wasm");
+        let bytes = self.load_version(&state, &state.active, trust)?;
+        Ok((bytes, state))
+    }
+
+    /// An installed version's bytes, checked again as at install: the
+    /// file's digest against the recorded one, its signature by a key
+    /// still trusted (unless it was installed unsigned).
+    pub fn load_version(&self, state: &State, version: &str, trust: &TrustStore) -> Result<Vec<u8>> {
+        let id = &state.id;
+        let record = state.versions.get(version).with_context(|| format!("{id}: its state names no installed version {version}"))?;
+        let path = self.dir.join(id).join(version).join("plugin.wasm");
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
         ensure!(digest == record.digest, "{} changed since it was installed (its SHA-256 is {digest}, not {}); refused", path.display(), record.digest);
         // Compiled once, by the load that follows (which audits it).
-        package::verify_signature(&bytes, trust, record.key.is_none()).with_context(|| format!("{id} {} no longer verifies", state.active))?;
-        Ok((bytes, state))
+        package::verify_signature(&bytes, trust, record.key.is_none()).with_context(|| format!("{id} {version} no longer verifies"))?;
+        Ok(bytes)
     }
 }
 

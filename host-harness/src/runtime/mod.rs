@@ -33,9 +33,11 @@ macro_rules! bindings {
 use bindings;
 
 pub mod extract;
+pub mod limits;
 pub mod v0_1;
 pub mod v0_2;
 
+pub use limits::Limits;
 pub use v0_2::helpdesk::connector::types;
 use types::{AttributeSample, ConnectorError, Folder, ServerInfo, SyncReport, SyncRequest};
 
@@ -44,22 +46,6 @@ pub const CONNECTOR_WASM: &[u8] = include_bytes!(env!("EXCHANGE_CONNECTOR_WASM")
 
 /// How often the epoch ticks; the guest yields to the host at each tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
-
-/// What one instance may use.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// guest memory
-    pub memory: usize,
-    /// CPU time the guest may spend in one call (time waiting on the host
-    /// does not count: wall-clock bounds are the caller's)
-    pub cpu: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { memory: 256 << 20, cpu: Duration::from_secs(30 * 60) }
-    }
-}
 
 /// The imports this host grants. Everything else (wasi:filesystem,
 /// wasi:sockets, ...) is refused before instantiation. `wasi:cli` is what
@@ -197,7 +183,7 @@ impl Runtime {
 
     /// A fresh store and instance for one run.
     pub async fn instantiate(&self, policy: EgressPolicy, session: crate::session::Session) -> Result<(Store<RunState>, Connector)> {
-        let mut store = Store::new(&self.engine, RunState::new(policy, session, self.limits.memory));
+        let mut store = Store::new(&self.engine, RunState::new(policy, session, self.limits.store_limits()));
         store.limiter(|state| &mut state.limits);
         // At every tick the guest yields to the executor; it is stopped once
         // its ticks, which accrue only while it runs, exceed the CPU budget.
@@ -212,9 +198,15 @@ impl Runtime {
             Ok(wasmtime::UpdateDeadline::Yield(1))
         });
         let connector = match &self.pre {
-            Pre::V0_1(pre) => Connector::V0_1(pre.instantiate_async(&mut store).await?),
-            Pre::V0_2(pre) => Connector::V0_2(pre.instantiate_async(&mut store).await?),
+            Pre::V0_1(pre) => pre.instantiate_async(&mut store).await.map(Connector::V0_1),
+            Pre::V0_2(pre) => pre.instantiate_async(&mut store).await.map(Connector::V0_2),
         };
+        // A wall hit while instantiating (a second memory, too many
+        // tables or instances) is named for the admin.
+        let connector = connector.map_err(|e| match limits::explain(&format!("{e:?}")) {
+            Some(wall) => e.context(format!("the plugin could not start: {wall}")),
+            None => e,
+        })?;
         Ok((store, connector))
     }
 }

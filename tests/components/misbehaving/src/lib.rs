@@ -1,13 +1,18 @@
 //! A connector that misbehaves on purpose. `check` does what the setting
 //! `behavior` says: `egress` (a request to a host nobody allowed), `loop`
 //! (spins forever), `alloc` (allocates without bound), `trap` (panics),
-//! `ok` (answers normally, to show the next run is fine). `sync` too:
+//! `ok` (answers normally, to show the next run is fine), `stderr` (writes
+//! forged log lines with terminal escapes to standard error, then panics),
+//! `flood-requests` (sends 40 requests to the configured `endpoint` at
+//! once, then waits for every answer). `sync` too:
 //! `takeover` proposes the login `admin`, the email in the setting
 //! `victim_email` and the login in `victim_login`, which belong to users
 //! it does not own; `trap` hands over
 //! a batch that changes the contact `victim_id` and then panics;
 //! `read-files` asks the host to read `crash.pdf`, on which this reader
-//! panics, then `fine.txt`, and logs both answers as warnings.
+//! panics, then `fine.txt`, and logs both answers as warnings;
+//! `flood-store` hands over 48 batches of 4 MiB each as fast as it can;
+//! `warn-flood` gives 5,000 warnings of 10 KiB each.
 
 wit_bindgen::generate!({ path: "../../../wit/0.2.0", world: "helpdesk:connector/connector", generate_all });
 include!("../../stubs.rs");
@@ -60,6 +65,24 @@ fn run(config: Config, _request: SyncRequest) -> Result<SyncReport, ConnectorErr
             apply(&batch(vec![upsert(&id, "mallory@evil.example", "mallory@evil.example")]))?;
             panic!("a deliberate trap in the middle of a sync")
         }
+        "flood-store" => {
+            // One user per batch, its 4 MiB in custom fields.
+            for n in 0..48 {
+                let mut change = upsert(&format!("flood-{n}"), &format!("flood-{n}@example.org"), &format!("flood-{n}@example.org"));
+                if let Change::Upsert(u) = &mut change {
+                    u.user.extra = (0..4).map(|k| Attribute { key: format!("blob{k}"), value: "x".repeat(1 << 20) }).collect();
+                }
+                apply(&batch(vec![change]))?;
+            }
+            Ok(SyncReport { folders: 1, contacts: 48, batches: 48, documents: 0 })
+        }
+        "warn-flood" => {
+            let long = "w".repeat(10 << 10);
+            for n in 0..5000 {
+                helpdesk::connector::host::log(helpdesk::connector::host::LogLevel::Warn, &format!("warning {n}: {long}"));
+            }
+            Ok(SyncReport { folders: 0, contacts: 0, batches: 0, documents: 0 })
+        }
         "read-files" => {
             for name in ["crash.pdf", "fine.txt"] {
                 let answer = helpdesk::connector::host::extract_text("application/pdf", name, b"hello");
@@ -76,8 +99,7 @@ fn error(kind: ErrorKind, message: String) -> ConnectorError {
 }
 
 fn check(config: Config) -> Result<ServerInfo, ConnectorError> {
-    let behavior = config.iter().find(|v| v.key == "behavior").map(|v| v.value.clone()).unwrap_or_default();
-    match behavior.as_str() {
+    match setting(&config, "behavior").as_str() {
         "egress" => {
             let request = OutgoingRequest::new(Fields::new());
             let _ = request.set_method(&Method::Get);
@@ -106,6 +128,40 @@ fn check(config: Config) -> Result<ServerInfo, ConnectorError> {
             }
         }
         "trap" => panic!("a deliberate trap"),
+        "stderr" => {
+            use std::io::Write;
+            let mut stderr = std::io::stderr();
+            let _ = stderr.write_all(b"\x1b[2J\x1b[31m2026-12-06T00:00:00Z ERROR helpdesk_host: forged\r\n");
+            let _ = stderr.write_all(b"2026-12-06T00:00:01Z  INFO helpdesk_host: all users deleted\n");
+            panic!("gone \x1b[0m quietly")
+        }
+        "flood-requests" => {
+            let endpoint = setting(&config, "endpoint");
+            let (scheme, rest) = endpoint.split_once("://").unwrap_or(("http", &endpoint));
+            let (authority, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(a, p)| (a, format!("/{p}")));
+            let futures: Vec<_> = (0..40)
+                .map(|_| {
+                    let request = OutgoingRequest::new(Fields::new());
+                    let _ = request.set_method(&Method::Get);
+                    let _ = request.set_scheme(Some(if scheme == "https" { &Scheme::Https } else { &Scheme::Http }));
+                    let _ = request.set_authority(Some(authority));
+                    let _ = request.set_path_with_query(Some(&path));
+                    outgoing_handler::handle(request, None).map_err(|e| error(ErrorKind::Unreachable, format!("{e:?}")))
+                })
+                .collect::<Result<_, _>>()?;
+            let mut answered = 0;
+            for future in futures {
+                future.subscribe().block();
+                if let Some(Ok(Ok(response))) = future.get() {
+                    // Read the answer whole: only then is the request done.
+                    let body = response.consume().map_err(|_| error(ErrorKind::Protocol, "no body".into()))?;
+                    let stream = body.stream().map_err(|_| error(ErrorKind::Protocol, "no stream".into()))?;
+                    while stream.blocking_read(1 << 16).is_ok() {}
+                    answered += 1;
+                }
+            }
+            Ok(ServerInfo { product: format!("answered {answered}"), version: String::new(), endpoint: String::new() })
+        }
         _ => Ok(ServerInfo { product: "fine".into(), version: "1".into(), endpoint: String::new() }),
     }
 }

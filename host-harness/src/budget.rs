@@ -1,0 +1,178 @@
+//! How much a run may queue for the store, in bytes. The writer's queue
+//! holds a few batches, but a batch is as large as the plugin makes it:
+//! sixteen batches of 200 MiB each would be gigabytes of the host's
+//! memory. So the plugin waits while what is queued would pass the budget.
+//! A batch larger than the whole budget waits for an empty queue and then
+//! goes alone: it fitted in the plugin's own memory, so it is bounded too.
+
+use crate::runtime::types::{
+    AttachmentInfo, Attribute, Batch, Change, Document, DocumentBatch, DocumentChange, DocumentIssue, EventInfo, NotApplied, ReadFlag,
+    TaskInfo, Upsert, User,
+};
+use std::sync::{Condvar, Mutex};
+
+/// What one run may have queued for the store.
+pub const QUEUE_BYTES: usize = 64 << 20;
+
+pub struct Budget {
+    limit: usize,
+    queued: Mutex<Queued>,
+    freed: Condvar,
+}
+
+#[derive(Default)]
+struct Queued {
+    bytes: usize,
+    peak: usize,
+}
+
+impl Budget {
+    pub fn new(limit: usize) -> Budget {
+        Budget { limit, queued: Mutex::new(Queued::default()), freed: Condvar::new() }
+    }
+
+    /// Wait until `bytes` more fit (or, for a batch larger than the
+    /// budget, until nothing else is queued), then count them.
+    pub fn take(&self, bytes: usize) {
+        let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
+        while queued.bytes > 0 && queued.bytes + bytes > self.limit {
+            queued = self.freed.wait(queued).unwrap_or_else(|p| p.into_inner());
+        }
+        queued.bytes += bytes;
+        queued.peak = queued.peak.max(queued.bytes);
+    }
+
+    /// `bytes` taken before were written (or dropped).
+    pub fn give_back(&self, bytes: usize) {
+        let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
+        queued.bytes = queued.bytes.saturating_sub(bytes);
+        self.freed.notify_all();
+    }
+
+    /// The most that was queued at once.
+    pub fn peak(&self) -> usize {
+        self.queued.lock().unwrap_or_else(|p| p.into_inner()).peak
+    }
+}
+
+/// About the bytes a value holds in the host: its text, and a word or so
+/// for each element.
+pub trait Weight {
+    fn weight(&self) -> usize;
+}
+
+impl Weight for String {
+    fn weight(&self) -> usize {
+        self.len() + size_of::<String>()
+    }
+}
+
+impl Weight for bool {
+    fn weight(&self) -> usize {
+        1
+    }
+}
+
+impl Weight for u64 {
+    fn weight(&self) -> usize {
+        8
+    }
+}
+
+impl<T: Weight> Weight for Option<T> {
+    fn weight(&self) -> usize {
+        self.as_ref().map_or(0, Weight::weight) + 8
+    }
+}
+
+impl<T: Weight> Weight for Vec<T> {
+    fn weight(&self) -> usize {
+        self.iter().map(Weight::weight).sum::<usize>() + size_of::<Vec<T>>()
+    }
+}
+
+/// `Weight` of a record: the sum of its fields'.
+macro_rules! weigh {
+    ($($record:ty { $($field:ident),* })*) => {
+        $(impl Weight for $record {
+            fn weight(&self) -> usize {
+                0 $(+ self.$field.weight())*
+            }
+        })*
+    };
+}
+
+weigh! {
+    Batch { folder_id, folder_path, changes, checkpoint, listing_complete }
+    Upsert { external_id, version, user }
+    User { login, email, firstname, lastname, phone, extra }
+    Attribute { key, value }
+    NotApplied { external_id, reason }
+    DocumentBatch { mailbox, folder_id, folder_path, changes, checkpoint, listing_complete, folder_readers }
+    Document { id, version, parent_id, thread_id, title, body, received, modified, sender, recipients, importance, categories, acl, attachment, event, task }
+    AttachmentInfo { name, content_type, size, note }
+    EventInfo { start, end, time_zone, location, organizer, required_attendees, optional_attendees, recurrence, deleted_occurrences, original_start }
+    TaskInfo { status, start, due, completed, owner, recurrence, list_name }
+    ReadFlag { id }
+    DocumentIssue { id, title, reason }
+}
+
+impl Weight for Change {
+    fn weight(&self) -> usize {
+        16 + match self {
+            Change::Upsert(upsert) => upsert.weight(),
+            Change::Remove(id) | Change::Unchanged(id) => id.weight(),
+            Change::Skipped(issue) | Change::Failed(issue) => issue.weight(),
+        }
+    }
+}
+
+impl Weight for DocumentChange {
+    fn weight(&self) -> usize {
+        16 + match self {
+            DocumentChange::Upsert(document) => document.weight(),
+            DocumentChange::Remove(id) | DocumentChange::Unchanged(id) => id.weight(),
+            DocumentChange::ReadFlag(flag) => flag.weight(),
+            DocumentChange::Skipped(issue) | DocumentChange::Failed(issue) => issue.weight(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    #[test]
+    fn what_is_queued_stays_within_the_budget_and_a_large_batch_goes_alone() {
+        let budget = Arc::new(Budget::new(10));
+        let taken = Arc::new(AtomicUsize::new(0));
+        let producer = std::thread::spawn({
+            let (budget, taken) = (budget.clone(), taken.clone());
+            move || {
+                for bytes in [4, 4, 4, 4, 25, 3] {
+                    budget.take(bytes);
+                    taken.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(taken.load(Ordering::SeqCst), 2, "a third 4 would pass 10: the producer waits");
+        budget.give_back(4);
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(taken.load(Ordering::SeqCst), 3);
+        budget.give_back(4);
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(taken.load(Ordering::SeqCst), 4);
+        budget.give_back(4);
+        budget.give_back(4);
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(taken.load(Ordering::SeqCst), 5, "25 is more than the budget: it went once the queue was empty");
+        assert_eq!(budget.peak(), 25);
+        budget.give_back(25);
+        producer.join().unwrap();
+        assert_eq!(taken.load(Ordering::SeqCst), 6);
+    }
+}
