@@ -2,8 +2,10 @@
 //! documents, each with the principals that may read it, and a checkpoint
 //! per mailbox folder. Two FTS5 indexes over title and body: unicode61
 //! for words, trigram for text without spaces between words (Japanese,
-//! Chinese), whose words unicode61 would run together
-//! (reference/mailbox-content.md 4).
+//! Chinese, Thai), whose words unicode61 would run together
+//! (reference/mailbox-content.md 4). The trigram index holds that text
+//! alone ([`unspaced`]): a trigram index is several times the size of its
+//! text, and of Latin, Cyrillic or Greek text unicode61 finds the words.
 
 use crate::runtime::types::{ContentKind, Document, DocumentBatch, DocumentChange, EventType, Extraction};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -96,23 +98,96 @@ CREATE VIRTUAL TABLE IF NOT EXISTS documents_words USING fts5 (
     title, body, content = 'documents', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2'
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS documents_trigrams USING fts5 (
-    title, body, content = 'documents', content_rowid = 'rowid', tokenize = 'trigram'
+    title, body, content = '', contentless_delete = 1, tokenize = 'trigram'
 );
 CREATE TRIGGER IF NOT EXISTS documents_indexed AFTER INSERT ON documents BEGIN
     INSERT INTO documents_words (rowid, title, body) VALUES (new.rowid, new.title, new.body);
-    INSERT INTO documents_trigrams (rowid, title, body) VALUES (new.rowid, new.title, new.body);
+    INSERT INTO documents_trigrams (rowid, title, body)
+        SELECT new.rowid, unspaced(new.title), unspaced(new.body) WHERE has_unspaced(new.title, new.body);
 END;
 CREATE TRIGGER IF NOT EXISTS documents_unindexed AFTER DELETE ON documents BEGIN
     INSERT INTO documents_words (documents_words, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
-    INSERT INTO documents_trigrams (documents_trigrams, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
+    DELETE FROM documents_trigrams WHERE rowid = old.rowid AND has_unspaced(old.title, old.body);
 END;
 CREATE TRIGGER IF NOT EXISTS documents_reindexed AFTER UPDATE OF title, body ON documents BEGIN
     INSERT INTO documents_words (documents_words, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
-    INSERT INTO documents_trigrams (documents_trigrams, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
+    DELETE FROM documents_trigrams WHERE rowid = old.rowid AND has_unspaced(old.title, old.body);
     INSERT INTO documents_words (rowid, title, body) VALUES (new.rowid, new.title, new.body);
-    INSERT INTO documents_trigrams (rowid, title, body) VALUES (new.rowid, new.title, new.body);
+    INSERT INTO documents_trigrams (rowid, title, body)
+        SELECT new.rowid, unspaced(new.title), unspaced(new.body) WHERE has_unspaced(new.title, new.body);
 END;
 "#;
+
+/// Whether a character belongs to a script written without spaces between
+/// words: CJK ideographs, kana, Hangul, Thai, Lao, Khmer, Myanmar.
+fn is_unspaced(c: char) -> bool {
+    matches!(c as u32,
+        0x0E00..=0x0EFF       // Thai, Lao
+        | 0x1000..=0x109F     // Myanmar
+        | 0x1100..=0x11FF     // Hangul Jamo
+        | 0x1780..=0x17FF     // Khmer
+        | 0x2E80..=0x2FDF     // CJK radicals
+        | 0x3040..=0x30FF     // Hiragana, Katakana
+        | 0x3130..=0x318F     // Hangul compatibility Jamo
+        | 0x31F0..=0x31FF     // Katakana extensions
+        | 0x3400..=0x4DBF     // CJK extension A
+        | 0x4E00..=0x9FFF     // CJK unified ideographs
+        | 0xAC00..=0xD7AF     // Hangul syllables
+        | 0xF900..=0xFAFF     // CJK compatibility ideographs
+        | 0xFF66..=0xFF9F     // halfwidth Katakana
+        | 0x20000..=0x3134F   // CJK extensions B to G
+    )
+}
+
+/// The runs of `text` in scripts without spaces between words, one per
+/// line: what the trigram index holds of it.
+pub fn unspaced(text: &str) -> String {
+    let mut out = String::new();
+    let mut in_run = false;
+    for c in text.chars() {
+        if is_unspaced(c) {
+            out.push(c);
+            in_run = true;
+        } else if in_run {
+            out.push('\n');
+            in_run = false;
+        }
+    }
+    out
+}
+
+/// `unspaced()` and `has_unspaced()` for the index triggers; every
+/// connection to the database needs them.
+pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("unspaced", 1, flags, |ctx| Ok(unspaced(&ctx.get::<String>(0)?)))?;
+    conn.create_scalar_function("has_unspaced", 2, flags, |ctx| {
+        Ok(ctx.get_raw(0).as_str().is_ok_and(|t| t.chars().any(is_unspaced)) || ctx.get_raw(1).as_str().is_ok_and(|t| t.chars().any(is_unspaced)))
+    })
+}
+
+/// A database whose trigram index holds all text (before
+/// [`unspaced`]): the index is rebuilt from the documents, as it is now.
+pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let old: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_schema WHERE name = 'documents_trigrams' AND sql LIKE '%content = ''documents''%'",
+        [],
+        |row| row.get(0),
+    )?;
+    if old {
+        conn.execute_batch(
+            "DROP TRIGGER documents_indexed; DROP TRIGGER documents_unindexed; DROP TRIGGER documents_reindexed;
+             DROP TABLE documents_trigrams;",
+        )?;
+        conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(
+            "INSERT INTO documents_trigrams (rowid, title, body)
+             SELECT rowid, unspaced(title), unspaced(body) FROM documents WHERE has_unspaced(title, body)",
+        )?;
+    }
+    Ok(())
+}
 
 /// What a run did to documents, in all and per kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -596,8 +671,8 @@ pub struct Hit {
 
 /// The documents that match `query` and that `reader` may read, best
 /// first: words through the unicode61 index (title weighted ten times
-/// the body), then substrings through the trigram one for what that
-/// misses, as text without spaces between words needs.
+/// the body), then words that begin with the terms, then, for terms in
+/// scripts without spaces, substrings through the trigram index.
 pub fn search(conn: &Connection, reader: &str, query: &str, kind: Option<&str>, limit: usize) -> rusqlite::Result<Vec<Hit>> {
     let terms: Vec<&str> = query.split_whitespace().collect();
     if terms.is_empty() || limit == 0 {
@@ -607,21 +682,54 @@ pub fn search(conn: &Connection, reader: &str, query: &str, kind: Option<&str>, 
     let phrase = terms.iter().map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect::<Vec<_>>().join(" ");
     let principal = format!("email:{}", reader.trim().to_lowercase());
     let mut hits = matches(conn, "documents_words", &phrase, &principal, kind, limit)?;
-    // Trigrams match only terms of three characters or more.
-    if hits.len() < limit && terms.iter().all(|t| t.chars().count() >= 3) {
-        let found: HashSet<String> = hits.iter().map(|h| h.id.clone()).collect();
-        for hit in matches(conn, "documents_trigrams", &phrase, &principal, kind, limit)? {
-            if hits.len() < limit && !found.contains(&hit.id) {
+    let mut found: HashSet<String> = hits.iter().map(|h| h.id.clone()).collect();
+    let mut add = |more: Vec<Hit>, hits: &mut Vec<Hit>| {
+        for hit in more {
+            if hits.len() < limit && found.insert(hit.id.clone()) {
                 hits.push(hit);
             }
         }
+    };
+    // Then the words the terms begin, as Outlook's search finds them
+    // ("invoice" finds "invoices").
+    if hits.len() < limit {
+        let prefixes = terms.iter().map(|t| format!("\"{}\"*", t.replace('"', "\"\""))).collect::<Vec<_>>().join(" ");
+        add(matches(conn, "documents_words", &prefixes, &principal, kind, limit)?, &mut hits);
+    }
+    // Trigrams hold only text without spaces, and match only terms of
+    // three characters or more.
+    if hits.len() < limit && terms.iter().all(|t| t.chars().count() >= 3) && terms.iter().any(|t| t.chars().any(is_unspaced)) {
+        let mut more = matches(conn, "documents_trigrams", &phrase, &principal, kind, limit)?;
+        for hit in &mut more {
+            hit.snippet = snippet_around(&hit.snippet, &terms);
+        }
+        add(more, &mut hits);
     }
     Ok(hits)
 }
 
+/// A snippet as FTS5's: the words around the first term found in `text`,
+/// the term in brackets (or the text's start, if it is not in the body).
+fn snippet_around(text: &str, terms: &[&str]) -> String {
+    const AROUND: usize = 24;
+    let Some((at, term)) = terms.iter().filter_map(|t| text.find(t).map(|at| (at, *t))).min() else {
+        return text.chars().take(2 * AROUND).collect();
+    };
+    let before: String = text[..at].chars().rev().take(AROUND).collect::<Vec<_>>().into_iter().rev().collect();
+    let after: String = text[at + term.len()..].chars().take(AROUND).collect();
+    let (open, close) = (if before.len() < at { "…" } else { "" }, if at + term.len() + after.len() < text.len() { "…" } else { "" });
+    format!("{open}{before}[{term}]{after}{close}")
+}
+
 fn matches(conn: &Connection, index: &str, phrase: &str, principal: &str, kind: Option<&str>, limit: usize) -> rusqlite::Result<Vec<Hit>> {
+    // The trigram index keeps no text to cut a snippet from: the body's
+    // first lines stand in, cut below.
+    let snippet = match index {
+        "documents_trigrams" => "substr(d.body, 1, 400)".to_string(),
+        _ => format!("snippet({index}, -1, '[', ']', '…', 12)"),
+    };
     let sql = format!(
-        "SELECT d.id, d.kind, d.mailbox, d.folder_path, d.title, snippet({index}, -1, '[', ']', '…', 12), d.parent_id, d.received
+        "SELECT d.id, d.kind, d.mailbox, d.folder_path, d.title, {snippet}, d.parent_id, d.received
          FROM {index} JOIN documents d ON d.rowid = {index}.rowid
          WHERE {index} MATCH ?1
            AND (EXISTS (SELECT 1 FROM document_acl a WHERE a.doc = d.rowid AND a.principal IN (?2, 'everyone'))
@@ -650,6 +758,46 @@ fn matches(conn: &Connection, index: &str, phrase: &str, principal: &str, kind: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_text_without_spaces_goes_to_the_trigram_index() {
+        assert_eq!(unspaced("Re: 請求書の確認 (Invoice) สวัสดีครับ ok 안녕하세요"), "請求書の確認\nสวัสดีครับ\n안녕하세요");
+        assert_eq!(unspaced("Grüße aus Köln, Привет"), "");
+    }
+
+    /// A database whose trigram index held all text, as before: opened, its
+    /// index is rebuilt of the text without spaces, and CJK is found.
+    #[test]
+    fn an_index_of_all_text_is_rebuilt_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let store = crate::store::Store::open(&path).unwrap();
+            let conn = store.lock();
+            apply_in(&conn, 1, batch(vec![DocumentChange::Upsert(mail("m1", "確認", "本日は請求書の確認 and a word", "svc@example.com"))], true));
+            conn.execute_batch(
+                "DROP TRIGGER documents_indexed; DROP TRIGGER documents_unindexed; DROP TRIGGER documents_reindexed;
+                 DROP TABLE documents_trigrams;
+                 CREATE VIRTUAL TABLE documents_trigrams USING fts5 (
+                     title, body, content = 'documents', content_rowid = 'rowid', tokenize = 'trigram'
+                 );
+                 CREATE TRIGGER documents_indexed AFTER INSERT ON documents BEGIN
+                     INSERT INTO documents_words (rowid, title, body) VALUES (new.rowid, new.title, new.body);
+                     INSERT INTO documents_trigrams (rowid, title, body) VALUES (new.rowid, new.title, new.body);
+                 END;
+                 CREATE TRIGGER documents_unindexed AFTER DELETE ON documents BEGIN SELECT 1; END;
+                 CREATE TRIGGER documents_reindexed AFTER UPDATE OF title, body ON documents BEGIN SELECT 1; END;
+                 INSERT INTO documents_trigrams (documents_trigrams) VALUES ('rebuild');",
+            )
+            .unwrap();
+        }
+        let store = crate::store::Store::open(&path).unwrap();
+        let conn = store.lock();
+        let sql: String = conn.query_row("SELECT sql FROM sqlite_schema WHERE name = 'documents_trigrams'", [], |row| row.get(0)).unwrap();
+        assert!(sql.contains("contentless_delete"), "{sql}");
+        assert_eq!(ids(&search(&conn, "svc@example.com", "請求書の確認", None, 10).unwrap()), ["m1"]);
+        assert_eq!(ids(&search(&conn, "svc@example.com", "word", None, 10).unwrap()), ["m1"]);
+    }
     use crate::runtime::types::{AttachmentInfo, DocumentIssue, ReadFlag};
 
     fn mail(id: &str, title: &str, body: &str, owner: &str) -> Document {
@@ -839,7 +987,7 @@ mod tests {
             1,
             batch(
                 vec![
-                    DocumentChange::Upsert(mail("m1", "Invoice check", "請求書の確認をお願いします。 Caf\u{e9} au lait", "SVC@example.com")),
+                    DocumentChange::Upsert(mail("m1", "Invoice check", "本日は請求書の確認をお願いします。 Caf\u{e9} au lait", "SVC@example.com")),
                     DocumentChange::Upsert(attachment("a1", "m1", "the pdfmarker7731 text", Extraction::Extracted)),
                     DocumentChange::Upsert(attachment("a2", "m1", "", Extraction::TooLarge)),
                     DocumentChange::Upsert(mail("m2", "Lunch", "nothing about invoices", "svc@example.com")),
@@ -857,9 +1005,23 @@ mod tests {
         assert_eq!(ids(&hits), ["a1"]);
         assert_eq!(hits[0].parent_id.as_deref(), Some("m1"));
         assert!(hits[0].snippet.contains("[pdfmarker7731]"), "{}", hits[0].snippet);
-        assert_eq!(ids(&search(&conn, "SVC@Example.com", "請求書の確認", None, 10).unwrap()), ["m1"], "CJK through trigrams");
+        let cjk = search(&conn, "SVC@Example.com", "請求書の確認", None, 10).unwrap();
+        assert_eq!(ids(&cjk), ["m1"], "CJK through trigrams");
+        assert_eq!(cjk[0].snippet, "本日は[請求書の確認]をお願いします。 Café au lait");
+        // Only m1 has text without spaces: the trigram index holds its runs alone.
+        let indexed: Vec<(i64, String)> = conn
+            .prepare("SELECT d.rowid, d.id FROM documents d WHERE d.rowid IN (SELECT rowid FROM documents_trigrams WHERE documents_trigrams MATCH '請求書')")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(indexed.iter().map(|(_, id)| id.as_str()).collect::<Vec<_>>(), ["m1"]);
+        let rows: i64 = conn.query_row("SELECT count(*) FROM documents_trigrams_docsize", [], |row| row.get(0)).unwrap();
+        assert_eq!(rows, 1, "Latin text is not in the trigram index");
+        assert!(search(&conn, "svc@example.com", "lait", None, 10).unwrap().len() == 1, "and words of it are found");
         assert_eq!(ids(&search(&conn, "svc@example.com", "cafe", None, 10).unwrap()), ["m1"], "diacritics folded");
-        // The word first; trigrams then add the substring in m2's "invoices".
+        // The word first; then the words it begins: m2's "invoices".
         assert_eq!(ids(&search(&conn, "svc@example.com", "invoice", Some("mail"), 10).unwrap()), ["m1", "m2"]);
         assert_eq!(ids(&search(&conn, "svc@example.com", "invoice", Some("attachment"), 10).unwrap()), Vec::<&str>::new());
         assert!(search(&conn, "bob@example.com", "pdfmarker7731", None, 10).unwrap().is_empty(), "not bob's");
@@ -875,6 +1037,9 @@ mod tests {
         let third = apply_in(&conn, 3, batch(vec![DocumentChange::Remove("m1".into())], false));
         assert_eq!((third.counts.removed, third.by_kind["attachment"].removed), (3, 2));
         assert!(search(&conn, "svc@example.com", "pdfmarker7731", None, 10).unwrap().is_empty(), "the attachment went with it");
+        let rows: i64 = conn.query_row("SELECT count(*) FROM documents_trigrams_docsize", [], |row| row.get(0)).unwrap();
+        assert_eq!(rows, 0, "m1 left the trigram index too");
+        assert!(search(&conn, "svc@example.com", "請求書の確認", None, 10).unwrap().is_empty());
         // A complete listing that does not mention m2 removes it.
         let fourth = apply_in(&conn, 4, batch(vec![], true));
         assert_eq!(fourth.counts.removed, 1);

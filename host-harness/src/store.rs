@@ -234,9 +234,11 @@ impl Store {
         // directory are written in random order.
         conn.pragma_update(None, "cache_size", -32768)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        crate::documents::register_functions(&conn).context("registering the index functions")?;
         conn.execute_batch(SCHEMA).context("creating the schema")?;
         conn.execute_batch(crate::documents::SCHEMA).context("creating the document tables")?;
         migrate(&conn).context("updating the schema")?;
+        crate::documents::migrate(&conn).context("updating the document index")?;
         Ok(Store { conn: Arc::new(Mutex::new(conn)), path })
     }
 
