@@ -234,12 +234,6 @@ impl Store {
         // directory are written in random order.
         conn.pragma_update(None, "cache_size", -32768)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        // Savepoints (one per batch, one per contact) and statements that
-        // may fail halfway keep the pages they change in journals of their
-        // own: in temporary files by default, which a full sync wrote
-        // 600 MB to (300,000 pwrite calls for a 22 MB database). They are
-        // small and short-lived: memory is the place for them.
-        conn.pragma_update(None, "temp_store", "MEMORY")?;
         crate::documents::register_functions(&conn).context("registering the index functions")?;
         conn.execute_batch(SCHEMA).context("creating the schema")?;
         conn.execute_batch(crate::documents::SCHEMA).context("creating the document tables")?;
