@@ -354,7 +354,7 @@ async fn a_plugin_flooding_the_store_waits_and_everything_is_stored() {
 }
 
 /// A plugin that warns without end: the run keeps a bounded number of
-/// bounded warnings.
+/// bounded warnings, escaped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugins_warnings_are_bounded_in_number_and_length() {
     use helpdesk_host::session::{MAX_WARNING, MAX_WARNINGS};
@@ -363,7 +363,8 @@ async fn a_plugins_warnings_are_bounded_in_number_and_length() {
     connection.set("behavior", "warn-flood");
     let summary = connection.sync(&misbehaving(Limits::default()), &s.store, SyncMode::Incremental, false).await.unwrap();
     let from_plugin: Vec<&String> = summary.warnings.iter().filter(|w| w.starts_with("warning ")).collect();
-    assert_eq!(from_plugin.len(), MAX_WARNINGS);
+    assert_eq!(from_plugin.len(), MAX_WARNINGS - 1, "the first was the escaped one");
     assert!(from_plugin.iter().all(|w| w.len() <= MAX_WARNING + " [cut]".len() && w.ends_with(" [cut]")));
     assert!(summary.warnings.iter().any(|w| w.contains("more than 1000 warnings")), "{:?}", summary.warnings.last());
+    assert!(summary.warnings.contains(&"\\u{1b}[2Jcleared\\u{a}2026-12-06T00:00:00Z  INFO forged".to_string()), "escaped as standard error is: {:?}", summary.warnings.first());
 }

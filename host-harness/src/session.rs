@@ -109,6 +109,8 @@ impl crate::runtime::types::Host for RunState {}
 
 impl Host for RunState {
     async fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
+        // As its standard error: no terminal escape, no line of its own.
+        let message = crate::capabilities::stderr::escape(message.as_bytes());
         match level {
             LogLevel::Trace => tracing::trace!(target: "plugin", "{message}"),
             LogLevel::Debug => tracing::debug!(target: "plugin", "{message}"),

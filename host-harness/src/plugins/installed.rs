@@ -118,23 +118,14 @@ impl Plugins {
     }
 
     fn save(&self, state: &State) -> Result<()> {
-        let path = self.state_path(&state.id);
-        let temporary = path.with_extension("json.tmp");
-        std::fs::write(&temporary, serde_json::to_vec_pretty(state)?).with_context(|| format!("writing {}", temporary.display()))?;
-        std::fs::rename(&temporary, &path).with_context(|| format!("writing {}", path.display()))
+        write_json(&self.state_path(&state.id), state)
     }
 
-    /// Make `version` active: a verified package of it (staged if new),
-    /// or one installed already (a rollback); refused, with the active one
-    /// left as it is, if it asks for network not granted before nor in
-    /// `newly_granted`, or if the plugin is pinned and `explicit` is false.
-    pub fn upgrade(&self, id: &str, package: Option<(&[u8], &Verified)>, version: &str, newly_granted: &[String], explicit: bool) -> Result<State> {
-        let switch = self.prepare_upgrade(id, package, version, newly_granted, explicit)?;
-        self.switch(switch)
-    }
-
-    /// Everything [`Plugins::upgrade`] checks, and the state it would
-    /// write; nothing is written yet.
+    /// What making `version` active would be: a verified package of it
+    /// (staged if new), or one installed already (a rollback); refused
+    /// if it asks for network not granted before nor in `newly_granted`,
+    /// or if the plugin is pinned and `explicit` is false. Nothing is
+    /// written until [`Plugins::switch`].
     pub fn prepare_upgrade(&self, id: &str, package: Option<(&[u8], &Verified)>, version: &str, newly_granted: &[String], explicit: bool) -> Result<Switch> {
         let mut state = self.state(id)?.with_context(|| format!("{id} is not installed (`plugin install {id}`)"))?;
         ensure!(!state.pinned || explicit, "{id} is pinned at {}; name the version with --to to change it", state.active);
@@ -192,10 +183,7 @@ impl Plugins {
             return Ok(());
         }
         known.push(path.to_path_buf());
-        let file = self.dir.join(id).join("configurations.json");
-        let temporary = file.with_extension("json.tmp");
-        std::fs::write(&temporary, serde_json::to_vec_pretty(&known)?).with_context(|| format!("writing {}", temporary.display()))?;
-        std::fs::rename(&temporary, &file).with_context(|| format!("writing {}", file.display()))
+        write_json(&self.dir.join(id).join("configurations.json"), &known)
     }
 
     /// The configurations that ran plugin `id` (some may be gone since).
@@ -243,6 +231,14 @@ impl Plugins {
         package::verify_signature(&bytes, trust, record.key.is_none()).with_context(|| format!("{id} {version} no longer verifies"))?;
         Ok(bytes)
     }
+}
+
+/// Write `value` as JSON to a temporary file and rename it into place: a
+/// reader sees the old file or the new one, never half of one.
+fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let temporary = path.with_extension("json.tmp");
+    std::fs::write(&temporary, serde_json::to_vec_pretty(value)?).with_context(|| format!("writing {}", temporary.display()))?;
+    std::fs::rename(&temporary, path).with_context(|| format!("writing {}", path.display()))
 }
 
 fn installed(verified: &Verified) -> Installed {

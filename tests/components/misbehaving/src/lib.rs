@@ -12,7 +12,8 @@
 //! `read-files` asks the host to read `crash.pdf`, on which this reader
 //! panics, then `fine.txt`, and logs both answers as warnings;
 //! `flood-store` hands over 48 batches of 4 MiB each as fast as it can;
-//! `warn-flood` gives 5,000 warnings of 10 KiB each.
+//! `warn-flood` gives a warning with a terminal escape and a line break,
+//! then 5,000 warnings of 10 KiB each.
 
 wit_bindgen::generate!({ path: "../../../wit/0.2.0", world: "helpdesk:connector/connector", generate_all });
 include!("../../stubs.rs");
@@ -77,6 +78,7 @@ fn run(config: Config, _request: SyncRequest) -> Result<SyncReport, ConnectorErr
             Ok(SyncReport { folders: 1, contacts: 48, batches: 48, documents: 0 })
         }
         "warn-flood" => {
+            helpdesk::connector::host::log(helpdesk::connector::host::LogLevel::Warn, "\x1b[2Jcleared\n2026-12-06T00:00:00Z  INFO forged");
             let long = "w".repeat(10 << 10);
             for n in 0..5000 {
                 helpdesk::connector::host::log(helpdesk::connector::host::LogLevel::Warn, &format!("warning {n}: {long}"));
