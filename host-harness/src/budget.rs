@@ -6,8 +6,8 @@
 //! goes alone: it fitted in the plugin's own memory, so it is bounded too.
 
 use crate::runtime::types::{
-    AttachmentInfo, Attribute, Batch, Change, Document, DocumentBatch, DocumentChange, DocumentIssue, EventInfo, NotApplied, ReadFlag,
-    TaskInfo, Upsert, User,
+    AttachmentInfo, Attribute, Batch, Change, ContentKind, Document, DocumentBatch, DocumentChange, DocumentIssue, EventInfo, EventType,
+    Extraction, NotApplied, ReadFlag, TaskInfo, Upsert, User,
 };
 use std::sync::{Condvar, Mutex};
 
@@ -67,17 +67,18 @@ impl Weight for String {
     }
 }
 
-impl Weight for bool {
-    fn weight(&self) -> usize {
-        1
-    }
+/// Values of a fixed size: their size.
+macro_rules! fixed {
+    ($($t:ty),*) => {
+        $(impl Weight for $t {
+            fn weight(&self) -> usize {
+                size_of::<$t>()
+            }
+        })*
+    };
 }
 
-impl Weight for u64 {
-    fn weight(&self) -> usize {
-        8
-    }
-}
+fixed!(bool, u8, u64, ContentKind, EventType, Extraction);
 
 impl<T: Weight> Weight for Option<T> {
     fn weight(&self) -> usize {
@@ -91,12 +92,14 @@ impl<T: Weight> Weight for Vec<T> {
     }
 }
 
-/// `Weight` of a record: the sum of its fields'.
+/// `Weight` of a record: the sum of its fields'. Every field is named (a
+/// field added to the WIT and not here fails to compile).
 macro_rules! weigh {
-    ($($record:ty { $($field:ident),* })*) => {
+    ($($record:ident { $($field:ident),* })*) => {
         $(impl Weight for $record {
             fn weight(&self) -> usize {
-                0 $(+ self.$field.weight())*
+                let $record { $($field),* } = self;
+                0 $(+ $field.weight())*
             }
         })*
     };
@@ -109,12 +112,18 @@ weigh! {
     Attribute { key, value }
     NotApplied { external_id, reason }
     DocumentBatch { mailbox, folder_id, folder_path, changes, checkpoint, listing_complete, folder_readers }
-    Document { id, version, parent_id, thread_id, title, body, received, modified, sender, recipients, importance, categories, acl, attachment, event, task }
-    AttachmentInfo { name, content_type, size, note }
-    EventInfo { start, end, time_zone, location, organizer, required_attendees, optional_attendees, recurrence, deleted_occurrences, original_start }
-    TaskInfo { status, start, due, completed, owner, recurrence, list_name }
-    ReadFlag { id }
-    DocumentIssue { id, title, reason }
+    Document {
+        id, version, kind, parent_id, thread_id, title, body, received, modified, sender, recipients, importance, categories,
+        has_attachments, is_read, acl, attachment, event, task
+    }
+    AttachmentInfo { name, content_type, size, is_inline, extraction, note }
+    EventInfo {
+        event_type, start, end, time_zone, all_day, location, organizer, required_attendees, optional_attendees, recurrence,
+        deleted_occurrences, original_start
+    }
+    TaskInfo { status, percent_complete, start, due, completed, owner, recurrence, list_name }
+    ReadFlag { id, is_read }
+    DocumentIssue { id, kind, title, reason }
 }
 
 impl Weight for Change {
