@@ -27,6 +27,14 @@ async fn connection(behavior: &str) -> (Connection, Emulator) {
     (connection, emulator)
 }
 
+/// The misbehaving plugin's `check`, doing `behavior` within `limits`: its
+/// error, and the runtime, for the next run.
+async fn refused(behavior: &str, limits: Limits) -> (helpdesk_host::runs::RunError, Runtime) {
+    let runtime = misbehaving(limits);
+    let (connection, _emulator) = connection(behavior).await;
+    (connection.check(&runtime).await.unwrap_err(), runtime)
+}
+
 /// After any failure the next run gets a fresh instance and works.
 async fn next_run_is_fine(runtime: &Runtime) {
     let (connection, _emulator) = connection("ok").await;
@@ -47,9 +55,7 @@ async fn egress_to_an_unlisted_host_is_refused_before_connecting_and_logged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endless_loop_is_stopped_by_its_cpu_budget() {
-    let runtime = misbehaving(Limits { cpu: Duration::from_millis(500), ..Limits::default() });
-    let (connection, _emulator) = connection("loop").await;
-    let error = connection.check(&runtime).await.unwrap_err();
+    let (error, runtime) = refused("loop", Limits { cpu: Duration::from_millis(500), ..Limits::default() }).await;
     assert_eq!(error.kind, "host");
     assert!(error.message.contains("CPU budget"), "{error}");
     next_run_is_fine(&runtime).await;
@@ -57,18 +63,14 @@ async fn an_endless_loop_is_stopped_by_its_cpu_budget() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unbounded_allocation_is_stopped_at_the_memory_limit() {
-    let runtime = misbehaving(Limits { memory: 32 << 20, ..Limits::default() });
-    let (connection, _emulator) = connection("alloc").await;
-    let error = connection.check(&runtime).await.unwrap_err();
+    let (error, runtime) = refused("alloc", Limits { memory: 32 << 20, ..Limits::default() }).await;
     assert!(error.message.contains("more memory than its limit"), "{error}");
     next_run_is_fine(&runtime).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trap_ends_the_run_and_the_next_one_is_fine() {
-    let runtime = misbehaving(Limits::default());
-    let (connection, _emulator) = connection("trap").await;
-    let error = connection.check(&runtime).await.unwrap_err();
+    let (error, runtime) = refused("trap", Limits::default()).await;
     assert!(error.message.contains("it trapped"), "{error}");
     next_run_is_fine(&runtime).await;
 }
@@ -279,9 +281,7 @@ async fn a_second_memory_more_tables_instances_or_table_elements_stop_the_plugin
 /// error escaped: no terminal escape, no carriage return, no forged line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standard_error_is_escaped_and_kept_as_the_plugins_last_words() {
-    let runtime = misbehaving(Limits::default());
-    let (connection, _emulator) = connection("stderr").await;
-    let error = connection.check(&runtime).await.unwrap_err();
+    let (error, runtime) = refused("stderr", Limits::default()).await;
     assert!(error.message.contains("it trapped"), "{error}");
     let (_, words) = error.message.split_once("It wrote to standard error: ").expect("its last words");
     assert!(words.starts_with("\\u{1b}[2J\\u{1b}[31m2026-12-06T00:00:00Z ERROR helpdesk_host: forged\\u{d} / "), "{words}");
