@@ -35,6 +35,14 @@ async fn refused(behavior: &str, limits: Limits) -> (helpdesk_host::runs::RunErr
     (connection.check(&runtime).await.unwrap_err(), runtime)
 }
 
+/// A sync of the misbehaving plugin doing `behavior`, into `s`'s store.
+async fn misbehaving_sync(s: &helpdesk_e2e::Setup, behavior: &str, mode: SyncMode) -> helpdesk_host::summary::Summary {
+    let mut connection = s.connection_with(|_| {});
+    connection.set("behavior", behavior);
+    connection.set("folder_id", behavior);
+    connection.sync(&misbehaving(Limits::default()), &s.store, mode, false).await.unwrap()
+}
+
 /// After any failure the next run gets a fresh instance and works.
 async fn next_run_is_fine(runtime: &Runtime) {
     let (connection, _emulator) = connection("ok").await;
@@ -173,9 +181,7 @@ async fn a_plugin_trapping_in_the_middle_of_a_sync_leaves_a_store_the_next_run_r
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_that_crashes_the_reader_fails_alone() {
     let s = setup(10, 4).await;
-    let mut connection = s.connection_with(|_| {});
-    connection.set("behavior", "read-files");
-    let summary = connection.sync(&misbehaving(Limits::default()), &s.store, SyncMode::Full, false).await.unwrap();
+    let summary = misbehaving_sync(&s, "read-files", SyncMode::Full).await;
     assert!(summary.warnings.iter().any(|w| w == "crash.pdf: Err(\"the reader crashed on it\")"), "{:?}", summary.warnings);
     assert!(summary.warnings.iter().any(|w| w == "fine.txt: Ok(\"hello\")"), "{:?}", summary.warnings);
 }
@@ -344,10 +350,7 @@ async fn requests_in_flight_are_capped_per_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_flooding_the_store_waits_and_everything_is_stored() {
     let s = setup(1, 4).await;
-    let mut connection = s.connection_with(|_| {});
-    connection.set("behavior", "flood-store");
-    connection.set("folder_id", "flood");
-    let summary = connection.sync(&misbehaving(Limits::default()), &s.store, SyncMode::Incremental, false).await.unwrap();
+    let summary = misbehaving_sync(&s, "flood-store", SyncMode::Incremental).await;
     assert_eq!(summary.counts.created, 48, "{:?}", summary.skipped_reasons);
     let flooded = s.store.users().unwrap().into_iter().filter(|u| u.login.starts_with("flood-")).count();
     assert_eq!(flooded, 48);
@@ -359,9 +362,7 @@ async fn a_plugin_flooding_the_store_waits_and_everything_is_stored() {
 async fn a_plugins_warnings_are_bounded_in_number_and_length() {
     use helpdesk_host::session::{MAX_WARNING, MAX_WARNINGS};
     let s = setup(1, 4).await;
-    let mut connection = s.connection_with(|_| {});
-    connection.set("behavior", "warn-flood");
-    let summary = connection.sync(&misbehaving(Limits::default()), &s.store, SyncMode::Incremental, false).await.unwrap();
+    let summary = misbehaving_sync(&s, "warn-flood", SyncMode::Incremental).await;
     let from_plugin: Vec<&String> = summary.warnings.iter().filter(|w| w.starts_with("warning ")).collect();
     assert_eq!(from_plugin.len(), MAX_WARNINGS - 1, "the first was the escaped one");
     assert!(from_plugin.iter().all(|w| w.len() <= MAX_WARNING + " [cut]".len() && w.ends_with(" [cut]")));
