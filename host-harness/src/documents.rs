@@ -678,10 +678,8 @@ pub fn search(conn: &Connection, reader: &str, query: &str, kind: Option<&str>, 
     if terms.is_empty() || limit == 0 {
         return Ok(Vec::new());
     }
-    // Each term a quoted string: FTS5's operators in a query are text.
-    let phrase = terms.iter().map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect::<Vec<_>>().join(" ");
     let principal = format!("email:{}", reader.trim().to_lowercase());
-    let mut hits = matches(conn, "documents_words", &phrase, &principal, kind, limit)?;
+    let mut hits = matches(conn, "documents_words", &quoted(&terms, ""), None, &principal, kind, limit)?;
     let mut found: HashSet<String> = hits.iter().map(|h| h.id.clone()).collect();
     let mut add = |more: Vec<Hit>, hits: &mut Vec<Hit>| {
         for hit in more {
@@ -693,19 +691,28 @@ pub fn search(conn: &Connection, reader: &str, query: &str, kind: Option<&str>, 
     // Then the words the terms begin, as Outlook's search finds them
     // ("invoice" finds "invoices").
     if hits.len() < limit {
-        let prefixes = terms.iter().map(|t| format!("\"{}\"*", t.replace('"', "\"\""))).collect::<Vec<_>>().join(" ");
-        add(matches(conn, "documents_words", &prefixes, &principal, kind, limit)?, &mut hits);
+        add(matches(conn, "documents_words", &quoted(&terms, "*"), None, &principal, kind, limit)?, &mut hits);
     }
-    // Trigrams hold only text without spaces, and match only terms of
-    // three characters or more.
-    if hits.len() < limit && terms.iter().all(|t| t.chars().count() >= 3) && terms.iter().any(|t| t.chars().any(is_unspaced)) {
-        let mut more = matches(conn, "documents_trigrams", &phrase, &principal, kind, limit)?;
+    // Then the runs of the terms in scripts without spaces as substrings,
+    // through the trigram index (which matches runs of three characters
+    // or more), the other terms as words they begin.
+    let runs: Vec<&str> = terms.iter().flat_map(|t| t.split(|c: char| !is_unspaced(c))).filter(|r| !r.is_empty()).collect();
+    let spaced: Vec<&str> = terms.iter().copied().filter(|t| !t.chars().any(is_unspaced)).collect();
+    if hits.len() < limit && !runs.is_empty() && runs.iter().all(|r| r.chars().count() >= 3) {
+        let also = (!spaced.is_empty()).then(|| quoted(&spaced, "*"));
+        let mut more = matches(conn, "documents_trigrams", &quoted(&runs, ""), also.as_deref(), &principal, kind, limit)?;
         for hit in &mut more {
-            hit.snippet = snippet_around(&hit.snippet, &terms);
+            hit.snippet = snippet_around(&hit.snippet, &runs);
         }
         add(more, &mut hits);
     }
     Ok(hits)
+}
+
+/// Terms as an FTS5 query: each a quoted string (FTS5's operators in a
+/// query are text), followed by `suffix` (`*`: the words it begins).
+fn quoted(terms: &[&str], suffix: &str) -> String {
+    terms.iter().map(|t| format!("\"{}\"{suffix}", t.replace('"', "\"\""))).collect::<Vec<_>>().join(" ")
 }
 
 /// A snippet as FTS5's: the words around the first term found in `text`,
@@ -721,7 +728,9 @@ fn snippet_around(text: &str, terms: &[&str]) -> String {
     format!("{open}{before}[{term}]{after}{close}")
 }
 
-fn matches(conn: &Connection, index: &str, phrase: &str, principal: &str, kind: Option<&str>, limit: usize) -> rusqlite::Result<Vec<Hit>> {
+/// The documents `reader` may read that `phrase` matches in `index` (and,
+/// with `also`, that it matches in the words index too).
+fn matches(conn: &Connection, index: &str, phrase: &str, also: Option<&str>, principal: &str, kind: Option<&str>, limit: usize) -> rusqlite::Result<Vec<Hit>> {
     // The trigram index keeps no text to cut a snippet from: the body's
     // first lines stand in, cut below.
     let snippet = match index {
@@ -737,10 +746,11 @@ fn matches(conn: &Connection, index: &str, phrase: &str, principal: &str, kind: 
                            WHERE f.source = d.source AND f.mailbox = d.mailbox AND f.folder_id = d.folder_id AND f.principal IN (?2, 'everyone'))
                 OR EXISTS (SELECT 1 FROM mailbox_readers r WHERE r.source = d.source AND r.mailbox = d.mailbox AND r.principal = ?2))
            AND (?3 IS NULL OR d.kind = ?3)
+           AND (?5 IS NULL OR d.rowid IN (SELECT rowid FROM documents_words WHERE documents_words MATCH ?5))
          ORDER BY bm25({index}, 10.0, 1.0) LIMIT ?4"
     );
     let mut statement = conn.prepare(&sql)?;
-    let hits = statement.query_map(params![phrase, principal, kind, limit as i64], |row| {
+    let hits = statement.query_map(params![phrase, principal, kind, limit as i64, also], |row| {
         Ok(Hit {
             id: row.get(0)?,
             kind: row.get(1)?,
@@ -1020,6 +1030,11 @@ mod tests {
         let rows: i64 = conn.query_row("SELECT count(*) FROM documents_trigrams_docsize", [], |row| row.get(0)).unwrap();
         assert_eq!(rows, 1, "Latin text is not in the trigram index");
         assert!(search(&conn, "svc@example.com", "lait", None, 10).unwrap().len() == 1, "and words of it are found");
+        // Scripts mixed in a query: the runs without spaces as substrings,
+        // the other terms as words.
+        assert_eq!(ids(&search(&conn, "svc@example.com", "請求書の確認 caf", None, 10).unwrap()), ["m1"]);
+        assert_eq!(ids(&search(&conn, "svc@example.com", "Re:請求書の確認", None, 10).unwrap()), ["m1"]);
+        assert!(search(&conn, "svc@example.com", "請求書の確認 lunch", None, 10).unwrap().is_empty(), "every term must match");
         assert_eq!(ids(&search(&conn, "svc@example.com", "cafe", None, 10).unwrap()), ["m1"], "diacritics folded");
         // The word first; then the words it begins: m2's "invoices".
         assert_eq!(ids(&search(&conn, "svc@example.com", "invoice", Some("mail"), 10).unwrap()), ["m1", "m2"]);
