@@ -9,7 +9,7 @@ use crate::runtime::types::{
     AttachmentInfo, Attribute, Batch, Change, ContentKind, Document, DocumentBatch, DocumentChange, DocumentIssue, EventInfo, EventType,
     Extraction, NotApplied, ReadFlag, TaskInfo, Upsert, User,
 };
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// What one run may have queued for the store.
 pub const QUEUE_BYTES: usize = 64 << 20;
@@ -32,18 +32,19 @@ impl Budget {
     }
 
     /// Wait until `bytes` more fit (or, for a batch larger than the
-    /// budget, until nothing else is queued), then count them.
-    pub fn take(&self, bytes: usize) {
+    /// budget, until nothing else is queued), then count them until the
+    /// [`Taken`] is dropped.
+    pub fn take(self: &Arc<Self>, bytes: usize) -> Taken {
         let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
         while queued.bytes > 0 && queued.bytes + bytes > self.limit {
             queued = self.freed.wait(queued).unwrap_or_else(|p| p.into_inner());
         }
         queued.bytes += bytes;
         queued.peak = queued.peak.max(queued.bytes);
+        Taken { budget: self.clone(), bytes }
     }
 
-    /// `bytes` taken before were written (or dropped).
-    pub fn give_back(&self, bytes: usize) {
+    fn give_back(&self, bytes: usize) {
         let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
         queued.bytes = queued.bytes.saturating_sub(bytes);
         self.freed.notify_all();
@@ -52,6 +53,20 @@ impl Budget {
     /// The most that was queued at once.
     pub fn peak(&self) -> usize {
         self.queued.lock().unwrap_or_else(|p| p.into_inner()).peak
+    }
+}
+
+/// Bytes of the budget a queued batch holds, given back when it is
+/// dropped: written, skipped, or dropped with the queue of a writer that
+/// stopped (a writer that panicked must not leave the plugin waiting).
+pub struct Taken {
+    budget: Arc<Budget>,
+    bytes: usize,
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        self.budget.give_back(self.bytes);
     }
 }
 
@@ -158,29 +173,32 @@ mod tests {
     fn what_is_queued_stays_within_the_budget_and_a_large_batch_goes_alone() {
         let budget = Arc::new(Budget::new(10));
         let taken = Arc::new(AtomicUsize::new(0));
+        let (held, queue) = std::sync::mpsc::channel();
         let producer = std::thread::spawn({
             let (budget, taken) = (budget.clone(), taken.clone());
             move || {
                 for bytes in [4, 4, 4, 4, 25, 3] {
-                    budget.take(bytes);
+                    held.send(budget.take(bytes)).unwrap();
                     taken.fetch_add(1, Ordering::SeqCst);
                 }
             }
         });
+        // The writer's side: what it has written goes back, oldest first.
+        let give_back = || drop(queue.recv().unwrap());
         std::thread::sleep(Duration::from_millis(200));
         assert_eq!(taken.load(Ordering::SeqCst), 2, "a third 4 would pass 10: the producer waits");
-        budget.give_back(4);
+        give_back();
         std::thread::sleep(Duration::from_millis(200));
         assert_eq!(taken.load(Ordering::SeqCst), 3);
-        budget.give_back(4);
+        give_back();
         std::thread::sleep(Duration::from_millis(200));
         assert_eq!(taken.load(Ordering::SeqCst), 4);
-        budget.give_back(4);
-        budget.give_back(4);
+        give_back();
+        give_back();
         std::thread::sleep(Duration::from_millis(200));
         assert_eq!(taken.load(Ordering::SeqCst), 5, "25 is more than the budget: it went once the queue was empty");
         assert_eq!(budget.peak(), 25);
-        budget.give_back(25);
+        give_back();
         producer.join().unwrap();
         assert_eq!(taken.load(Ordering::SeqCst), 6);
     }

@@ -6,7 +6,7 @@
 //! [`COMMIT_EVERY`] apart.
 
 use crate::apply::{ApplyError, RunContext, apply_batch};
-use crate::budget::{Budget, QUEUE_BYTES, Weight};
+use crate::budget::{Budget, QUEUE_BYTES, Taken, Weight};
 use crate::runtime::types::{Batch, DocumentBatch};
 use crate::session::SyncTarget;
 use crate::summary::Summary;
@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 /// Batches waiting besides the ones being written.
 const QUEUE: usize = 16;
 
-/// A job with the bytes it holds of the budget.
+/// A job, with the bytes it holds of the budget until it is dropped.
 enum Job {
-    Apply(Batch, usize),
-    Documents(DocumentBatch, usize),
+    Apply { batch: Batch, _taken: Taken },
+    Documents { batch: DocumentBatch, _taken: Taken },
     /// answer once every batch queued before is written
     Flush(mpsc::Sender<()>),
 }
@@ -48,8 +48,8 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn({
-                let (failed, budget) = (failed.clone(), budget.clone());
-                move || write(&target, &queue, &failed, &budget)
+                let failed = failed.clone();
+                move || write(&target, &queue, &failed)
             })?;
         Ok(Writer { jobs: Some(jobs), thread: Some(thread), failed, budget })
     }
@@ -58,17 +58,15 @@ impl Writer {
     /// that the store refused is reported here, so that the plugin stops.
     pub fn apply(&self, batch: Batch) -> Result<(), String> {
         self.error()?;
-        let bytes = batch.weight();
-        self.budget.take(bytes);
-        self.send(Job::Apply(batch, bytes))
+        let taken = self.budget.take(batch.weight());
+        self.send(Job::Apply { batch, _taken: taken })
     }
 
     /// Queue a batch of documents, in order with the users' batches.
     pub fn apply_documents(&self, batch: DocumentBatch) -> Result<(), String> {
         self.error()?;
-        let bytes = batch.weight();
-        self.budget.take(bytes);
-        self.send(Job::Documents(batch, bytes))
+        let taken = self.budget.take(batch.weight());
+        self.send(Job::Documents { batch, _taken: taken })
     }
 
     /// The most this run had queued at once, in bytes.
@@ -139,7 +137,7 @@ struct Open {
     written: Summary,
 }
 
-fn write(target: &SyncTarget, queue: &Receiver<Job>, failed: &Mutex<Option<String>>, budget: &Budget) -> Summary {
+fn write(target: &SyncTarget, queue: &Receiver<Job>, failed: &Mutex<Option<String>>) -> Summary {
     yield_to_the_plugin();
     let mut summary = Summary::default();
     let run = match RunContext::new(&target.store.lock(), &target.source, target.run_id, target.policy.clone()) {
@@ -148,9 +146,8 @@ fn write(target: &SyncTarget, queue: &Receiver<Job>, failed: &Mutex<Option<Strin
             fail(failed, format!("the user store could not be read: {e}"));
             // Drain the queue, answering flushes, so that no one waits.
             for job in queue {
-                match job {
-                    Job::Flush(done) => drop(done.send(())),
-                    Job::Apply(_, bytes) | Job::Documents(_, bytes) => budget.give_back(bytes),
+                if let Job::Flush(done) = job {
+                    let _ = done.send(());
                 }
             }
             return summary;
@@ -168,23 +165,16 @@ fn write(target: &SyncTarget, queue: &Receiver<Job>, failed: &Mutex<Option<Strin
                 let _ = done.send(());
             }
             // Later batches of a run that failed are not written.
-            Ok(Job::Apply(_, bytes) | Job::Documents(_, bytes)) if failed.lock().unwrap_or_else(|p| p.into_inner()).is_some() => {
-                budget.give_back(bytes);
-            }
-            Ok(job @ (Job::Apply(..) | Job::Documents(..))) => {
+            Ok(Job::Apply { .. } | Job::Documents { .. }) if failed.lock().unwrap_or_else(|p| p.into_inner()).is_some() => {}
+            Ok(job @ (Job::Apply { .. } | Job::Documents { .. })) => {
                 let mut conn = target.store.lock();
                 let refused = match &job {
-                    Job::Apply(batch, _) => write_batch(&mut conn, &run, batch, &mut open).err(),
-                    Job::Documents(batch, _) => write_documents(&mut conn, target, batch, &mut open).err(),
+                    Job::Apply { batch, .. } => write_batch(&mut conn, &run, batch, &mut open).err(),
+                    Job::Documents { batch, .. } => write_documents(&mut conn, target, batch, &mut open).err(),
                     Job::Flush(_) => None,
                 };
-                // Its bytes are the budget's again once it is dropped.
-                let bytes = match &job {
-                    Job::Apply(_, bytes) | Job::Documents(_, bytes) => *bytes,
-                    Job::Flush(_) => 0,
-                };
+                // Its bytes are the budget's again.
                 drop(job);
-                budget.give_back(bytes);
                 let due = open.as_ref().is_some_and(|o| o.since.elapsed() >= COMMIT_EVERY);
                 let refused = match (refused, due) {
                     // What was written before a refusal is committed.
