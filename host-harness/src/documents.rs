@@ -139,21 +139,15 @@ fn is_unspaced(c: char) -> bool {
     )
 }
 
+/// The runs of `text` in scripts without spaces between words.
+fn runs(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !is_unspaced(c)).filter(|run| !run.is_empty())
+}
+
 /// The runs of `text` in scripts without spaces between words, one per
 /// line: what the trigram index holds of it.
 pub fn unspaced(text: &str) -> String {
-    let mut out = String::new();
-    let mut in_run = false;
-    for c in text.chars() {
-        if is_unspaced(c) {
-            out.push(c);
-            in_run = true;
-        } else if in_run {
-            out.push('\n');
-            in_run = false;
-        }
-    }
-    out
+    runs(text).collect::<Vec<_>>().join("\n")
 }
 
 /// `unspaced()` and `has_unspaced()` for the index triggers; every
@@ -696,7 +690,7 @@ pub fn search(conn: &Connection, reader: &str, query: &str, kind: Option<&str>, 
     // Then the runs of the terms in scripts without spaces as substrings,
     // through the trigram index (which matches runs of three characters
     // or more), the other terms as words they begin.
-    let runs: Vec<&str> = terms.iter().flat_map(|t| t.split(|c: char| !is_unspaced(c))).filter(|r| !r.is_empty()).collect();
+    let runs: Vec<&str> = terms.iter().flat_map(|t| runs(t)).collect();
     let spaced: Vec<&str> = terms.iter().copied().filter(|t| !t.chars().any(is_unspaced)).collect();
     if hits.len() < limit && !runs.is_empty() && runs.iter().all(|r| r.chars().count() >= 3) {
         let also = (!spaced.is_empty()).then(|| quoted(&spaced, "*"));
@@ -768,6 +762,7 @@ fn matches(conn: &Connection, index: &str, phrase: &str, also: Option<&str>, pri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::types::{AttachmentInfo, DocumentIssue, ReadFlag};
 
     #[test]
     fn only_text_without_spaces_goes_to_the_trigram_index() {
@@ -808,7 +803,6 @@ mod tests {
         assert_eq!(ids(&search(&conn, "svc@example.com", "請求書の確認", None, 10).unwrap()), ["m1"]);
         assert_eq!(ids(&search(&conn, "svc@example.com", "word", None, 10).unwrap()), ["m1"]);
     }
-    use crate::runtime::types::{AttachmentInfo, DocumentIssue, ReadFlag};
 
     fn mail(id: &str, title: &str, body: &str, owner: &str) -> Document {
         Document {
@@ -1019,14 +1013,14 @@ mod tests {
         assert_eq!(ids(&cjk), ["m1"], "CJK through trigrams");
         assert_eq!(cjk[0].snippet, "本日は[請求書の確認]をお願いします。 Café au lait");
         // Only m1 has text without spaces: the trigram index holds its runs alone.
-        let indexed: Vec<(i64, String)> = conn
-            .prepare("SELECT d.rowid, d.id FROM documents d WHERE d.rowid IN (SELECT rowid FROM documents_trigrams WHERE documents_trigrams MATCH '請求書')")
+        let indexed: Vec<String> = conn
+            .prepare("SELECT id FROM documents WHERE rowid IN (SELECT rowid FROM documents_trigrams WHERE documents_trigrams MATCH '請求書')")
             .unwrap()
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .query_map([], |row| row.get(0))
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap();
-        assert_eq!(indexed.iter().map(|(_, id)| id.as_str()).collect::<Vec<_>>(), ["m1"]);
+        assert_eq!(indexed, ["m1"]);
         let rows: i64 = conn.query_row("SELECT count(*) FROM documents_trigrams_docsize", [], |row| row.get(0)).unwrap();
         assert_eq!(rows, 1, "Latin text is not in the trigram index");
         assert!(search(&conn, "svc@example.com", "lait", None, 10).unwrap().len() == 1, "and words of it are found");
