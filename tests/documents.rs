@@ -332,6 +332,81 @@ async fn an_unchanged_rerun_reads_no_body_and_changes_come_back_as_themselves() 
     assert_documents_match(&s);
 }
 
+/// A run's document summary, its EWS operations (a GetFolder asking for
+/// permissions, and a FindFolder in bob's mailbox, told apart: only a
+/// document listing sends them), and how many SyncFolderItems named each
+/// document folder of the two mailboxes.
+async fn counted_run(s: &Setup, connection: &helpdesk_host::runs::Connection, mode: SyncMode) -> (helpdesk_host::documents::DocumentSummary, BTreeMap<String, usize>, Vec<usize>) {
+    let before = s.emulator.exchanges().len();
+    let summary = sync(s, connection, mode).await;
+    let exchanges = s.emulator.exchanges();
+    let mut operations: BTreeMap<String, usize> = BTreeMap::new();
+    for e in &exchanges[before..] {
+        let request = String::from_utf8_lossy(&e.request);
+        let op = match e.operation.as_str() {
+            "GetFolder" if request.contains("PermissionSet") => "GetFolder with permissions".to_string(),
+            "FindFolder" if request.contains(COLLEAGUE) => "FindFolder in bob's mailbox".to_string(),
+            other => other.to_string(),
+        };
+        *operations.entry(op).or_default() += 1;
+    }
+    let folders: Vec<String> = {
+        let primary = s.emulator.mailbox();
+        let colleagues = s.emulator.colleagues();
+        read_folders(&primary, true).into_keys().chain(read_folders(&colleagues[0], true).into_keys()).collect()
+    };
+    let syncs = folders
+        .iter()
+        .map(|id| {
+            let id = format!("\"{id}\"");
+            exchanges[before..].iter().filter(|e| e.operation == "SyncFolderItems" && e.request.windows(id.len()).any(|w| w == id.as_bytes())).count()
+        })
+        .collect();
+    (summary.documents.unwrap_or_default(), operations, syncs)
+}
+
+/// An unchanged incremental run asks each mailbox once whether its
+/// folders changed (SyncFolderHierarchy) and each folder once for its
+/// items, and lists no folder tree; a folder made, renamed or deleted
+/// (moved into Deleted Items, as Outlook does) is followed on the next
+/// run: its message found, its documents' paths moved, its documents gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folder_changes_are_followed_and_an_unchanged_run_lists_no_folders() {
+    let (s, connection) = setup().await;
+    sync(&s, &connection, SyncMode::Full).await;
+    let (unchanged, operations, syncs) = counted_run(&s, &connection, SyncMode::Incremental).await;
+    assert_eq!((unchanged.counts.created, unchanged.counts.updated, unchanged.counts.removed), (0, 0, 0), "{unchanged:?}");
+    println!("an unchanged run: {operations:?}");
+    assert_eq!(operations.get("SyncFolderHierarchy"), Some(&2), "one per mailbox: {operations:?}");
+    assert_eq!(operations.get("GetFolder with permissions"), None, "no folder listed: {operations:?}");
+    assert_eq!(operations.get("FindFolder in bob's mailbox"), None, "no folder listed: {operations:?}");
+    assert!(syncs.iter().all(|n| *n == 1), "one SyncFolderItems per folder: {syncs:?}");
+
+    let in_path = |prefix: &str| stored(&s).into_iter().filter(|r| r.mailbox == OWNER && r.folder_path.starts_with(prefix)).collect::<Vec<_>>();
+    let (moved_docs, gone_docs) = (in_path("Projects -> ").len(), in_path("Old tickets").into_iter().map(|r| r.id).collect::<Vec<_>>());
+    assert!(moved_docs > 0 && !gone_docs.is_empty(), "{moved_docs} documents below Projects, {gone_docs:?} in Old tickets");
+    let script = s.emulator.mailbox_mut().scripted_folder_change();
+    let (changed, operations, syncs) = counted_run(&s, &connection, SyncMode::Incremental).await;
+    assert_eq!(operations.get("GetFolder with permissions"), Some(&1), "the service account's folders listed again, bob's not: {operations:?}");
+    assert_eq!(operations.get("FindFolder in bob's mailbox"), None, "{operations:?}");
+    assert!(syncs.iter().all(|n| *n == 1), "one SyncFolderItems per folder: {syncs:?}");
+    assert_eq!((changed.counts.created, changed.counts.updated, changed.counts.removed), (1, 0, gone_docs.len() as u64), "{changed:?}");
+    assert_documents_match(&s);
+    let rows = stored(&s);
+    assert!(rows.iter().any(|r| r.id == script.message && r.folder_path == "Inbox -> Escalations"), "the new folder's message");
+    assert_eq!(rows.iter().filter(|r| r.folder_path.starts_with("Projects (renamed) -> ")).count(), moved_docs, "the renamed folder's subfolder moved along");
+    assert!(!rows.iter().any(|r| gone_docs.contains(&r.id)), "the deleted folder's documents are gone");
+    {
+        let conn = s.store.lock();
+        let left: i64 = conn.query_row("SELECT count(*) FROM document_checkpoints WHERE folder_id = ?1", [&script.deleted], |r| r.get(0)).unwrap();
+        assert_eq!(left, 0, "the deleted folder's checkpoint is gone");
+    }
+
+    let (again, operations, _) = counted_run(&s, &connection, SyncMode::Incremental).await;
+    assert_eq!((again.counts.created, again.counts.updated, again.counts.removed), (0, 0, 0), "{again:?}");
+    assert_eq!((operations.get("SyncFolderHierarchy"), operations.get("GetFolder with permissions")), (Some(&2), None), "{operations:?}");
+}
+
 /// A mailbox the organisation does not have is a warning, and the others
 /// are read; over Graph, a user without a mailbox is one too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,7 @@ pub mod files;
 pub mod text;
 pub mod mail;
 pub mod calendar;
+pub mod hierarchy;
 
 use base64::Engine as _;
 use std::collections::HashMap;
@@ -36,6 +37,11 @@ pub struct Folder {
     /// defaults every folder has (Default and Anonymous: None; a
     /// calendar's Default: FreeBusyTimeOnly, as Exchange makes them)
     pub grants: Vec<Grant>,
+    /// the change sequence number at which it was made, and at which it
+    /// last changed (name, place, permissions): what SyncFolderHierarchy
+    /// and `mailFolders/delta` report (data/hierarchy.rs)
+    pub created: u64,
+    pub changed: u64,
 }
 
 /// A user's permission level on a folder (PermissionLevelType or
@@ -633,6 +639,8 @@ impl Mailbox {
             denied: false,
             hidden: false,
             grants: Vec::new(),
+            created: self.seq,
+            changed: self.seq,
         });
         id
     }
@@ -646,6 +654,10 @@ impl Mailbox {
         for folder in self.folders.iter_mut().filter(|f| under.contains(&f.id)) {
             if ["IPF.Note", "IPF.Appointment", "IPF.Task"].iter().any(|c| folder.class.starts_with(c)) {
                 folder.grants.push(Grant { address: address.to_lowercase(), name: name.into(), level });
+                // Changing a folder's permissions changes the folder (a new
+                // ChangeKey, as UpdateFolder answers): hierarchy sync sees it.
+                self.seq += 1;
+                folder.changed = self.seq;
             }
         }
     }

@@ -126,7 +126,7 @@ weigh! {
     User { login, email, firstname, lastname, phone, extra }
     Attribute { key, value }
     NotApplied { external_id, reason }
-    DocumentBatch { mailbox, folder_id, folder_path, changes, checkpoint, listing_complete, folder_readers }
+    DocumentBatch { mailbox, folder_id, folder_path, changes, checkpoint, listing_complete, folder_readers, folder_gone }
     Document {
         id, version, kind, parent_id, thread_id, title, body, received, modified, sender, recipients, importance, categories,
         has_attachments, is_read, acl, attachment, event, task

@@ -354,7 +354,20 @@ pub fn apply_batch(conn: &Connection, source: &str, run_id: i64, batch: &Documen
 }
 
 fn apply(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, summary: &mut DocumentSummary) -> rusqlite::Result<()> {
+    if batch.folder_gone {
+        return forget_folder(conn, source, &batch.mailbox, &batch.folder_id, summary);
+    }
     set_folder_readers(conn, source, batch)?;
+    // A folder renamed or moved: its documents take its new path. (One
+    // row tells; a batch of an unchanged folder costs one lookup.)
+    let path: Option<String> = conn
+        .prepare_cached("SELECT folder_path FROM documents WHERE source = ?1 AND mailbox = ?2 AND folder_id = ?3 LIMIT 1")?
+        .query_row(params![source, batch.mailbox, batch.folder_id], |row| row.get(0))
+        .optional()?;
+    if path.is_some_and(|p| p != batch.folder_path) {
+        conn.prepare_cached("UPDATE documents SET folder_path = ?4 WHERE source = ?1 AND mailbox = ?2 AND folder_id = ?3")?
+            .execute(params![source, batch.mailbox, batch.folder_id, batch.folder_path])?;
+    }
     // The children (attachments, modified occurrences) each upserted item
     // has now; the others go.
     let mut attachments: HashMap<&str, HashSet<&str>> = HashMap::new();
@@ -485,6 +498,32 @@ fn apply(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, su
             "DELETE FROM retry_documents WHERE source = ?1 AND mailbox = ?2 AND folder_id = ?3 AND (run_id IS NULL OR run_id != ?4)",
             params![source, batch.mailbox, batch.folder_id, run_id],
         )?;
+    }
+    Ok(())
+}
+
+/// A folder gone from what the plugin reads: its documents (their
+/// attachments with them), checkpoint, readers and retries.
+fn forget_folder(conn: &Connection, source: &str, mailbox: &str, folder_id: &str, summary: &mut DocumentSummary) -> rusqlite::Result<()> {
+    let ids: Vec<String> = conn
+        .prepare_cached("SELECT id FROM documents WHERE source = ?1 AND mailbox = ?2 AND folder_id = ?3 AND parent_id IS NULL")?
+        .query_map(params![source, mailbox, folder_id], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in &ids {
+        for kind in remove(conn, source, id)? {
+            summary.count(&kind, Counted::Removed);
+        }
+    }
+    // What is left: children whose parent lies elsewhere.
+    let kinds: Vec<String> = conn
+        .prepare_cached("DELETE FROM documents WHERE source = ?1 AND mailbox = ?2 AND folder_id = ?3 RETURNING kind")?
+        .query_map(params![source, mailbox, folder_id], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for kind in kinds {
+        summary.count(&kind, Counted::Removed);
+    }
+    for table in ["document_checkpoints", "folder_readers", "retry_documents"] {
+        conn.execute(&format!("DELETE FROM {table} WHERE source = ?1 AND mailbox = ?2 AND folder_id = ?3"), params![source, mailbox, folder_id])?;
     }
     Ok(())
 }
@@ -849,6 +888,7 @@ mod tests {
             checkpoint: Some("state-1".into()),
             listing_complete: complete,
             folder_readers: Vec::new(),
+            folder_gone: false,
         }
     }
 

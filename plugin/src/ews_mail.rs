@@ -11,6 +11,7 @@
 use crate::bindings::helpdesk::connector::host;
 use crate::bindings::helpdesk::connector::types::{ContentKind, DocumentChange, DocumentIssue, ReadFlag, SyncMode, SyncRequest};
 use crate::documents::folders::{self, MailFolder, TreeFolder};
+use crate::documents::hierarchy;
 use crate::documents::{Folder, mail};
 use crate::error::{Error, Kind, Result};
 use crate::ews::Ews;
@@ -80,7 +81,7 @@ fn mailbox_local(e: &Error) -> bool {
 /// `delegate`: the mailbox is opened as a delegate, named in well-known
 /// folder ids.
 fn sync_mailbox(ews: &mut Ews, mailbox: &str, delegate: Option<&str>, request: &SyncRequest, states: &HashMap<(&str, &str), &str>) -> Result<u64> {
-    let folders = mail_folders(ews, request, delegate)?;
+    let folders = folders_to_read(ews, mailbox, request, delegate)?;
     let incremental = request.mode == SyncMode::Incremental;
     let mut documents = 0;
     for folder in &folders {
@@ -94,6 +95,43 @@ fn sync_mailbox(ews: &mut Ews, mailbox: &str, delegate: Option<&str>, request: &
         }
     }
     Ok(documents)
+}
+
+/// The folders to read: as the last run listed them when the mailbox's
+/// hierarchy has not changed since (one SyncFolderHierarchy), else listed
+/// again (documents/hierarchy.rs). The hierarchy state is taken before the
+/// listing, so that a change made meanwhile is seen next time.
+fn folders_to_read(ews: &mut Ews, mailbox: &str, request: &SyncRequest, delegate: Option<&str>) -> Result<Vec<MailFolder>> {
+    let root = match delegate {
+        Some(mailbox) => FolderRef::DistinguishedOf("msgfolderroot", mailbox.to_string()),
+        None => FolderRef::Distinguished("msgfolderroot"),
+    };
+    let known = hierarchy::Known::stored(request, mailbox);
+    let mut state = None;
+    if request.mode == SyncMode::Incremental
+        && let Some(stored) = &known
+    {
+        let page = ews.folder_changes(&root, Some(&stored.state))?;
+        if page.status.is_error() {
+            report::debug(&format!("the folder changes of {mailbox} could not be read ({}); its folders are listed", page.status.code));
+        } else if page.changes == 0 {
+            return known.expect("matched above").keep_at(mailbox, page.state);
+        } else {
+            state = Some(page.state);
+        }
+    }
+    if state.is_none() {
+        // A server without hierarchy sync for this mailbox is listed each
+        // run.
+        let page = ews.folder_changes(&root, None)?;
+        match page.status.is_error() {
+            true => report::debug(&format!("no hierarchy sync for {mailbox} ({}): its folders are listed each run", page.status.code)),
+            false => state = Some(page.state),
+        }
+    }
+    let folders = mail_folders(ews, request, delegate)?;
+    hierarchy::settle(mailbox, request, known.as_ref(), state, &folders)?;
+    Ok(folders)
 }
 
 /// The folders of the mailbox the request reads: mail folders (IPF.Note,

@@ -167,7 +167,12 @@ pub struct MailScript {
     pub edited: Vec<String>,
 }
 
-fn person(name: &str, address: &str) -> Person {
+/// Custom folders of the service account's mailbox that the folder script
+/// (hierarchy.rs) renames and deletes.
+pub const PROJECTS: &str = "Projects";
+pub const OLD_TICKETS: &str = "Old tickets";
+
+pub(super) fn person(name: &str, address: &str) -> Person {
     Person { name: name.into(), address: address.into() }
 }
 
@@ -203,8 +208,9 @@ impl Mailbox {
             Owner::Service => {
                 // Outlook's one-click Archive: a folder like any other.
                 let archive = self.new_folder(Some(&top), "Archive", "IPF.Note", "Folder", None);
-                let projects = self.new_folder(Some(&top), "Projects", "IPF.Note", "Folder", None);
+                let projects = self.new_folder(Some(&top), PROJECTS, "IPF.Note", "Folder", None);
                 let year = self.new_folder(Some(&projects), "2026", "IPF.Note", "Folder", None);
+                let old = self.new_folder(Some(&top), OLD_TICKETS, "IPF.Note", "Folder", None);
                 // A search folder has the class of what it shows.
                 let search = self.new_folder(Some(&top), "Unread from Bob", "IPF.Note", "SearchFolder", None);
                 self.folder_mut(&search).search_source = Some(inbox.clone());
@@ -260,6 +266,7 @@ impl Mailbox {
                 self.new_message(&inbox, "Привет из Москвы", Body::Text("Всё готово к отправке.".into()), &bob, &[service.clone()]);
                 self.new_message(&inbox, "مرحبا", Body::Text("التقرير جاهز".into()), &bob, &[service.clone()]);
                 self.new_message(&archive, "Old contract", Body::Text("The contract of 2024, for the records.".into()), &bob, &[service.clone()]);
+                self.new_message(&old, "Ticket 17 closed", Body::Text("Closed in 2025.".into()), &bob, &[service.clone()]);
                 self.new_message(&year, "Project kickoff", Body::Html("<p>Kickoff on <b>12 January</b>.</p>".into()), &bob, &[service.clone()]);
                 self.new_message(&junk, "You have won", Body::Html("<p>Claim your prize &#x1F381;</p>".into()), &person("Prize", "win@spam.example"), &[service.clone()]);
                 self.new_message(&deleted, "Old newsletter", Body::Text("Nothing to see.".into()), &person("News", "news@example.org"), &[service.clone()]);
@@ -309,7 +316,7 @@ impl Mailbox {
         }
     }
 
-    fn new_message(&mut self, folder: &str, subject: &str, body: Body, from: &Person, to: &[Person]) -> String {
+    pub(super) fn new_message(&mut self, folder: &str, subject: &str, body: Body, from: &Person, to: &[Person]) -> String {
         self.seq += 1;
         let seq = self.seq;
         let id = self.rng.id("AAMkADc3");

@@ -9,6 +9,7 @@ mod permissions;
 pub mod request;
 pub mod schema;
 pub mod shape;
+mod sync_folder_hierarchy;
 
 use super::data::{BROKEN_ITEM_ID, Change, Contact, Folder, Mailbox, VANISHING_ITEM_ID};
 use super::faults::{Fault, Faults};
@@ -146,6 +147,7 @@ pub fn handle(
         ),
         ("GetFolder", _) => get_folder(mailbox, &operation, &shape),
         ("FindFolder", _) => find_folder(mailbox, &operation, &shape),
+        ("SyncFolderHierarchy", _) => sync_folder_hierarchy::answer(mailbox, &operation, &shape),
         ("FindItem", _) => find_item(mailbox, &operation),
         ("GetItem", fault) => {
             let spoil = Spoil {

@@ -26,6 +26,7 @@ pub struct TreeFolder {
 }
 
 /// A folder to read, with its display path.
+#[derive(Clone)]
 pub struct MailFolder {
     pub id: String,
     pub holds: ContentKind,

@@ -5,6 +5,7 @@
 pub mod calendar;
 pub mod extract;
 pub mod folders;
+pub mod hierarchy;
 pub mod mail;
 pub mod recurrence;
 pub mod zones;
@@ -30,6 +31,16 @@ pub struct Folder<'a> {
 impl Folder<'_> {
     /// Hand changes to the host; `checkpoint` None keeps the stored one.
     pub fn apply(&self, changes: Vec<DocumentChange>, checkpoint: Option<String>, listing_complete: bool) -> Result<()> {
+        self.hand_over(changes, checkpoint, listing_complete, false)
+    }
+
+    /// The folder is gone from what the sync reads: the host forgets its
+    /// documents and checkpoint.
+    pub fn gone(&self) -> Result<()> {
+        self.hand_over(Vec::new(), None, false, true)
+    }
+
+    fn hand_over(&self, changes: Vec<DocumentChange>, checkpoint: Option<String>, listing_complete: bool, folder_gone: bool) -> Result<()> {
         let batch = DocumentBatch {
             mailbox: self.mailbox.to_string(),
             folder_id: self.id.to_string(),
@@ -38,6 +49,7 @@ impl Folder<'_> {
             checkpoint,
             listing_complete,
             folder_readers: self.readers.to_vec(),
+            folder_gone,
         };
         host::apply_documents(&batch).map_err(|e| Error::new(Kind::Host, format!("the host refused a batch of documents: {e}")))
     }

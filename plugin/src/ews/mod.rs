@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod recurrence;
 pub mod resolve_names;
 pub mod response;
+pub mod sync_folder_hierarchy;
 pub mod sync_folder_items;
 pub mod user_settings;
 pub mod xml;
@@ -262,6 +263,26 @@ impl Ews {
     pub fn get_folders_with_readers(&mut self, folders: &[FolderRef]) -> Result<Vec<std::result::Result<FolderInfo, Status>>> {
         let (parser, _) = self.call(&get_folder::request_with_permissions(folders), get_folder::parser)?;
         Ok(parser.results)
+    }
+
+    /// Whether the folders below `root` changed since `state` (None: from
+    /// the beginning, every folder a change), and the state to keep. The
+    /// page's status is the caller's to judge: a stale state is no failure.
+    pub fn folder_changes(&mut self, root: &FolderRef, state: Option<&str>) -> Result<sync_folder_hierarchy::Page> {
+        let mut state = state.map(str::to_string);
+        let mut changes = 0;
+        loop {
+            let (parser, _) = self.call(&sync_folder_hierarchy::request(root, state.as_deref()), sync_folder_hierarchy::Parser::default)?;
+            let mut page = parser.page;
+            changes += page.changes;
+            // Exchange answers the whole hierarchy at once; were it ever
+            // cut, the rest follows from the new state.
+            if page.last || page.status.is_error() || page.state.is_empty() || state.as_deref() == Some(page.state.as_str()) {
+                page.changes = changes;
+                return Ok(page);
+            }
+            state = Some(page.state);
+        }
     }
 
     /// Every folder below `root`, all pages.
