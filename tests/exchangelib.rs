@@ -109,6 +109,7 @@ async fn every_request_and_answer_validates_against_the_ews_schema() {
     with_mail.sync(&runtime, &s.store, SyncMode::Full, false).await.unwrap();
     s.emulator.mailbox_mut().scripted_change(3);
     s.emulator.mailbox_mut().scripted_mail_change();
+    s.emulator.mailbox_mut().scripted_folder_change();
     with_mail.sync(&runtime, &s.store, SyncMode::Incremental, false).await.unwrap();
 
     let dir = tempfile::tempdir().unwrap();
@@ -129,13 +130,13 @@ async fn every_request_and_answer_validates_against_the_ews_schema() {
     assert_eq!(sent["faults"], 0);
     for operation in [
         "GetFolder", "FindFolder", "SyncFolderItems", "GetItem", "GetAttachment", "FindItem", "ResolveNames", "RequestServerVersion", "ExchangeImpersonation",
-        "GetSearchableMailboxes", "GetRoomLists", "GetRooms",
+        "GetSearchableMailboxes", "GetRoomLists", "GetRooms", "SyncFolderHierarchy",
     ] {
         assert!(sent["validated"][operation].as_u64().is_some_and(|n| n > 0), "no {operation} was validated: {sent}");
     }
     for answer in [
         "GetFolderResponse", "FindFolderResponse", "SyncFolderItemsResponse", "GetItemResponse", "GetAttachmentResponse", "FindItemResponse", "ResolveNamesResponse", "ServerVersionInfo",
-        "GetSearchableMailboxesResponse", "GetRoomListsResponse", "GetRoomsResponse",
+        "GetSearchableMailboxesResponse", "GetRoomListsResponse", "GetRoomsResponse", "SyncFolderHierarchyResponse",
     ] {
         assert!(answered["validated"][answer].as_u64().is_some_and(|n| n > 0), "no {answer} was validated: {answered}");
     }
