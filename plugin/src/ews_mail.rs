@@ -11,12 +11,13 @@
 use crate::bindings::helpdesk::connector::host;
 use crate::bindings::helpdesk::connector::types::{ContentKind, DocumentChange, DocumentIssue, ReadFlag, SyncMode, SyncRequest};
 use crate::documents::folders::{self, MailFolder, TreeFolder};
-use crate::documents::hierarchy;
+use crate::documents::hierarchy::{self, FolderDelta, Listing};
 use crate::documents::{Folder, mail};
 use crate::error::{Error, Kind, Result};
 use crate::ews::Ews;
 use crate::ews::envelope::FolderRef;
-use crate::ews::find_folder::Traversal;
+use crate::ews::find_folder::{FolderInfo, Traversal};
+use crate::ews::sync_folder_hierarchy::FolderChange;
 use crate::ews::get_attachment::Content;
 use crate::ews::get_message::{self, AttachmentRef, MailItem};
 use crate::ews::pipeline::{Messages, Pipeline, Read};
@@ -97,88 +98,103 @@ fn sync_mailbox(ews: &mut Ews, mailbox: &str, delegate: Option<&str>, request: &
     Ok(documents)
 }
 
-/// The folders to read: as the last run listed them when the mailbox's
-/// hierarchy has not changed since (one SyncFolderHierarchy), else listed
-/// again (documents/hierarchy.rs). The hierarchy state is taken before the
-/// listing, so that a change made meanwhile is seen next time.
+/// The folders to read (documents/hierarchy.rs): those of the last run
+/// when SyncFolderHierarchy reports no change that matters since; the
+/// stored tree with the changes made, when it reports some; else the whole
+/// tree, from SyncFolderHierarchy without a state (or FindFolder, on a
+/// server without hierarchy sync). The hierarchy state is taken before the
+/// folders' permissions are read, so a change made meanwhile shows next
+/// time.
 fn folders_to_read(ews: &mut Ews, mailbox: &str, request: &SyncRequest, delegate: Option<&str>) -> Result<Vec<MailFolder>> {
-    let root = match delegate {
-        Some(mailbox) => FolderRef::DistinguishedOf("msgfolderroot", mailbox.to_string()),
-        None => FolderRef::Distinguished("msgfolderroot"),
-    };
-    let known = hierarchy::Known::stored(request, mailbox);
-    let mut state = None;
-    if request.mode == SyncMode::Incremental
-        && let Some(stored) = &known
-    {
-        let page = ews.folder_changes(&root, Some(&stored.state))?;
-        if page.status.is_error() {
-            report::debug(&format!("the folder changes of {mailbox} could not be read ({}); its folders are listed", page.status.code));
-        } else if page.changes == 0 {
-            return known.expect("matched above").keep_at(mailbox, page.state);
-        } else {
-            state = Some(page.state);
-        }
-    }
-    if state.is_none() {
-        // A server without hierarchy sync for this mailbox is listed each
-        // run.
-        let page = ews.folder_changes(&root, None)?;
-        match page.status.is_error() {
-            true => report::debug(&format!("no hierarchy sync for {mailbox} ({}): its folders are listed each run", page.status.code)),
-            false => state = Some(page.state),
-        }
-    }
-    let folders = mail_folders(ews, request, delegate)?;
-    hierarchy::settle(mailbox, request, known.as_ref(), state, &folders)?;
-    Ok(folders)
-}
-
-/// The folders of the mailbox the request reads: mail folders (IPF.Note,
-/// a `Folder` element, not a search folder), calendars (`CalendarFolder`)
-/// and task folders (`TasksFolder`), not hidden, outside the system
-/// folders; for mail, with `mail_folders`, those named by id, path or
-/// distinguished id.
-fn mail_folders(ews: &mut Ews, request: &SyncRequest, delegate: Option<&str>) -> Result<Vec<MailFolder>> {
-    let well_known = |name: &'static str| match delegate {
+    let at = |name: &'static str| match delegate {
         Some(mailbox) => FolderRef::DistinguishedOf(name, mailbox.to_string()),
         None => FolderRef::Distinguished(name),
     };
-    let tree = ews.folder_tree(&well_known("msgfolderroot"), Traversal::Deep)?;
-    let tree: Vec<TreeFolder> = tree
-        .iter()
-        .map(|f| TreeFolder {
-            id: f.id.clone(),
-            parent_id: f.parent_id.clone(),
-            name: f.name.clone(),
-            holds: match f.element.as_str() {
-                _ if f.hidden => None,
-                "Folder" if f.class == "IPF.Note" || f.class.starts_with("IPF.Note.") => Some(ContentKind::Mail),
-                "CalendarFolder" => Some(ContentKind::Event),
-                "TasksFolder" => Some(ContentKind::Task),
-                _ => None,
-            },
-        })
-        .collect();
-    // One GetFolder: the well-known folders (to know the system ones),
-    // and the permissions of every folder that may be read.
-    let mut names: Vec<&'static str> = vec!["msgfolderroot", folders::DELETED_ITEMS];
-    names.extend(folders::SYSTEM_FOLDERS);
+    let known = hierarchy::Known::stored(request, mailbox);
+    if request.mode == SyncMode::Incremental
+        && let Some(stored) = &known
+    {
+        let page = ews.folder_changes(&at("msgfolderroot"), Some(&stored.state))?;
+        if page.status.is_error() {
+            report::debug(&format!("the folder changes of {mailbox} could not be read ({}); its folders are listed", page.status.code));
+        } else {
+            let deltas: Vec<FolderDelta> = page.changes.into_iter().map(delta).collect();
+            if !stored.changed_by(&deltas) {
+                return Ok(known.expect("matched above").keep_at(mailbox, page.state)?.folders);
+            }
+            let listing = read_listing(ews, request, stored.tree_after(deltas), Some(&stored.listing), at)?;
+            return Ok(hierarchy::settle(mailbox, request, known.as_ref(), Some(page.state), listing)?.folders);
+        }
+    }
+    let page = ews.folder_changes(&at("msgfolderroot"), None)?;
+    let (tree, state) = if page.status.is_error() {
+        report::debug(&format!("no hierarchy sync for {mailbox} ({}): its folders are listed each run", page.status.code));
+        (ews.folder_tree(&at("msgfolderroot"), Traversal::Deep)?.iter().map(tree_folder).collect(), None)
+    } else {
+        let tree = page.changes.into_iter().filter_map(|c| if let FolderChange::Changed(f) = c { Some(tree_folder(&f)) } else { None }).collect();
+        (tree, Some(page.state))
+    };
+    let listing = read_listing(ews, request, tree, None, at)?;
+    Ok(hierarchy::settle(mailbox, request, known.as_ref(), state, listing)?.folders)
+}
+
+fn delta(change: FolderChange) -> FolderDelta {
+    match change {
+        FolderChange::Changed(f) => FolderDelta::Changed(tree_folder(&f)),
+        FolderChange::Deleted(id) => FolderDelta::Removed(id),
+    }
+}
+
+/// A folder of the tree, and what it holds that may be read: mail
+/// (IPF.Note, a `Folder` element, not a search folder), events
+/// (`CalendarFolder`) or tasks (`TasksFolder`), when it is not hidden.
+fn tree_folder(f: &FolderInfo) -> TreeFolder {
+    TreeFolder {
+        id: f.id.clone(),
+        parent_id: f.parent_id.clone(),
+        name: f.name.clone(),
+        holds: match f.element.as_str() {
+            _ if f.hidden => None,
+            "Folder" if f.class == "IPF.Note" || f.class.starts_with("IPF.Note.") => Some(ContentKind::Mail),
+            "CalendarFolder" => Some(ContentKind::Event),
+            "TasksFolder" => Some(ContentKind::Task),
+            _ => None,
+        },
+    }
+}
+
+/// The folders of `tree` the request reads, outside the system folders;
+/// for mail, with `mail_folders`, those named by id, path or distinguished
+/// id; each with the readers its permissions name. One GetFolder, which
+/// also finds the well-known folders' ids when `known` has none.
+fn read_listing(ews: &mut Ews, request: &SyncRequest, tree: Vec<TreeFolder>, known: Option<&Listing>, at: impl Fn(&'static str) -> FolderRef) -> Result<Listing> {
+    let mut names: Vec<&'static str> = Vec::new();
+    if known.is_none() {
+        names.extend(["msgfolderroot", folders::DELETED_ITEMS]);
+        names.extend(folders::SYSTEM_FOLDERS);
+    }
     let candidates: Vec<&TreeFolder> = tree.iter().filter(|f| f.holds.is_some_and(|k| request.content.contains(&k))).collect();
-    let refs: Vec<FolderRef> = names.iter().map(|n| well_known(n)).chain(candidates.iter().map(|f| FolderRef::Id(f.id.clone()))).collect();
-    let answers = ews.get_folders_with_readers(&refs)?;
-    // A distinguished folder this server lacks answers an error: skip it.
-    let found: Vec<Option<String>> = answers.iter().take(names.len()).map(|r| r.as_ref().ok().map(|f| f.id.clone())).collect();
-    let well_known: HashMap<String, &str> = found.iter().zip(&names).filter_map(|(id, name)| id.clone().map(|id| (id, *name))).collect();
-    let root = found.first().cloned().flatten();
+    let refs: Vec<FolderRef> = names.iter().map(|n| at(n)).chain(candidates.iter().map(|f| FolderRef::Id(f.id.clone()))).collect();
+    let answers = if refs.is_empty() { Vec::new() } else { ews.get_folders_with_readers(&refs)? };
+    let (well_known, root) = match known {
+        Some(known) => (known.well_known.clone(), known.root.clone()),
+        None => {
+            // A distinguished folder this server lacks answers an error:
+            // skip it.
+            let found: Vec<Option<String>> = answers.iter().take(names.len()).map(|r| r.as_ref().ok().map(|f| f.id.clone())).collect();
+            let well_known = found.iter().zip(&names).filter_map(|(id, name)| id.clone().map(|id| (id, name.to_string()))).collect();
+            (well_known, found.first().cloned().flatten())
+        }
+    };
     // Permissions that cannot be read (a delegate may not) leave the
     // owner the only reader.
     let readers: HashMap<String, Vec<String>> = answers.into_iter().skip(names.len()).flatten().map(|f| (f.id, f.readers)).collect();
-    let mut chosen = folders::choose(&tree, root.as_deref(), &well_known, &request.mail_folders, &request.content);
-    for folder in &mut chosen {
+    let mut listing = Listing { tree, well_known, root, folders: Vec::new() };
+    listing.folders = folders::choose(&listing.tree, listing.root.as_deref(), &listing.well_known_names(), &request.mail_folders, &request.content);
+    for folder in &mut listing.folders {
         folder.readers = readers.get(&folder.id).cloned().unwrap_or_default();
     }
-    Ok(chosen)
+    Ok(listing)
 }
 
 /// One folder, from its checkpoint (None: in full, every item compared

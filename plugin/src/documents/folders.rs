@@ -16,6 +16,7 @@ pub const SYSTEM_FOLDERS: &[&str] =
 pub const DELETED_ITEMS: &str = "deleteditems";
 
 /// A folder of the mailbox's tree as listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TreeFolder {
     pub id: String,
     pub parent_id: Option<String>,
@@ -26,7 +27,7 @@ pub struct TreeFolder {
 }
 
 /// A folder to read, with its display path.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct MailFolder {
     pub id: String,
     pub holds: ContentKind,

@@ -265,16 +265,16 @@ impl Ews {
         Ok(parser.results)
     }
 
-    /// Whether the folders below `root` changed since `state` (None: from
-    /// the beginning, every folder a change), and the state to keep. The
+    /// The changes to the folders below `root` since `state` (None: from
+    /// the beginning, every folder made), and the state to keep. The
     /// page's status is the caller's to judge: a stale state is no failure.
     pub fn folder_changes(&mut self, root: &FolderRef, state: Option<&str>) -> Result<sync_folder_hierarchy::Page> {
         let mut state = state.map(str::to_string);
-        let mut changes = 0;
+        let mut changes = Vec::new();
         loop {
             let (parser, _) = self.call(&sync_folder_hierarchy::request(root, state.as_deref()), sync_folder_hierarchy::Parser::default)?;
             let mut page = parser.page;
-            changes += page.changes;
+            changes.append(&mut page.changes);
             // Exchange answers the whole hierarchy at once; were it ever
             // cut, the rest follows from the new state.
             if page.last || page.status.is_error() || page.state.is_empty() || state.as_deref() == Some(page.state.as_str()) {

@@ -1,10 +1,10 @@
-//! SyncFolderHierarchy: whether the folders below a folder changed since a
-//! sync state, and the new state (how-to-synchronize-folders-by-using-ews-
-//! in-exchange). Ids only: what changed is listed again with FindFolder,
-//! so the changes are counted, not kept (the first call, without a
-//! state, reports every folder of the mailbox as made).
+//! SyncFolderHierarchy: the folders below a folder made, changed or deleted
+//! since a sync state, and the new state (how-to-synchronize-folders-by-
+//! using-ews-in-exchange). The first call, without a state, reports every
+//! folder as made: the whole tree in one answer.
 
 use super::envelope::{FolderRef, escape};
+use super::find_folder::{FOLDER_PROPERTIES, FolderInfo};
 use super::response::{MessageHandler, ResponseError, Status};
 use super::xml::{Item, Ns, Tag, XmlStream};
 use std::io::BufRead;
@@ -13,12 +13,21 @@ pub fn request(root: &FolderRef, state: Option<&str>) -> String {
     let state = state.map(|s| format!("<m:SyncState>{}</m:SyncState>", escape(s))).unwrap_or_default();
     format!(
         concat!(
-            r#"<m:SyncFolderHierarchy><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>"#,
+            r#"<m:SyncFolderHierarchy><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape>"#,
+            r#"<t:AdditionalProperties>{}</t:AdditionalProperties></m:FolderShape>"#,
             r#"<m:SyncFolderId>{}</m:SyncFolderId>{}</m:SyncFolderHierarchy>"#
         ),
+        FOLDER_PROPERTIES,
         root.to_xml(),
         state
     )
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FolderChange {
+    /// made or changed: the folder as it is now
+    Changed(FolderInfo),
+    Deleted(String),
 }
 
 #[derive(Debug, Default)]
@@ -26,8 +35,7 @@ pub struct Page {
     pub state: String,
     /// IncludesLastFolderInRange: no more changes to ask for
     pub last: bool,
-    /// folders made, changed or deleted
-    pub changes: usize,
+    pub changes: Vec<FolderChange>,
     pub status: Status,
 }
 
@@ -44,10 +52,14 @@ impl<R: BufRead> MessageHandler<R> for Parser {
             (Ns::Messages, "Changes") => loop {
                 match stream.next()? {
                     Item::Start(change) => {
-                        if matches!(change.name.as_str(), "Create" | "Update" | "Delete") {
-                            self.page.changes += 1;
-                        }
-                        stream.skip_element()?;
+                        let change = stream.read_element(change)?;
+                        let found = match change.name.as_str() {
+                            // Create and Update hold the folder; Delete its id.
+                            "Create" | "Update" => change.children.first().map(|f| FolderChange::Changed(FolderInfo::from_element(f))),
+                            "Delete" => change.child("FolderId").and_then(|f| f.attr("Id")).map(|id| FolderChange::Deleted(id.to_string())),
+                            _ => None,
+                        };
+                        self.page.changes.extend(found.filter(|c| !matches!(c, FolderChange::Changed(f) if f.id.is_empty())));
                     }
                     Item::End => break,
                     Item::Text(_) => {}
@@ -70,25 +82,32 @@ mod tests {
     use super::*;
     use crate::ews::response::read_response;
 
+    fn documented(n: &str) -> Page {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/ews/msdocs/how-to-synchronize-folders-by-using-ews-in-exchange__");
+        // The first answer elides folders with "...", and the page writes
+        // the SOAP namespace with https, which no server sends.
+        let xml = std::fs::read_to_string(format!("{dir}{n}_response.xml"))
+            .expect("the fixture")
+            .replace("...", "")
+            .replace("https://schemas.xmlsoap.org", "http://schemas.xmlsoap.org");
+        let mut parser = Parser::default();
+        read_response(xml.as_bytes(), &mut parser).unwrap_or_else(|e| panic!("{n}: {e:?}"));
+        parser.page
+    }
+
     /// Microsoft's documented answers (../shared/fixtures): every folder
     /// made at first, then an update, a creation and a deletion.
     #[test]
-    fn counts_the_changes_of_the_documented_answers() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/ews/msdocs/how-to-synchronize-folders-by-using-ews-in-exchange__");
-        let read = |n: &str| {
-            // The first answer elides folders with "...": cut it out.
-            // The page writes the SOAP namespace with https, which no server
-            // sends.
-            let xml = std::fs::read_to_string(format!("{dir}{n}_response.xml")).expect("the fixture").replace("...", "").replace("https://schemas.xmlsoap.org", "http://schemas.xmlsoap.org");
-            let mut parser = Parser::default();
-            read_response(xml.as_bytes(), &mut parser).unwrap_or_else(|e| panic!("{n}: {e:?}"));
-            parser.page
-        };
-        let first = read("02");
-        assert_eq!((first.state.as_str(), first.last, first.changes), ("H4sIAA==", true, 4));
+    fn reads_the_documented_answers() {
+        let first = documented("02");
+        assert_eq!((first.state.as_str(), first.last, first.changes.len()), ("H4sIAA==", true, 4));
         assert!(!first.status.is_error());
-        let next = read("04");
-        assert_eq!((next.state.as_str(), next.last, next.changes), ("H4sIAAA", true, 3));
+        let next = documented("04");
+        assert_eq!((next.state.as_str(), next.last), ("H4sIAAA", true));
+        let [FolderChange::Changed(updated), FolderChange::Changed(made), FolderChange::Deleted(gone)] = next.changes.as_slice() else { panic!("{:?}", next.changes) };
+        assert_eq!((updated.id.as_str(), updated.parent_id.as_deref(), updated.name.as_str(), updated.class.as_str()), ("AAMkADM=", Some("AQMkADMzADI1=="), "Meeting Notes", "IPF.Note"));
+        assert_eq!((made.name.as_str(), made.element.as_str()), ("Schedules", "Folder"));
+        assert_eq!(gone, "AAMkAD/AAA=");
     }
 
     #[test]
