@@ -382,6 +382,27 @@ async fn folder_changes_are_followed_and_an_unchanged_run_lists_no_folders() {
     assert_eq!(operations.get("FindFolder in bob's mailbox"), None, "no folder listed: {operations:?}");
     assert!(syncs.iter().all(|n| *n == 1), "one SyncFolderItems per folder: {syncs:?}");
 
+    // The same over Graph: after a full run, an unchanged one sends one
+    // $batch per mailbox (its folders' delta, calendars, lists, calendar
+    // permissions) and walks no folder tree.
+    let (graph, graph_store) = graph_side(&s, "graph-folders.db", &[OWNER, COLLEAGUE]);
+    let graph_run = |mode| {
+        let (s, graph, graph_store) = (&s, &graph, &graph_store);
+        async move {
+            let before = s.emulator.stats().operations();
+            graph.sync(&Runtime::shared().unwrap(), graph_store, mode, false).await.unwrap_or_else(|e| panic!("{e}"));
+            let after = s.emulator.stats().operations();
+            after.into_iter().map(|(op, n)| (op.clone(), n - before.get(&op).copied().unwrap_or(0))).filter(|(_, n)| *n > 0).collect::<BTreeMap<String, u64>>()
+        }
+    };
+    graph_run(SyncMode::Full).await;
+    let ops = graph_run(SyncMode::Incremental).await;
+    assert_eq!(ops.get("Graph $batch"), Some(&2), "one batch per mailbox: {ops:?}");
+    for walk in ["Graph mailFolders", "Graph mailFolder", "Graph message"] {
+        assert!(!ops.contains_key(walk), "an unchanged Graph run sends no {walk}: {ops:?}");
+    }
+    assert_documents_match_in(&s, &graph_store, Ids::Immutable);
+
     let in_path = |prefix: &str| stored(&s).into_iter().filter(|r| r.mailbox == OWNER && r.folder_path.starts_with(prefix)).collect::<Vec<_>>();
     let (moved_docs, gone_docs) = (in_path("Projects -> ").len(), in_path("Old tickets").into_iter().map(|r| r.id).collect::<Vec<_>>());
     assert!(moved_docs > 0 && !gone_docs.is_empty(), "{moved_docs} documents below Projects, {gone_docs:?} in Old tickets");
@@ -401,6 +422,12 @@ async fn folder_changes_are_followed_and_an_unchanged_run_lists_no_folders() {
         let left: i64 = conn.query_row("SELECT count(*) FROM document_checkpoints WHERE folder_id = ?1", [&script.deleted], |r| r.get(0)).unwrap();
         assert_eq!(left, 0, "the deleted folder's checkpoint is gone");
     }
+
+    // Graph follows the same changes from its folders' delta.
+    graph_run(SyncMode::Incremental).await;
+    assert_documents_match_in(&s, &graph_store, Ids::Immutable);
+    assert!(stored_in(&graph_store).iter().any(|r| r.folder_path == "Inbox -> Escalations"), "the new folder's message over Graph");
+    assert_eq!(graph_run(SyncMode::Incremental).await.get("Graph $batch"), Some(&2));
 
     let (again, operations, _) = counted_run(&s, &connection, SyncMode::Incremental).await;
     assert_eq!((again.counts.created, again.counts.updated, again.counts.removed), (0, 0, 0), "{again:?}");
@@ -827,6 +854,10 @@ async fn every_mailbox_of_the_organisation_is_read_and_only_its_readers_find_it(
     let graph_ops: BTreeMap<String, u64> =
         s.emulator.stats().operations().into_iter().filter(|(op, _)| op.starts_with("Graph")).map(|(op, n)| (op.clone(), n - before.get(&op).copied().unwrap_or(0))).filter(|(_, n)| *n > 0).collect();
     println!("an unchanged Graph run: {graph_ops:?}");
+    // One batch per user with a mailbox to open: the three, and the user
+    // without one, who is probed and skipped.
+    assert_eq!(graph_ops.get("Graph $batch"), Some(&4), "{graph_ops:?}");
+    assert!(!graph_ops.contains_key("Graph mailFolders") && !graph_ops.contains_key("Graph mailFolder"), "no folder tree walked: {graph_ops:?}");
     for read in ["Graph message", "Graph event", "Graph instances", "Graph attachments"] {
         assert!(!graph_ops.contains_key(read), "an unchanged Graph run reads nothing: {graph_ops:?}");
     }

@@ -104,6 +104,7 @@ pub async fn serve(
                 }
                 answer
             }
+            _ if parts.uri.path() == "/v1.0/$batch" && parts.method == hyper::Method::POST => graph_batch(&state, &parts, &body),
             _ => graph_get(&state, &parts),
         };
         return Ok(after_answer(fault, json(answer)).await);
@@ -395,6 +396,21 @@ fn scripted_change(state: &EmulatorState, query: Option<&str>) -> Response<Body>
 }
 
 fn graph_get(state: &EmulatorState, parts: &hyper::http::request::Parts) -> graph::Answer {
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    graph_get_one(state, parts, path, header("prefer"))
+}
+
+/// `$batch`: its requests answered one by one, each as if sent alone
+/// (throttled alone too), with the batch's authorization.
+fn graph_batch(state: &EmulatorState, parts: &hyper::http::request::Parts, body: &[u8]) -> graph::Answer {
+    state.stats.count("Graph POST");
+    let answer = graph::answer_batch(body, |path, prefer| graph_get_one(state, parts, path, prefer));
+    state.stats.count(answer.operation);
+    answer
+}
+
+fn graph_get_one(state: &EmulatorState, parts: &hyper::http::request::Parts, path: &str, prefer: Option<&str>) -> graph::Answer {
     let served = state.stats.http_requests.load(Ordering::Relaxed);
     state.stats.count("Graph GET");
     if state.throttle_every.is_some_and(|n| served % n == 0) {
@@ -404,11 +420,10 @@ fn graph_get(state: &EmulatorState, parts: &hyper::http::request::Parts) -> grap
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let scheme = if state.https { "https" } else { "http" };
     let base = format!("{scheme}://{}", header("host").unwrap_or("localhost"));
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let primary = state.mailbox.read().unwrap_or_else(|p| p.into_inner());
     let colleagues = state.colleagues.read().unwrap_or_else(|p| p.into_inner());
     let all: Vec<&Mailbox> = std::iter::once(&*primary).chain(colleagues.iter()).collect();
-    let answer = graph::get(&state.graph, &all, &state.user, &base, path, header("authorization"), header("prefer"));
+    let answer = graph::get(&state.graph, &all, &state.user, &base, path, header("authorization"), prefer);
     if !answer.operation.is_empty() {
         state.stats.count(answer.operation);
     }

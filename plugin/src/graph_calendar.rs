@@ -13,39 +13,19 @@ use crate::bindings::helpdesk::connector::types::{ContentKind, DocumentChange, D
 use crate::documents::Folder;
 use crate::documents::calendar::{self, EventItem};
 use crate::error::Result;
-use crate::graph::{Graph, calendars, events, segment};
+use crate::documents::folders::MailFolder;
+use crate::graph::{Graph, events, segment};
 use crate::graph_mail::item_attachments;
-use crate::report;
 
 /// Changes handed over at a time.
 const BATCH: usize = 100;
 /// How far a series without an end is expanded, in days.
 const OPEN_SERIES_DAYS: i64 = 2 * 366;
 
-/// Every calendar of the mailbox `address` (`user` in paths); how many
-/// documents were handed over. A calendar that cannot be read is a warning.
-pub fn sync(graph: &mut Graph, address: &str, user: &str, request: &SyncRequest) -> Result<u64> {
-    if !request.content.contains(&ContentKind::Event) {
-        return Ok(0);
-    }
-    let mut documents = 0;
-    for calendar in calendars::list(graph, user)? {
-        match sync_calendar(graph, address, user, &calendar, request) {
-            Ok(count) => documents += count,
-            Err(e) if crate::sync::folder_local(e.kind) => report::warn(&format!("the calendar '{}' of {address} was skipped: {}", calendar.name, e.message)),
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(documents)
-}
-
-fn sync_calendar(graph: &mut Graph, address: &str, user: &str, calendar: &calendars::Calendar, request: &SyncRequest) -> Result<u64> {
-    // Permissions that cannot be read leave the owner the only reader.
-    let readers = calendars::readers(graph, user, &calendar.id).unwrap_or_else(|e| {
-        report::debug(&format!("the permissions of the calendar '{}' of {address} were not read: {}", calendar.name, e.message));
-        Vec::new()
-    });
-    let folder = Folder { mailbox: address, id: &calendar.id, path: &calendar.name, readers: &readers };
+/// One calendar of the mailbox `address` (`user` in paths), with its
+/// readers as its permissions say; how many documents were handed over.
+pub fn sync_calendar(graph: &mut Graph, address: &str, user: &str, calendar: &MailFolder, request: &SyncRequest) -> Result<u64> {
+    let folder = Folder { mailbox: address, id: &calendar.id, path: &calendar.path, readers: &calendar.readers };
     let mut changes = Vec::new();
     let mut documents = 0;
     events::versions(graph, user, &calendar.id, |graph, listed| {

@@ -9,12 +9,12 @@
 
 use crate::bindings::helpdesk::connector::host;
 use crate::bindings::helpdesk::connector::types::{ContentKind, DocumentChange, DocumentIssue, ReadFlag, SyncMode, SyncRequest};
-use crate::documents::folders::{self, MailFolder};
+use crate::documents::folders::MailFolder;
 use crate::documents::mail::{self, MailItem};
 use crate::documents::Folder;
 use crate::error::{Error, Kind, Result};
 use crate::graph::messages_delta::{self, Entry};
-use crate::graph::{Graph, attachments, contact_folders, mail_folders, message, segment, users};
+use crate::graph::{Graph, attachments, contact_folders, message, segment, users};
 use crate::report;
 use std::collections::HashMap;
 
@@ -35,10 +35,7 @@ pub fn sync(graph: &mut Graph, request: &SyncRequest) -> Result<u64> {
     for (address, user) in crate::mailboxes::to_read(graph, request)? {
         let address = address.as_str();
         let mut mailbox = Mailbox { address, user, request, folders: HashMap::new() };
-        let result = sync_mailbox(graph, &mut mailbox, &states).and_then(|mail| {
-            let events = crate::graph_calendar::sync(graph, address, &mailbox.user, request)?;
-            Ok(mail + events + crate::graph_tasks::sync(graph, address, &mailbox.user, request, &states)?)
-        });
+        let result = sync_mailbox(graph, &mut mailbox, &states);
         match result {
             Ok(count) => documents += count,
             // Said once a run: the contacts' listing may have found it.
@@ -72,37 +69,29 @@ fn mailbox_local(e: &Error) -> bool {
     matches!(e.kind, Kind::AccessDenied) || e.message.contains("ResourceNotFound") || contact_folders::NO_MAILBOX.iter().any(|c| e.message.contains(c))
 }
 
+/// Every folder the listing chooses (graph_listing.rs): mail folders, then
+/// calendars, then task lists. A folder that cannot be read is a warning.
 fn sync_mailbox(graph: &mut Graph, mailbox: &mut Mailbox, states: &HashMap<(&str, &str), &str>) -> Result<u64> {
-    let chosen = mail_folders(graph, mailbox)?;
-    mailbox.folders = chosen.iter().map(|f| (f.id.clone(), f.path.clone())).collect();
+    let chosen = crate::graph_listing::folders_to_read(graph, mailbox.address, &mailbox.user, mailbox.request)?;
+    mailbox.folders = chosen.iter().filter(|f| f.holds == ContentKind::Mail).map(|f| (f.id.clone(), f.path.clone())).collect();
     let incremental = mailbox.request.mode == SyncMode::Incremental;
     let mut documents = 0;
     for folder in &chosen {
         let checkpoint = if incremental { states.get(&(mailbox.address, folder.id.as_str())).copied() } else { None };
-        match sync_folder(graph, mailbox, folder, checkpoint) {
+        let (result, what) = match folder.holds {
+            ContentKind::Event => (crate::graph_calendar::sync_calendar(graph, mailbox.address, &mailbox.user, folder, mailbox.request), "calendar"),
+            ContentKind::Task => (crate::graph_tasks::sync_list(graph, mailbox.address, &mailbox.user, folder, checkpoint, mailbox.request), "task list"),
+            _ => (sync_folder(graph, mailbox, folder, checkpoint), "mail folder"),
+        };
+        match result {
             Ok(count) => documents += count,
             Err(e) if crate::sync::folder_local(e.kind) => {
-                report::warn(&format!("the mail folder '{}' of {} was skipped: {}", folder.path, mailbox.address, e.message));
+                report::warn(&format!("the {what} '{}' of {} was skipped: {}", folder.path, mailbox.address, e.message));
             }
             Err(e) => return Err(e),
         }
     }
     Ok(documents)
-}
-
-fn mail_folders(graph: &mut Graph, mailbox: &Mailbox) -> Result<Vec<MailFolder>> {
-    let (tree, root) = mail_folders::tree(graph, &mailbox.user)?;
-    let mut names: Vec<&str> = vec![folders::DELETED_ITEMS];
-    names.extend(folders::SYSTEM_FOLDERS.iter().filter(|n| **n != "searchfolders"));
-    // Well-known names among the chosen folders.
-    let chosen: Vec<String> = mailbox.request.mail_folders.iter().map(|c| c.trim().to_lowercase()).collect();
-    for name in mail_folders::WELL_KNOWN {
-        if chosen.iter().any(|c| c == name) && !names.contains(name) {
-            names.push(name);
-        }
-    }
-    let well_known = mail_folders::well_known(graph, &mailbox.user, &names)?;
-    Ok(folders::choose(&tree, root.as_deref(), &well_known, &mailbox.request.mail_folders, &mailbox.request.content))
 }
 
 fn sync_folder(graph: &mut Graph, mailbox: &Mailbox, folder: &MailFolder, checkpoint: Option<&str>) -> Result<u64> {

@@ -5,51 +5,33 @@
 //! message's (reference/mailbox-content.md 2, "Tasks").
 
 use crate::bindings::helpdesk::connector::host;
-use crate::bindings::helpdesk::connector::types::{ContentKind, DocumentChange, SyncMode, SyncRequest};
+use crate::bindings::helpdesk::connector::types::{DocumentChange, SyncRequest};
 use crate::documents::Folder;
 use crate::documents::calendar::task_document;
 use crate::error::{Kind, Result};
 use crate::graph::todo::{self, Entry};
+use crate::documents::folders::MailFolder;
 use crate::graph::{Graph, segment};
 use crate::graph_mail::item_attachments;
 use crate::report;
-use std::collections::HashMap;
 
-/// Every list of the mailbox `address` (`user` in paths); the documents
-/// handed over; `states`: the stored checkpoints by mailbox and folder. A
-/// list that cannot be read is a warning.
-pub fn sync(graph: &mut Graph, address: &str, user: &str, request: &SyncRequest, states: &HashMap<(&str, &str), &str>) -> Result<u64> {
-    if !request.content.contains(&ContentKind::Task) {
-        return Ok(0);
-    }
-    let mut documents = 0;
-    for list in todo::lists(graph, user)? {
-        let incremental = request.mode == SyncMode::Incremental;
-        let checkpoint = states.get(&(address, list.id.as_str())).filter(|_| incremental).map(|s| s.to_string());
-        match sync_list(graph, address, user, &list, checkpoint, request) {
-            Ok(count) => documents += count,
-            Err(e) if crate::sync::folder_local(e.kind) => report::warn(&format!("the task list '{}' of {address} was skipped: {}", list.name, e.message)),
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(documents)
-}
-
-fn sync_list(graph: &mut Graph, address: &str, user: &str, list: &todo::List, checkpoint: Option<String>, request: &SyncRequest) -> Result<u64> {
-    let folder = Folder { mailbox: address, id: &list.id, path: &list.name, readers: &[] };
+/// One list of the mailbox `address` (`user` in paths), from its delta
+/// link (None: in full); the documents handed over.
+pub fn sync_list(graph: &mut Graph, address: &str, user: &str, list: &MailFolder, checkpoint: Option<&str>, request: &SyncRequest) -> Result<u64> {
+    let folder = Folder { mailbox: address, id: &list.id, path: &list.path, readers: &[] };
     let full = checkpoint.is_none();
-    let mut url = checkpoint.unwrap_or_else(|| todo::start_url(graph, user, &list.id));
+    let mut url = checkpoint.map_or_else(|| todo::start_url(graph, user, &list.id), str::to_string);
     let mut documents = 0;
     loop {
         let page = match todo::page(graph, &url) {
             Ok(page) => page,
             Err(e) if e.kind == Kind::StaleState && !full => {
-                report::warn(&format!("Graph no longer accepts the delta link of the task list '{}' of {address} ({}): it is read again in full", list.name, e.message));
+                report::warn(&format!("Graph no longer accepts the delta link of the task list '{}' of {address} ({}): it is read again in full", list.path, e.message));
                 return Ok(documents + sync_list(graph, address, user, list, None, request)?);
             }
             Err(e) => return Err(e),
         };
-        let last = crate::graph::round_ends(&page.next_link, &page.delta_link, &format!("the task list '{}'", list.name))?;
+        let last = crate::graph::round_ends(&page.next_link, &page.delta_link, &format!("the task list '{}'", list.path))?;
         let ids: Vec<String> = page.entries.iter().filter_map(|e| if let Entry::Task(t) = e { Some(t.head.id.clone()) } else { None }).collect();
         let mut stored = host::stored_document_versions(address, &ids).into_iter();
         let mut changes = Vec::new();
@@ -68,7 +50,7 @@ fn sync_list(graph: &mut Graph, address: &str, user: &str, list: &todo::List, ch
             let path = format!("todo/lists/{}/tasks/{}", segment(&list.id), segment(&task.head.id));
             let listed = task.head.has_attachments;
             let attached = item_attachments(graph, user, &path, &mut task.head, listed, address, request)?;
-            changes.push(DocumentChange::Upsert(task_document(&task, address, &list.name)));
+            changes.push(DocumentChange::Upsert(task_document(&task, address, &list.path)));
             documents += 1 + attached.len() as u64;
             changes.extend(attached);
         }

@@ -26,6 +26,7 @@ pub mod folders;
 pub mod graph;
 pub mod graph_calendar;
 pub mod graph_tasks;
+pub mod graph_listing;
 pub mod graph_mail;
 pub mod graph_source;
 pub mod http;

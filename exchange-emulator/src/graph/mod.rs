@@ -8,6 +8,7 @@
 //! the shared mailbox `support@example.com` here. Rooms are users too
 //! (their accounts disabled), listed by `/places/microsoft.graph.room`.
 
+mod batch;
 mod calendar;
 mod mail;
 mod todo;
@@ -128,6 +129,8 @@ pub struct Answer {
     /// what was asked, for the emulator's statistics; empty: nothing counted
     pub operation: &'static str,
 }
+
+pub use batch::answer_batch;
 
 fn answer(status: u16, body: Value) -> Answer {
     Answer { status, body: body.to_string(), ..Default::default() }

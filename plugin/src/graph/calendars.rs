@@ -3,18 +3,28 @@
 
 use super::Graph;
 use crate::error::Result;
+use serde_json::Value;
 
 pub struct Calendar {
     pub id: String,
     pub name: String,
 }
 
-pub fn list(graph: &mut Graph, user: &str) -> Result<Vec<Calendar>> {
-    let listed = graph.list_all(graph.url(&format!("users/{user}/calendars?$select=id,name&$top=100")))?;
-    Ok(listed
-        .iter()
-        .filter_map(|c| Some(Calendar { id: c["id"].as_str()?.to_string(), name: c["name"].as_str()?.to_string() }))
-        .collect())
+pub fn list_url(graph: &Graph, user: &str) -> String {
+    graph.url(&format!("users/{user}/calendars?$select=id,name&$top=100"))
+}
+
+/// The calendars of a listing's entries (all its pages).
+pub fn from_entries(entries: &[Value]) -> Vec<Calendar> {
+    entries.iter().filter_map(|c| Some(Calendar { id: c["id"].as_str()?.to_string(), name: c["name"].as_str()?.to_string() })).collect()
+}
+
+pub fn permissions_url(graph: &Graph, user: &str, calendar: &str) -> String {
+    graph.url(&format!("users/{user}/calendars/{}/calendarPermissions", super::segment(calendar)))
+}
+
+pub fn readers(graph: &mut Graph, user: &str, calendar: &str) -> Result<Vec<String>> {
+    Ok(readers_in(&graph.get(&permissions_url(graph, user, calendar))?))
 }
 
 /// Who may read a calendar's events, by its permissions
@@ -22,8 +32,7 @@ pub fn list(graph: &mut Graph, user: &str) -> Result<Vec<Calendar>> {
 /// delegate's, as `email:<address>`; `everyone` when the organisation's
 /// entry (no address) has such a role. Free/busy and limited roles do not
 /// show the events.
-pub fn readers(graph: &mut Graph, user: &str, calendar: &str) -> Result<Vec<String>> {
-    let page = graph.get(&graph.url(&format!("users/{user}/calendars/{}/calendarPermissions", super::segment(calendar))))?;
+pub fn readers_in(page: &Value) -> Vec<String> {
     let mut readers: Vec<String> = page["value"]
         .as_array()
         .into_iter()
@@ -36,5 +45,5 @@ pub fn readers(graph: &mut Graph, user: &str, calendar: &str) -> Result<Vec<Stri
         .collect();
     readers.sort();
     readers.dedup();
-    Ok(readers)
+    readers
 }

@@ -1,14 +1,15 @@
-//! `/users/{id}/mailFolders` and `/mailFolders/{id}/childFolders`: the
-//! mailbox's folder tree, walked level by level since a listing holds only
-//! the folders right below (user-list-mailfolders); hidden folders are not
-//! listed without `includeHiddenFolders`, and search folders come marked
+//! `/users/{id}/mailFolders/delta`: the mailbox's mail folders, the whole
+//! tree flat with each folder's parent, and later what changed
+//! (mailfolder-delta), where a listing holds only the folders right below
+//! (user-list-mailfolders); search folders come marked
 //! `#microsoft.graph.mailSearchFolder`. Well-known names stand for ids
 //! (resources/mailfolder).
 
-use super::{Graph, not_found, segment};
-use crate::documents::folders::TreeFolder;
-use crate::error::Result;
-use std::collections::HashMap;
+use super::Graph;
+use crate::bindings::helpdesk::connector::types::ContentKind;
+use crate::documents::folders::{DELETED_ITEMS, SYSTEM_FOLDERS, TreeFolder};
+use crate::documents::hierarchy::FolderDelta;
+use serde_json::Value;
 
 /// Graph's well-known folder names (resources/mailfolder).
 pub const WELL_KNOWN: &[&str] = &[
@@ -16,54 +17,42 @@ pub const WELL_KNOWN: &[&str] = &[
     "outbox", "recoverableitemsdeletions", "scheduled", "searchfolders", "sentitems", "serverfailures", "syncissues",
 ];
 
-/// Every folder below the message root, and the root's id.
-pub fn tree(graph: &mut Graph, user: &str) -> Result<(Vec<TreeFolder>, Option<String>)> {
-    let mut folders = Vec::new();
-    let mut root = None;
-    let mut pending = vec![graph.url(&format!("users/{user}/mailFolders?$top=100"))];
-    while let Some(mut url) = pending.pop() {
-        loop {
-            let page = graph.get(&url)?;
-            for entry in page["value"].as_array().into_iter().flatten() {
-                let Some(id) = entry["id"].as_str() else { continue };
-                let parent_id = entry["parentFolderId"].as_str().map(str::to_string);
-                if root.is_none() && folders.is_empty() {
-                    root = parent_id.clone();
-                }
-                let search = entry["@odata.type"].as_str().is_some_and(|t| t.ends_with("mailSearchFolder"));
-                let hidden = entry["isHidden"].as_bool().unwrap_or(false);
-                if entry["childFolderCount"].as_u64().unwrap_or(0) > 0 {
-                    pending.push(graph.url(&format!("users/{user}/mailFolders/{}/childFolders?$top=100", segment(id))));
-                }
-                let name = entry["displayName"].as_str().unwrap_or_default().to_string();
-                // Graph's mail folders hold mail only: calendars and task lists
-                // are resources of their own.
-                let holds = (!search && !hidden).then_some(crate::bindings::helpdesk::connector::types::ContentKind::Mail);
-                folders.push(TreeFolder { id: id.to_string(), parent_id, name, holds });
-            }
-            match page["@odata.nextLink"].as_str() {
-                Some(next) => url = next.to_string(),
-                None => break,
-            }
-        }
-    }
-    Ok((folders, root))
+pub fn delta_url(graph: &Graph, user: &str) -> String {
+    graph.url(&format!("users/{user}/mailFolders/delta"))
 }
 
-/// The ids of the well-known folders named, by id; those the mailbox
-/// lacks are left out.
-pub fn well_known<'a>(graph: &mut Graph, user: &str, names: &[&'a str]) -> Result<HashMap<String, &'a str>> {
-    let mut found = HashMap::new();
-    for name in names {
-        match graph.get(&graph.url(&format!("users/{user}/mailFolders/{name}?$select=id"))) {
-            Ok(folder) => {
-                if let Some(id) = folder["id"].as_str() {
-                    found.insert(id.to_string(), *name);
-                }
-            }
-            Err(e) if not_found(&e) => {}
-            Err(e) => return Err(e),
+/// An entry of `mailFolders/delta` (mailfolder-delta): a folder made or
+/// changed, or one `@removed`. Graph's mail folders hold mail only
+/// (calendars and task lists are resources of their own); a search folder
+/// or a hidden one holds nothing to read.
+pub fn delta_entry(entry: &Value) -> Option<FolderDelta> {
+    let id = entry["id"].as_str()?.to_string();
+    if entry.get("@removed").is_some() {
+        return Some(FolderDelta::Removed(id));
+    }
+    let search = entry["@odata.type"].as_str().is_some_and(|t| t.ends_with("mailSearchFolder"));
+    let hidden = entry["isHidden"].as_bool().unwrap_or(false);
+    Some(FolderDelta::Changed(TreeFolder {
+        id,
+        parent_id: entry["parentFolderId"].as_str().map(str::to_string),
+        name: entry["displayName"].as_str().unwrap_or_default().to_string(),
+        holds: (!search && !hidden).then_some(ContentKind::Mail),
+    }))
+}
+
+/// The well-known folders whose ids a listing needs: the message root,
+/// Deleted Items and the system folders, and those `chosen` names.
+pub fn well_known_names(chosen: &[String]) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = vec!["msgfolderroot", DELETED_ITEMS];
+    names.extend(SYSTEM_FOLDERS.iter().filter(|n| **n != "searchfolders"));
+    for name in WELL_KNOWN {
+        if chosen.iter().any(|c| c.trim().eq_ignore_ascii_case(name)) && !names.contains(name) {
+            names.push(name);
         }
     }
-    Ok(found)
+    names
+}
+
+pub fn well_known_url(graph: &Graph, user: &str, name: &str) -> String {
+    graph.url(&format!("users/{user}/mailFolders/{name}?$select=id"))
 }

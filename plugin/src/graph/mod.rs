@@ -3,6 +3,7 @@
 //! a 401, and waits out throttling (429, 503) as `Retry-After` says.
 
 pub mod attachments;
+pub mod batch;
 pub mod calendars;
 pub mod contact;
 pub mod contact_folders;
@@ -67,16 +68,23 @@ impl Graph {
     /// Every entry of a listing, all pages (`@odata.nextLink` followed):
     /// for short listings (calendars, task lists, rooms, instances).
     pub fn list_all(&mut self, url: String) -> Result<Vec<Value>> {
-        let mut url = Some(url);
+        let first = self.get(&url)?;
+        self.all_from(first)
+    }
+
+    /// Every entry of a listing whose first page is at hand (from a
+    /// batch), the next pages read.
+    pub fn all_from(&mut self, mut page: Value) -> Result<Vec<Value>> {
         let mut found = Vec::new();
-        while let Some(page_url) = url {
-            let mut page = self.get(&page_url)?;
+        loop {
             if let Some(entries) = page["value"].as_array_mut() {
                 found.append(entries);
             }
-            url = page["@odata.nextLink"].as_str().map(str::to_string);
+            match page["@odata.nextLink"].as_str() {
+                Some(next) => page = self.get(&next.to_string())?,
+                None => return Ok(found),
+            }
         }
-        Ok(found)
     }
 
     /// `get`, with times in `zone` (a Windows or IANA name) instead of UTC.
@@ -94,14 +102,28 @@ impl Graph {
     }
 
     fn fetch<T>(&mut self, url: &str, max: u64, parse: impl Fn(Vec<u8>) -> Result<T>) -> Result<T> {
+        self.send(url, None, max, parse)
+    }
+
+    /// What every request prefers: mail bodies as text, converted by the
+    /// server (message-get); times in UTC unless a zone is asked for
+    /// (event-get); immutable ids; pages of [`PAGE_SIZE`].
+    fn prefer(&self) -> String {
+        let zone = self.zone.as_deref().unwrap_or("UTC").replace('"', "");
+        format!("odata.maxpagesize={PAGE_SIZE}, IdType=\"ImmutableId\", outlook.body-content-type=\"text\", outlook.timezone=\"{zone}\"")
+    }
+
+    /// GET `url`, or POST `json` to it.
+    fn send<T>(&mut self, url: &str, json: Option<&[u8]>, max: u64, parse: impl Fn(Vec<u8>) -> Result<T>) -> Result<T> {
         let mut refreshed = false;
         http::with_retries(url, |_| {
             let authorization = self.bearer()?;
-            // Mail bodies as text, converted by the server (message-get).
-            // Times in UTC unless a zone is asked for (event-get).
-            let zone = self.zone.as_deref().unwrap_or("UTC").replace('"', "");
-            let prefer = format!("odata.maxpagesize={PAGE_SIZE}, IdType=\"ImmutableId\", outlook.body-content-type=\"text\", outlook.timezone=\"{zone}\"");
-            let response = http::get(url, &[("authorization", &authorization), ("accept", "application/json"), ("prefer", &prefer)])?;
+            let prefer = self.prefer();
+            let headers = [("authorization", authorization.as_str()), ("accept", "application/json"), ("prefer", &prefer), ("content-type", "application/json")];
+            let response = match json {
+                Some(body) => http::post(url, &headers, body)?,
+                None => http::get(url, &headers[..3])?,
+            };
             let (status, retry_after) = (response.status, response.retry_after);
             match status {
                 200..=299 => {

@@ -14,12 +14,13 @@ pub struct List {
     pub name: String,
 }
 
-pub fn lists(graph: &mut Graph, user: &str) -> Result<Vec<List>> {
-    let listed = graph.list_all(graph.url(&format!("users/{user}/todo/lists")))?;
-    Ok(listed
-        .iter()
-        .filter_map(|l| Some(List { id: l["id"].as_str()?.to_string(), name: l["displayName"].as_str()?.to_string() }))
-        .collect())
+pub fn lists_url(graph: &Graph, user: &str) -> String {
+    graph.url(&format!("users/{user}/todo/lists"))
+}
+
+/// The lists of a listing's entries (all its pages).
+pub fn lists_from(entries: &[Value]) -> Vec<List> {
+    entries.iter().filter_map(|l| Some(List { id: l["id"].as_str()?.to_string(), name: l["displayName"].as_str()?.to_string() })).collect()
 }
 
 pub enum Entry {
