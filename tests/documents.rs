@@ -432,6 +432,18 @@ async fn folder_changes_are_followed_and_an_unchanged_run_lists_no_folders() {
     let (again, operations, _) = counted_run(&s, &connection, SyncMode::Incremental).await;
     assert_eq!((again.counts.created, again.counts.updated, again.counts.removed), (0, 0, 0), "{again:?}");
     assert_eq!((operations.get("SyncFolderHierarchy"), operations.get("GetFolder with permissions")), (Some(&2), None), "{operations:?}");
+
+    // A permission given between runs changes the folders (their change
+    // keys): their readers are read again, and the new reader finds the
+    // mail without any document written again.
+    s.emulator.mailbox_mut().grant("carol@example.com", "Carol", "Reviewer");
+    let (granted, operations, _) = counted_run(&s, &connection, SyncMode::Incremental).await;
+    assert_eq!(operations.get("GetFolder with permissions"), Some(&1), "{operations:?}");
+    assert_eq!((granted.counts.created, granted.counts.updated, granted.counts.removed), (0, 0, 0), "{granted:?}");
+    assert!(!search(&s.store.lock(), "carol@example.com", "Escalated", None, 10).unwrap().is_empty(), "carol reads the Inbox now");
+    let (again, operations, _) = counted_run(&s, &connection, SyncMode::Incremental).await;
+    assert_eq!((again.counts.created, again.counts.updated, again.counts.removed), (0, 0, 0), "{again:?}");
+    assert_eq!((operations.get("SyncFolderHierarchy"), operations.get("GetFolder with permissions")), (Some(&2), None), "{operations:?}");
 }
 
 /// A mailbox the organisation does not have is a warning, and the others

@@ -657,7 +657,7 @@ impl Mailbox {
                 // Changing a folder's permissions changes the folder (a new
                 // ChangeKey, as UpdateFolder answers): hierarchy sync sees it.
                 self.seq += 1;
-                folder.changed = self.seq;
+                folder.changed_at(self.seq);
             }
         }
     }

@@ -203,7 +203,7 @@ mod tests {
             total_count: 1,
             child_count: 0,
             hidden: false,
-            readers: Vec::new(),
+            ..Default::default()
         }
     }
 

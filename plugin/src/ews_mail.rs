@@ -145,7 +145,8 @@ fn delta(change: FolderChange) -> FolderDelta {
     }
 }
 
-/// A folder of the tree, and what it holds that may be read: mail
+/// A folder of the tree, with its change key (a permission given or taken
+/// changes it), and what it holds that may be read: mail
 /// (IPF.Note, a `Folder` element, not a search folder), events
 /// (`CalendarFolder`) or tasks (`TasksFolder`), when it is not hidden.
 fn tree_folder(f: &FolderInfo) -> TreeFolder {
@@ -160,6 +161,7 @@ fn tree_folder(f: &FolderInfo) -> TreeFolder {
             "TasksFolder" => Some(ContentKind::Task),
             _ => None,
         },
+        version: f.change_key.clone(),
     }
 }
 

@@ -63,10 +63,10 @@ impl Mailbox {
         let seq = self.seq;
         let Some(folder) = self.folders.iter_mut().find(|f| f.id == id) else { return false };
         edit(folder);
-        folder.changed = seq;
-        folder.change_key = format!("AQAAABYAAAC{seq:08}");
+        folder.changed_at(seq);
         true
     }
+
 
     /// What a user does with folders between two syncs, in the service
     /// account's mailbox: a folder made below the Inbox and a message
@@ -83,5 +83,14 @@ impl Mailbox {
         self.rename_folder(&renamed, &format!("{PROJECTS} (renamed)"));
         self.move_folder(&deleted, &deleted_items);
         FolderScript { created, message, renamed, deleted }
+    }
+}
+
+impl Folder {
+    /// The folder changed at `seq`: hierarchy sync reports it, with a new
+    /// change key.
+    pub(super) fn changed_at(&mut self, seq: u64) {
+        self.changed = seq;
+        self.change_key = format!("AQAAABYAAAC{seq:08}");
     }
 }

@@ -24,10 +24,13 @@ pub struct TreeFolder {
     /// what it holds, for a folder that may be read (not a search
     /// folder, not hidden): mail, events or tasks
     pub holds: Option<ContentKind>,
+    /// its change key where the server gives one (EWS): it changes with
+    /// the folder's permissions too
+    pub version: String,
 }
 
 /// A folder to read, with its display path.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MailFolder {
     pub id: String,
     pub holds: ContentKind,

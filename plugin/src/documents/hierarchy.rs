@@ -5,13 +5,14 @@
 //! well-known folders' ids, and the folders read with their readers.
 //!
 //! An incremental run asks the server what changed since that state. When
-//! nothing that decides the choice changed (a folder's name, place or
-//! kind; a count changing is no such change), the folders are those of the
-//! last run, and an unchanged run costs one request per mailbox and one
-//! per folder. Otherwise the changes are applied to the stored tree and the
-//! folders chosen again. A full run, a different choice or a refused state
-//! lists the tree again. Folders read before that the new choice lacks are
-//! gone, and the host forgets their documents.
+//! nothing changed that decides what is read, where or by whom (a folder's
+//! name, place, kind, or its change key, which permissions change too),
+//! the folders are those of the last run, and an unchanged run costs one
+//! request per mailbox and one per folder. Otherwise the changes are
+//! applied to the stored tree and the folders chosen again, their readers
+//! read again (over EWS, one GetFolder). A full run, a different choice or
+//! a refused state lists the tree again. Folders read before that the new
+//! choice lacks are gone, and the host forgets their documents.
 
 use super::Folder;
 use super::folders::{MailFolder, TreeFolder};
@@ -33,7 +34,7 @@ pub enum FolderDelta {
 }
 
 /// A mailbox's folders as listed, and what the sync reads of them.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Listing {
     pub tree: Vec<TreeFolder>,
     /// well-known name by folder id, of those the mailbox has
@@ -73,7 +74,7 @@ impl Known {
                     Value::Null => None,
                     kind => Some(kind_named(kind.as_str()?)?),
                 };
-                Some(TreeFolder { id: text(&f["id"])?, parent_id: text(&f["parent"]), name: text(&f["name"])?, holds })
+                Some(TreeFolder { id: text(&f["id"])?, parent_id: text(&f["parent"]), name: text(&f["name"])?, holds, version: text(&f["version"]).unwrap_or_default() })
             })
             .collect::<Option<Vec<_>>>()?;
         let folders = json["folders"]
@@ -97,14 +98,16 @@ impl Known {
     fn to_json(&self) -> String {
         let l = &self.listing;
         let tree: Vec<Value> =
-            l.tree.iter().map(|f| json!({ "id": f.id, "parent": f.parent_id, "name": f.name, "holds": f.holds.map(kind_name) })).collect();
+            l.tree.iter().map(|f| json!({ "id": f.id, "parent": f.parent_id, "name": f.name, "holds": f.holds.map(kind_name), "version": f.version })).collect();
         let folders: Vec<Value> =
             l.folders.iter().map(|f| json!({ "id": f.id, "holds": kind_name(f.holds), "path": f.path, "readers": f.readers })).collect();
         json!({ "state": self.state, "choice": self.choice, "tree": tree, "well_known": l.well_known, "root": l.root, "folders": folders }).to_string()
     }
 
-    /// Whether any of these changes decides what is read or where: a
-    /// folder made, removed, renamed, moved or of another kind.
+    /// Whether any of these changes decides what is read, where, or by
+    /// whom: a folder made, removed, renamed, moved, of another kind, or
+    /// with another change key (its permissions may have changed; a count
+    /// alone changes no key over Graph, which gives none).
     pub fn changed_by(&self, deltas: &[FolderDelta]) -> bool {
         let by_id: HashMap<&str, &TreeFolder> = self.listing.tree.iter().map(|f| (f.id.as_str(), f)).collect();
         deltas.iter().any(|delta| match delta {
@@ -164,6 +167,8 @@ pub fn settle(mailbox: &str, request: &SyncRequest, previous: Option<&Known>, st
         }
     }
     match state {
+        // Kept already as it is (Graph lists calendars each run).
+        Some(state) if previous.is_some_and(|p| p.state == state && p.listing == listing) => Ok(listing),
         Some(state) => {
             let known = Known { state, choice: choice(request), listing };
             save(mailbox, &known)?;
@@ -203,7 +208,7 @@ mod tests {
     use super::*;
 
     fn folder(id: &str, parent: &str, name: &str) -> TreeFolder {
-        TreeFolder { id: id.into(), parent_id: Some(parent.into()), name: name.into(), holds: Some(ContentKind::Mail) }
+        TreeFolder { id: id.into(), parent_id: Some(parent.into()), name: name.into(), holds: Some(ContentKind::Mail), version: "k1".into() }
     }
 
     fn known() -> Known {
@@ -211,8 +216,8 @@ mod tests {
         Known { state: "s1".into(), choice: String::new(), listing: Listing { tree, ..Default::default() } }
     }
 
-    /// A folder listed again as it was (its counts changed, say) changes
-    /// nothing; a new, renamed, moved or removed one does.
+    /// A folder listed again as it was changes nothing; a new, renamed,
+    /// moved, removed one does, and one with a new change key.
     #[test]
     fn only_changes_that_decide_the_choice_count() {
         let k = known();
@@ -223,6 +228,8 @@ mod tests {
         assert!(k.changed_by(&[FolderDelta::Removed("2026".into())]));
         let hidden = TreeFolder { holds: None, ..folder("inbox", "root", "Inbox") };
         assert!(k.changed_by(&[FolderDelta::Changed(hidden)]));
+        let permissions = TreeFolder { version: "k2".into(), ..folder("inbox", "root", "Inbox") };
+        assert!(k.changed_by(&[FolderDelta::Changed(permissions)]));
         let tree = k.tree_after(vec![FolderDelta::Removed("2026".into()), FolderDelta::Changed(folder("projects", "root", "Old projects"))]);
         assert_eq!(tree, [folder("inbox", "root", "Inbox"), folder("projects", "root", "Old projects")]);
     }
@@ -235,7 +242,7 @@ mod tests {
         k.listing.folders = vec![MailFolder { id: "inbox".into(), holds: ContentKind::Mail, path: "Inbox".into(), readers: vec!["email:bob@example.com".into()] }];
         k.listing.tree.push(TreeFolder { holds: None, parent_id: None, ..folder("hidden", "root", "Hidden") });
         let json: Value = serde_json::from_str(&k.to_json()).unwrap();
-        assert_eq!(json["tree"][3], json!({ "id": "hidden", "parent": null, "name": "Hidden", "holds": null }));
+        assert_eq!(json["tree"][3], json!({ "id": "hidden", "parent": null, "name": "Hidden", "holds": null, "version": "k1" }));
         assert_eq!(json["folders"][0]["readers"], json!(["email:bob@example.com"]));
         assert_eq!(json["well_known"], json!({ "inbox": "inbox" }));
     }

@@ -44,6 +44,7 @@ pub fn request(parent: &FolderRef, traversal: Traversal, offset: u32, page_size:
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FolderInfo {
     pub id: String,
+    pub change_key: String,
     pub parent_id: Option<String>,
     pub name: String,
     /// `IPF.Contact` for address books
@@ -79,6 +80,7 @@ impl FolderInfo {
                 .and_then(|f| f.attr("Id"))
                 .unwrap_or_default()
                 .to_string(),
+            change_key: element.child("FolderId").and_then(|f| f.attr("ChangeKey")).unwrap_or_default().to_string(),
             parent_id: element
                 .child("ParentFolderId")
                 .and_then(|f| f.attr("Id"))

@@ -37,6 +37,8 @@ pub fn delta_entry(entry: &Value) -> Option<FolderDelta> {
         parent_id: entry["parentFolderId"].as_str().map(str::to_string),
         name: entry["displayName"].as_str().unwrap_or_default().to_string(),
         holds: (!search && !hidden).then_some(ContentKind::Mail),
+        // Mail folders have no readers of their own over Graph.
+        version: String::new(),
     }))
 }
 
