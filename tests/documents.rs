@@ -433,6 +433,28 @@ async fn folder_changes_are_followed_and_an_unchanged_run_lists_no_folders() {
     assert_eq!((again.counts.created, again.counts.updated, again.counts.removed), (0, 0, 0), "{again:?}");
     assert_eq!((operations.get("SyncFolderHierarchy"), operations.get("GetFolder with permissions")), (Some(&2), None), "{operations:?}");
 
+    // A hierarchy state the server refuses (over EWS) or a folder delta
+    // link Graph refuses: the folders are listed again, nothing is lost,
+    // and the next run goes on from the new state.
+    let spoil = |store: &helpdesk_host::store::Store, spoilt: &str| {
+        let changed = store
+            .lock()
+            .execute("UPDATE document_checkpoints SET state = json_set(state, '$.state', ?2) WHERE folder_id = '' AND mailbox = ?1", [OWNER, spoilt])
+            .unwrap();
+        assert_eq!(changed, 1, "the mailbox's own checkpoint");
+    };
+    spoil(&s.store, "bogus");
+    let (refused, operations, _) = counted_run(&s, &connection, SyncMode::Incremental).await;
+    assert_eq!((refused.counts.created, refused.counts.updated, refused.counts.removed), (0, 0, 0), "{refused:?}");
+    assert_eq!(operations.get("GetFolder with permissions"), Some(&1), "listed again: {operations:?}");
+    assert_eq!(counted_run(&s, &connection, SyncMode::Incremental).await.1.get("GetFolder with permissions"), None);
+    let link: String = graph_store.lock().query_row("SELECT json_extract(state, '$.state') FROM document_checkpoints WHERE folder_id = '' AND mailbox = ?1", [OWNER], |r| r.get(0)).unwrap();
+    spoil(&graph_store, &format!("{}bogus", &link[..link.find("$deltatoken=").unwrap() + 12]));
+    let ops = graph_run(SyncMode::Incremental).await;
+    assert_eq!(ops.get("Graph mailFolders delta"), Some(&3), "the refused link, then a fresh round, and bob's: {ops:?}");
+    assert_documents_match_in(&s, &graph_store, Ids::Immutable);
+    assert_eq!(graph_run(SyncMode::Incremental).await.get("Graph mailFolders delta"), Some(&2));
+
     // A permission given between runs changes the folders (their change
     // keys): their readers are read again, and the new reader finds the
     // mail without any document written again.
