@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod recurrence;
 pub mod resolve_names;
 pub mod response;
+pub mod sync_answer;
 pub mod sync_folder_hierarchy;
 pub mod sync_folder_items;
 pub mod user_settings;

@@ -198,6 +198,24 @@ fn fault(element: Element) -> ResponseError {
     ResponseError::Fault { code, message, back_off_ms }
 }
 
+/// Hand each child element of the element whose start tag was just read
+/// (`what`, for the error) to `each`, which must consume it whole, until
+/// the element ends.
+pub fn each_child<R: BufRead>(
+    stream: &mut XmlStream<R>,
+    what: &str,
+    mut each: impl FnMut(&mut XmlStream<R>, Tag) -> Result<(), ResponseError>,
+) -> Result<(), ResponseError> {
+    loop {
+        match stream.next()? {
+            Item::Start(child) => each(stream, child)?,
+            Item::End => return Ok(()),
+            Item::Text(_) => {}
+            Item::Eof => return Err(ResponseError::Malformed(format!("truncated {what}"))),
+        }
+    }
+}
+
 /// Where a paged listing (`FindFolder`, `FindItem`) stands.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Paging {
@@ -219,25 +237,16 @@ pub fn read_root_folder<R: BufRead>(
     mut each: impl FnMut(Element),
 ) -> Result<Paging, ResponseError> {
     let mut count = 0u32;
-    loop {
-        match stream.next()? {
-            Item::Start(child) if child.is(Ns::Types, container) => loop {
-                match stream.next()? {
-                    Item::Start(entry) => {
-                        each(stream.read_element(entry)?);
-                        count += 1;
-                    }
-                    Item::End => break,
-                    Item::Text(_) => {}
-                    Item::Eof => return Err(ResponseError::Malformed(format!("truncated {container}"))),
-                }
-            },
-            Item::Start(_) => stream.skip_element()?,
-            Item::Text(_) => {}
-            Item::End => break,
-            Item::Eof => return Err(ResponseError::Malformed("truncated RootFolder".into())),
+    each_child(stream, "RootFolder", |stream, child| {
+        if !child.is(Ns::Types, container) {
+            return Ok(stream.skip_element()?);
         }
-    }
+        each_child(stream, container, |stream, entry| {
+            each(stream.read_element(entry)?);
+            count += 1;
+            Ok(())
+        })
+    })?;
     Ok(Paging {
         next_offset: tag.attr("IndexedPagingOffset").and_then(|v| v.parse().ok()).unwrap_or(offset + count),
         // A server that omits the attribute sends everything at once.

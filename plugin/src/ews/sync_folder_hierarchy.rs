@@ -5,8 +5,9 @@
 
 use super::envelope::{FolderRef, escape};
 use super::find_folder::{FOLDER_PROPERTIES, FolderInfo};
-use super::response::{MessageHandler, ResponseError, Status};
-use super::xml::{Item, Ns, Tag, XmlStream};
+use super::response::ResponseError;
+use super::sync_answer::Change;
+use super::xml::{Tag, XmlStream};
 use std::io::BufRead;
 
 pub fn request(root: &FolderRef, state: Option<&str>) -> String {
@@ -30,50 +31,18 @@ pub enum FolderChange {
     Deleted(String),
 }
 
-#[derive(Debug, Default)]
-pub struct Page {
-    pub state: String,
-    /// IncludesLastFolderInRange: no more changes to ask for
-    pub last: bool,
-    pub changes: Vec<FolderChange>,
-    pub status: Status,
-}
+pub type Page = super::sync_answer::Page<FolderChange>;
+pub type Parser = super::sync_answer::Parser<FolderChange>;
 
-#[derive(Default)]
-pub struct Parser {
-    pub page: Page,
-}
-
-impl<R: BufRead> MessageHandler<R> for Parser {
-    fn payload(&mut self, stream: &mut XmlStream<R>, tag: Tag) -> Result<(), ResponseError> {
-        match (tag.ns, tag.name.as_str()) {
-            (Ns::Messages, "SyncState") => self.page.state = stream.read_element(tag)?.text.trim().to_string(),
-            (Ns::Messages, "IncludesLastFolderInRange") => self.page.last = stream.read_element(tag)?.text.trim() != "false",
-            (Ns::Messages, "Changes") => loop {
-                match stream.next()? {
-                    Item::Start(change) => {
-                        let change = stream.read_element(change)?;
-                        let found = match change.name.as_str() {
-                            // Create and Update hold the folder; Delete its id.
-                            "Create" | "Update" => change.children.first().map(|f| FolderChange::Changed(FolderInfo::from_element(f))),
-                            "Delete" => change.child("FolderId").and_then(|f| f.attr("Id")).map(|id| FolderChange::Deleted(id.to_string())),
-                            _ => None,
-                        };
-                        self.page.changes.extend(found.filter(|c| !matches!(c, FolderChange::Changed(f) if f.id.is_empty())));
-                    }
-                    Item::End => break,
-                    Item::Text(_) => {}
-                    Item::Eof => return Err(ResponseError::Malformed("truncated Changes".into())),
-                }
-            },
-            _ => stream.skip_element()?,
-        }
-        Ok(())
-    }
-
-    fn message(&mut self, status: Status) -> Result<(), ResponseError> {
-        self.page.status = status;
-        Ok(())
+impl Change for FolderChange {
+    /// Create and Update hold the folder; Delete its id.
+    fn read<R: BufRead>(stream: &mut XmlStream<R>, tag: Tag) -> Result<Option<Self>, ResponseError> {
+        let change = stream.read_element(tag)?;
+        Ok(match change.name.as_str() {
+            "Create" | "Update" => change.children.first().map(FolderInfo::from_element).filter(|f| !f.id.is_empty()).map(FolderChange::Changed),
+            "Delete" => change.child("FolderId").and_then(|f| f.attr("Id")).map(|id| FolderChange::Deleted(id.to_string())),
+            _ => None,
+        })
     }
 }
 

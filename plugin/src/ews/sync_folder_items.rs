@@ -3,8 +3,9 @@
 
 use super::envelope::{FolderRef, escape};
 use super::find_item::ItemRef;
-use super::response::{MessageHandler, ResponseError, Status};
-use super::xml::{Item, Ns, Tag, XmlError, XmlStream};
+use super::response::ResponseError;
+use super::sync_answer::Change;
+use super::xml::{Item, Tag, XmlError, XmlStream};
 use std::io::BufRead;
 
 /// Sync states Exchange no longer accepts: start the folder over.
@@ -39,43 +40,12 @@ pub enum ItemChange {
     ReadFlag { id: String, is_read: bool },
 }
 
-#[derive(Debug, Default)]
-pub struct Page {
-    pub state: String,
-    pub last: bool,
-    /// in the order they happened
-    pub changes: Vec<ItemChange>,
-    pub status: Status,
-}
+pub type Page = super::sync_answer::Page<ItemChange>;
+pub type Parser = super::sync_answer::Parser<ItemChange>;
 
-#[derive(Default)]
-pub struct Parser {
-    pub page: Page,
-}
-
-impl<R: BufRead> MessageHandler<R> for Parser {
-    fn payload(&mut self, stream: &mut XmlStream<R>, tag: Tag) -> Result<(), ResponseError> {
-        match (tag.ns, tag.name.as_str()) {
-            (Ns::Messages, "SyncState") => self.page.state = stream.read_element(tag)?.text.trim().to_string(),
-            (Ns::Messages, "IncludesLastItemInRange") => {
-                self.page.last = stream.read_element(tag)?.text.trim() != "false";
-            }
-            (Ns::Messages, "Changes") => loop {
-                match stream.next()? {
-                    Item::Start(change) => self.page.changes.extend(read_change(stream, &change.name)?),
-                    Item::End => break,
-                    Item::Text(_) => {}
-                    Item::Eof => return Err(ResponseError::Malformed("truncated Changes".into())),
-                }
-            },
-            _ => stream.skip_element()?,
-        }
-        Ok(())
-    }
-
-    fn message(&mut self, status: Status) -> Result<(), ResponseError> {
-        self.page.status = status;
-        Ok(())
+impl Change for ItemChange {
+    fn read<R: BufRead>(stream: &mut XmlStream<R>, tag: Tag) -> Result<Option<Self>, ResponseError> {
+        Ok(read_change(stream, &tag.name)?)
     }
 }
 
