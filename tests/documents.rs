@@ -468,6 +468,26 @@ async fn folder_changes_are_followed_and_an_unchanged_run_lists_no_folders() {
     assert_eq!((operations.get("SyncFolderHierarchy"), operations.get("GetFolder with permissions")), (Some(&2), None), "{operations:?}");
 }
 
+/// A server that does not know SyncFolderHierarchy: the folders are
+/// listed with FindFolder on each run, and the documents are the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_hierarchy_sync_the_folders_are_listed_each_run() {
+    let s = helpdesk_e2e::setup_with(EmulatorOptions { contacts: 20, seed: 51, messages: 12, record: true, hierarchy_sync: false, ..Default::default() }).await;
+    let connection = s.connection_with(|c| {
+        c.documents = Some(DocumentsConfig::default());
+        c.exchange.mailboxes = vec![OWNER.into(), COLLEAGUE.into()];
+    });
+    sync(&s, &connection, SyncMode::Full).await;
+    assert_documents_match(&s);
+    let (unchanged, operations, syncs) = counted_run(&s, &connection, SyncMode::Incremental).await;
+    assert_eq!((unchanged.counts.created, unchanged.counts.updated, unchanged.counts.removed), (0, 0, 0), "{unchanged:?}");
+    assert_eq!(operations.get("FindFolder in bob's mailbox"), Some(&1), "listed again: {operations:?}");
+    assert!(syncs.iter().all(|n| *n == 1), "{syncs:?}");
+    s.emulator.mailbox_mut().scripted_folder_change();
+    sync(&s, &connection, SyncMode::Incremental).await;
+    assert_documents_match(&s);
+}
+
 /// A mailbox the organisation does not have is a warning, and the others
 /// are read; over Graph, a user without a mailbox is one too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -68,6 +68,10 @@ pub struct EmulatorOptions {
     /// delegate with FullAccess, and impersonating them is refused with
     /// ErrorImpersonateUserDenied (reference/ews-and-graph-protocol.md 2.1)
     pub impersonation: bool,
+    /// SyncFolderHierarchy is served (every Exchange since 2007 does); off,
+    /// it is refused as an operation the server does not know, to show a
+    /// client's fallback
+    pub hierarchy_sync: bool,
     /// the service account holds the Mailbox Search role (eDiscovery), so
     /// that GetSearchableMailboxes lists the organisation's mailboxes; set
     /// up for the connector, as impersonation is
@@ -106,6 +110,7 @@ impl Default for EmulatorOptions {
             record: false,
             messages: 30,
             impersonation: true,
+            hierarchy_sync: true,
             mailbox_search: true,
             staff: 0,
             device_interval: 5,
@@ -155,6 +160,7 @@ pub struct EmulatorState {
     /// the other mailboxes of the organisation, with their mail
     pub colleagues: RwLock<Vec<Mailbox>>,
     pub impersonation: bool,
+    pub hierarchy_sync: bool,
     pub mailbox_search: bool,
     pub user: String,
     pub password: String,
@@ -237,6 +243,7 @@ impl Emulator {
             mailbox: RwLock::new(mailbox),
             colleagues: RwLock::new([colleague, shared, room].into_iter().chain(staff).collect()),
             impersonation: options.impersonation,
+            hierarchy_sync: options.hierarchy_sync,
             mailbox_search: options.mailbox_search,
             user: options.user,
             password: options.password,

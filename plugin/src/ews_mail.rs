@@ -17,7 +17,7 @@ use crate::error::{Error, Kind, Result};
 use crate::ews::Ews;
 use crate::ews::envelope::FolderRef;
 use crate::ews::find_folder::{FolderInfo, Traversal};
-use crate::ews::sync_folder_hierarchy::FolderChange;
+use crate::ews::sync_folder_hierarchy::{self, FolderChange};
 use crate::ews::get_attachment::Content;
 use crate::ews::get_message::{self, AttachmentRef, MailItem};
 use crate::ews::pipeline::{Messages, Pipeline, Read};
@@ -114,28 +114,45 @@ fn folders_to_read(ews: &mut Ews, mailbox: &str, request: &SyncRequest, delegate
     if request.mode == SyncMode::Incremental
         && let Some(stored) = &known
     {
-        let page = ews.folder_changes(&at("msgfolderroot"), Some(&stored.state))?;
-        if page.status.is_error() {
-            report::debug(&format!("the folder changes of {mailbox} could not be read ({}); its folders are listed", page.status.code));
-        } else {
+        match hierarchy_sync(ews, &at("msgfolderroot"), Some(&stored.state))? {
+            Err(why) => report::debug(&format!("the folder changes of {mailbox} could not be read ({why}); its folders are listed")),
+            Ok(page) => {
             let deltas: Vec<FolderDelta> = page.changes.into_iter().map(delta).collect();
             if !stored.changed_by(&deltas) {
                 return Ok(known.expect("matched above").keep_at(mailbox, page.state)?.folders);
             }
             let listing = read_listing(ews, request, stored.tree_after(deltas), Some(&stored.listing), at)?;
             return Ok(hierarchy::settle(mailbox, request, known.as_ref(), Some(page.state), listing)?.folders);
+            }
         }
     }
-    let page = ews.folder_changes(&at("msgfolderroot"), None)?;
-    let (tree, state) = if page.status.is_error() {
-        report::debug(&format!("no hierarchy sync for {mailbox} ({}): its folders are listed each run", page.status.code));
-        (ews.folder_tree(&at("msgfolderroot"), Traversal::Deep)?.iter().map(tree_folder).collect(), None)
-    } else {
-        let tree = page.changes.into_iter().filter_map(|c| if let FolderChange::Changed(f) = c { Some(tree_folder(&f)) } else { None }).collect();
-        (tree, Some(page.state))
+    let (tree, state) = match hierarchy_sync(ews, &at("msgfolderroot"), None)? {
+        Err(why) => {
+            report::debug(&format!("no hierarchy sync for {mailbox} ({why}): its folders are listed each run"));
+            (ews.folder_tree(&at("msgfolderroot"), Traversal::Deep)?.iter().map(tree_folder).collect(), None)
+        }
+        Ok(page) => {
+            let tree = page.changes.into_iter().filter_map(|c| if let FolderChange::Changed(f) = c { Some(tree_folder(&f)) } else { None }).collect();
+            (tree, Some(page.state))
+        }
     };
     let listing = read_listing(ews, request, tree, None, at)?;
     Ok(hierarchy::settle(mailbox, request, known.as_ref(), state, listing)?.folders)
+}
+
+/// SyncFolderHierarchy's answer; inside, why not, when the server refuses
+/// the state or the operation (a SOAP fault) rather than the mailbox or
+/// the account, which fail the call.
+fn hierarchy_sync(ews: &mut Ews, root: &FolderRef, state: Option<&str>) -> Result<std::result::Result<sync_folder_hierarchy::Page, String>> {
+    match ews.folder_changes(root, state) {
+        Ok(page) if page.status.is_error() && !mailbox_local(&ews.message_error("listing folder changes", &page.status)) => {
+            Ok(Err(format!("{}: {}", page.status.code, page.status.text)))
+        }
+        Ok(page) if page.status.is_error() => Err(ews.message_error("listing folder changes", &page.status)),
+        Ok(page) => Ok(Ok(page)),
+        Err(e) if e.kind == Kind::Protocol => Ok(Err(e.message)),
+        Err(e) => Err(e),
+    }
 }
 
 fn delta(change: FolderChange) -> FolderDelta {
