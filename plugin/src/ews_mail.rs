@@ -150,7 +150,7 @@ fn hierarchy_sync(ews: &mut Ews, root: &FolderRef, state: Option<&str>) -> Resul
         }
         Ok(page) if page.status.is_error() => Err(ews.message_error("listing folder changes", &page.status)),
         Ok(page) => Ok(Ok(page)),
-        Err(e) if e.kind == Kind::Protocol => Ok(Err(e.message)),
+        Err(e) if e.kind == Kind::Protocol && !mailbox_local(&e) => Ok(Err(e.message)),
         Err(e) => Err(e),
     }
 }
