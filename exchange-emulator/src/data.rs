@@ -656,6 +656,8 @@ impl Mailbox {
                 folder.grants.push(Grant { address: address.to_lowercase(), name: name.into(), level });
                 // Changing a folder's permissions changes the folder (a new
                 // ChangeKey, as UpdateFolder answers): hierarchy sync sees it.
+                // Not in ../shared: that the change shows in
+                // SyncFolderHierarchy is ours, from the ChangeKey rule.
                 self.seq += 1;
                 folder.changed_at(self.seq);
             }
