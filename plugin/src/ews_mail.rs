@@ -117,12 +117,12 @@ fn folders_to_read(ews: &mut Ews, mailbox: &str, request: &SyncRequest, delegate
         match hierarchy_sync(ews, &at("msgfolderroot"), Some(&stored.state))? {
             Err(why) => report::debug(&format!("the folder changes of {mailbox} could not be read ({why}); its folders are listed")),
             Ok(page) => {
-            let deltas: Vec<FolderDelta> = page.changes.into_iter().map(delta).collect();
-            if !stored.changed_by(&deltas) {
-                return Ok(known.expect("matched above").keep_at(mailbox, page.state)?.folders);
-            }
-            let listing = read_listing(ews, request, stored.tree_after(deltas), Some(&stored.listing), at)?;
-            return Ok(hierarchy::settle(mailbox, request, known.as_ref(), Some(page.state), listing)?.folders);
+                let deltas: Vec<FolderDelta> = page.changes.into_iter().map(delta).collect();
+                if !stored.changed_by(&deltas) {
+                    return Ok(known.expect("matched above").keep_at(mailbox, page.state)?.folders);
+                }
+                let listing = read_listing(ews, request, stored.tree_after(deltas), Some(&stored.listing), at)?;
+                return Ok(hierarchy::settle(mailbox, request, known.as_ref(), Some(page.state), listing)?.folders);
             }
         }
     }
@@ -144,15 +144,13 @@ fn folders_to_read(ews: &mut Ews, mailbox: &str, request: &SyncRequest, delegate
 /// the state or the operation (a SOAP fault) rather than the mailbox or
 /// the account, which fail the call.
 fn hierarchy_sync(ews: &mut Ews, root: &FolderRef, state: Option<&str>) -> Result<std::result::Result<sync_folder_hierarchy::Page, String>> {
-    match ews.folder_changes(root, state) {
-        Ok(page) if page.status.is_error() && !mailbox_local(&ews.message_error("listing folder changes", &page.status)) => {
-            Ok(Err(format!("{}: {}", page.status.code, page.status.text)))
-        }
-        Ok(page) if page.status.is_error() => Err(ews.message_error("listing folder changes", &page.status)),
-        Ok(page) => Ok(Ok(page)),
-        Err(e) if e.kind == Kind::Protocol && !mailbox_local(&e) => Ok(Err(e.message)),
-        Err(e) => Err(e),
-    }
+    let refused = match ews.folder_changes(root, state) {
+        Ok(page) if !page.status.is_error() => return Ok(Ok(page)),
+        Ok(page) => ews.message_error("listing folder changes", &page.status),
+        Err(e) if e.kind == Kind::Protocol => e,
+        Err(e) => return Err(e),
+    };
+    if mailbox_local(&refused) { Err(refused) } else { Ok(Err(refused.message)) }
 }
 
 fn delta(change: FolderChange) -> FolderDelta {
