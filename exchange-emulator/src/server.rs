@@ -164,11 +164,7 @@ pub async fn serve(
         };
         match chosen {
             _ if directory => ews::directory::handle(&all, &body, super::ROOM_LIST, state.mailbox_search),
-            Ok(_) if !state.hierarchy_sync && operation.as_deref() == Some("SyncFolderHierarchy") => ews::Answer::fault(
-                "ErrorInvalidRequest",
-                "The request is invalid: SyncFolderHierarchy is not supported by this server.",
-                "SyncFolderHierarchy".into(),
-            ),
+            Ok(_) if !state.hierarchy_sync && operation.as_deref() == Some("SyncFolderHierarchy") => ews::Answer::unsupported("SyncFolderHierarchy"),
             Ok(mailbox) => ews::handle(mailbox, &body, &state.faults, fault, routed(&parts.headers, &state)),
             Err(_) if denied => ews::Answer::fault(
                 "ErrorImpersonateUserDenied",

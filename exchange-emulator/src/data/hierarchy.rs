@@ -1,8 +1,12 @@
 //! Changes to a mailbox's folders, as hierarchy sync reports them (EWS
-//! SyncFolderHierarchy, how-to-synchronize-folders-by-using-ews-in-
-//! exchange; Graph `mailFolders/delta`): a folder made, and a folder
-//! renamed, moved or given other permissions. Outlook deletes a folder by
-//! moving it into Deleted Items, and so does the script here.
+//! SyncFolderHierarchy, fixtures/ews/msdocs/how-to-synchronize-folders-
+//! by-using-ews-in-exchange, whose second answer has a Create, an Update
+//! and a Delete; Graph fixtures/graph/msdocs/mailfolder-delta): a folder
+//! made, and a folder renamed, moved or given other permissions, each
+//! with a new change key. Not in ../shared, and ours: that Outlook
+//! deletes a folder by moving it into Deleted Items (the script does so,
+//! and makes no hard delete), and that a permission change is a folder
+//! change.
 
 use super::Mailbox;
 use super::Folder;
@@ -66,7 +70,6 @@ impl Mailbox {
         folder.changed_at(seq);
         true
     }
-
 
     /// What a user does with folders between two syncs, in the service
     /// account's mailbox: a folder made below the Inbox and a message

@@ -44,6 +44,12 @@ impl Answer {
     pub fn fault(code: &str, text: &str, operation: String) -> Answer {
         Answer { status: 500, body: fault(code, text).into_bytes(), vanished: None, operation, downloads: Vec::new() }
     }
+
+    /// An operation this server does not serve, refused whole.
+    pub fn unsupported(operation: &str) -> Answer {
+        let text = format!("The request is invalid: {operation} is not supported by this server.");
+        Answer::fault("ErrorInvalidRequest", &text, operation.to_string())
+    }
 }
 
 /// The operation a request asks for, if it reads as one.
@@ -171,10 +177,7 @@ pub fn handle(
             body
         }
         ("ResolveNames", _) => resolve_names(mailbox, &operation),
-        (other, _) => {
-            let text = format!("The request is invalid: {other} is not supported by this server.");
-            return Answer::fault("ErrorInvalidRequest", &text, name);
-        }
+        (other, _) => return Answer::unsupported(other),
     };
     Answer {
         status: 200,

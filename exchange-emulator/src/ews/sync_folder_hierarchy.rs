@@ -1,10 +1,16 @@
-//! SyncFolderHierarchy (how-to-synchronize-folders-by-using-ews-in-
-//! exchange; messages.xsd SyncFolderHierarchyType): the folders below the
-//! sync folder (the mailbox's root when none is named) made or changed
-//! since a sync state, each in the requested shape, in one answer
-//! (IncludesLastFolderInRange is true: Exchange does not page it). Public
-//! folders have no hierarchy sync (reference/ews-and-graph-protocol.md,
-//! public folders).
+//! SyncFolderHierarchy (fixtures/ews/msdocs/how-to-synchronize-folders-
+//! by-using-ews-in-exchange 01 to 04; messages.xsd SyncFolderHierarchyType
+//! and SyncFolderHierarchyResponseMessageType, types.xsd
+//! SyncFolderHierarchyChangesType): the folders below the sync folder made
+//! (`Create`) or changed (`Update`) since a sync state, each in the
+//! requested shape, in one answer with IncludesLastFolderInRange true, as
+//! both documented answers are. Public folders have no hierarchy sync
+//! (reference/ews-and-graph-protocol.md, public folders).
+//!
+//! Not in ../shared, and ours: the mailbox's `root` when no SyncFolderId
+//! is named (the schema makes it optional; the documented requests name
+//! `root`), the words of the public-folder refusal, and the codes of the
+//! missing-folder and bad-state refusals, taken from SyncFolderItems'.
 
 use super::request::Node as Element;
 use super::shape::Shape;
@@ -20,7 +26,7 @@ const HIERARCHY_STATE: &[u8; 8] = b"EMUHIER1";
 pub fn answer(mailbox: &Mailbox, op: &Element, shape: &Shape) -> String {
     let tail = "<m:SyncState/><m:IncludesLastFolderInRange>true</m:IncludesLastFolderInRange>";
     let root = match op.child("SyncFolderId") {
-        Some(_) => folder_refs(mailbox, op.child("SyncFolderId")).into_iter().next().flatten(),
+        Some(named) => folder_refs(mailbox, Some(named)).into_iter().next().flatten(),
         None => mailbox.distinguished("root"),
     };
     let message = match root {

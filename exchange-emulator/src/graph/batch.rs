@@ -1,4 +1,6 @@
-//! JSON batching (json-batching; reference/ews-and-graph-protocol.md 4):
+//! JSON batching (reference/ews-and-graph-protocol.md 3, "JSON batching",
+//! and 6, what an emulator should do: "`$batch` with per-item
+//! 429"):
 //! `POST /v1.0/$batch` with at most 20 requests, each with an `id`, a
 //! `method` and a `url` relative to the version; each is answered as if
 //! sent alone, with its own status, headers and body, and the batch is 200

@@ -177,9 +177,10 @@ fn list_folders(mailbox: &Mailbox, parent: &Folder, link: &str, query: &HashMap<
     answer(200, body)
 }
 
-/// mailfolder-delta: the mail folders of the whole tree below the message
-/// root, flat, each with its parent (the sample's fields), made or changed
-/// since the delta token; all of them without one. The sample pages with
+/// mailfolder-delta (fixtures/graph/msdocs/mailfolder-delta__01): the
+/// mail folders of the whole tree below the message root, flat, each with
+/// its parent (the sample's fields), made or changed since the delta
+/// token; all of them without one. The sample pages with
 /// `odata.maxpagesize`; a mailbox's folders come here in one page, which
 /// Graph may also do. Not in ../shared: that the delta reaches below the
 /// top level (the list does not), and that hidden folders stay out as

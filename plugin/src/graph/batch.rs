@@ -1,4 +1,4 @@
-//! JSON batching (`$batch`; reference/ews-and-graph-protocol.md 4): up to
+//! JSON batching (`$batch`; reference/ews-and-graph-protocol.md 3): up to
 //! 20 GETs in one request, each answered on its own, with a status and a
 //! body, in any order; the batch's 200 says nothing of them. A request
 //! throttled inside the batch (an inner 429 or 503), or one whose URL lies
