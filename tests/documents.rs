@@ -268,6 +268,21 @@ async fn mail_and_attachments_become_documents_only_their_owner_finds() {
     );
     assert!(!s.emulator.downloads().iter().any(|d| d == LARGE_ATTACHMENT_NAME), "the large file is never downloaded");
     assert!(!s.emulator.downloads().iter().any(|d| d.ends_with(".png")), "nor a type whose text is not read");
+    // The files of a GetItem batch come in one GetAttachment, whichever
+    // message they belong to.
+    let mailbox = s.emulator.mailbox();
+    let messages_per_request: Vec<usize> = s
+        .emulator
+        .exchanges()
+        .iter()
+        .filter(|e| e.operation == "GetAttachment")
+        .map(|e| {
+            let named = |id: &str| e.request.windows(id.len() + 2).any(|w| w == format!("\"{id}\"").as_bytes());
+            mailbox.messages.iter().filter(|m| m.attachments.iter().any(|a| named(&a.id))).count()
+        })
+        .collect();
+    assert!(messages_per_request.iter().any(|&n| n >= 2), "one request for several messages' files: {messages_per_request:?}");
+    drop(mailbox);
     // No document of Deleted Items, Drafts or the search folder.
     let paths: std::collections::BTreeSet<String> = stored(&s).into_iter().map(|r| r.folder_path).collect();
     assert!(paths.contains("Projects -> 2026") && paths.contains("Archive") && paths.contains("Posteingang"), "{paths:?}");

@@ -12,21 +12,23 @@ use crate::error::Result;
 use crate::ews::Ews;
 use crate::ews::pipeline::{Events, Pipeline, Tasks};
 use crate::ews::{get_event, get_task};
-use crate::ews_mail::{item_attachments, read_items};
+use crate::ews_attachments::Batch;
+use crate::ews_mail::read_items;
 
 pub fn read_events(ews: &mut Ews, target: &Folder, ids: Vec<String>, request: &SyncRequest) -> Result<u64> {
-    read_items::<Events>(ews, target, ids, get_event::MAX_BATCH, ContentKind::Event, |ews, event, changes| {
-        let mut series = Vec::new();
-        let mut documents = event_changes(ews, &event, None, target, request, &mut series)?;
+    read_items::<Events>(ews, target, ids, get_event::MAX_BATCH, ContentKind::Event, request, |ews, event, batch| {
+        // The series is handed over whole or not at all.
+        let mut series = Batch::default();
+        let mut documents = event_changes(&event, None, target, request, &mut series);
         for (id, occurrence) in occurrences(ews, &event.exceptions)? {
             match occurrence {
-                Ok(occurrence) => documents += event_changes(ews, &occurrence, Some(&event.head.id), target, request, &mut series)?,
+                Ok(occurrence) => documents += event_changes(&occurrence, Some(&event.head.id), target, request, &mut series),
                 // Gone since the master was read: the master no longer has it.
                 Err(status) if status.code == "ErrorItemNotFound" => {}
                 // The series is read again, whole, next time; what is
                 // stored of it stays.
                 Err(status) => {
-                    changes.push(DocumentChange::Failed(DocumentIssue {
+                    batch.documents.push(DocumentChange::Failed(DocumentIssue {
                         id: event.head.id.clone(),
                         kind: ContentKind::Event,
                         title: event.head.subject.clone(),
@@ -36,14 +38,14 @@ pub fn read_events(ews: &mut Ews, target: &Folder, ids: Vec<String>, request: &S
                 }
             }
         }
-        changes.extend(series);
+        batch.extend(series);
         Ok(documents)
     })
 }
 
-fn event_changes(ews: &mut Ews, event: &EventItem, master: Option<&str>, target: &Folder, request: &SyncRequest, changes: &mut Vec<DocumentChange>) -> Result<u64> {
-    changes.push(DocumentChange::Upsert(calendar::event_document(event, target.mailbox, master)));
-    Ok(1 + item_attachments(ews, &event.head, target.mailbox, request, changes)?)
+fn event_changes(event: &EventItem, master: Option<&str>, target: &Folder, request: &SyncRequest, series: &mut Batch) -> u64 {
+    series.documents.push(DocumentChange::Upsert(calendar::event_document(event, target.mailbox, master)));
+    1 + series.attachments(&event.head, target.mailbox, request)
 }
 
 type Occurrence = (String, std::result::Result<EventItem, crate::ews::response::Status>);
@@ -63,8 +65,8 @@ fn occurrences(ews: &mut Ews, ids: &[String]) -> Result<Vec<Occurrence>> {
 }
 
 pub fn read_tasks(ews: &mut Ews, target: &Folder, ids: Vec<String>, request: &SyncRequest) -> Result<u64> {
-    read_items::<Tasks>(ews, target, ids, get_task::MAX_BATCH, ContentKind::Task, |ews, task, changes| {
-        changes.push(DocumentChange::Upsert(calendar::task_document(&task, target.mailbox, target.path)));
-        Ok(1 + item_attachments(ews, &task.head, target.mailbox, request, changes)?)
+    read_items::<Tasks>(ews, target, ids, get_task::MAX_BATCH, ContentKind::Task, request, |_, task, batch| {
+        batch.documents.push(DocumentChange::Upsert(calendar::task_document(&task, target.mailbox, target.path)));
+        Ok(1 + batch.attachments(&task.head, target.mailbox, request))
     })
 }

@@ -13,13 +13,13 @@ use crate::bindings::helpdesk::connector::types::{ContentKind, DocumentChange, D
 use crate::documents::folders::{self, MailFolder, TreeFolder};
 use crate::documents::hierarchy::{self, FolderDelta, Listing};
 use crate::documents::{Folder, mail};
+use crate::ews_attachments as attachments;
 use crate::error::{Error, Kind, Result};
 use crate::ews::Ews;
 use crate::ews::envelope::FolderRef;
 use crate::ews::find_folder::{FolderInfo, Traversal};
 use crate::ews::sync_folder_hierarchy::{self, FolderChange};
-use crate::ews::get_attachment::Content;
-use crate::ews::get_message::{self, AttachmentRef, MailItem};
+use crate::ews::get_message;
 use crate::ews::pipeline::{Messages, Pipeline, Read};
 use crate::ews::sync_folder_items::{ItemChange, STALE_STATE};
 use crate::report;
@@ -272,9 +272,9 @@ fn read(ews: &mut Ews, target: &Folder, holds: ContentKind, ids: Vec<String>, re
     match holds {
         ContentKind::Event => crate::ews_calendar::read_events(ews, target, ids, request),
         ContentKind::Task => crate::ews_calendar::read_tasks(ews, target, ids, request),
-        _ => read_items::<Messages>(ews, target, ids, get_message::MAX_BATCH, ContentKind::Mail, |ews, item, changes| {
-            changes.push(DocumentChange::Upsert(mail::mail_document(&item, target.mailbox)));
-            Ok(1 + item_attachments(ews, &item, target.mailbox, request, changes)?)
+        _ => read_items::<Messages>(ews, target, ids, get_message::MAX_BATCH, ContentKind::Mail, request, |_, item, batch| {
+            batch.documents.push(DocumentChange::Upsert(mail::mail_document(&item, target.mailbox)));
+            Ok(1 + batch.attachments(&item, target.mailbox, request))
         }),
     }
 }
@@ -282,30 +282,33 @@ fn read(ews: &mut Ews, target: &Folder, holds: ContentKind, ids: Vec<String>, re
 /// Read items by id and hand them over: GetItem batches on the wire while
 /// earlier ones are read, one batch of documents per GetItem (a page of
 /// bodies is never held at once); `document` makes an item's changes and
-/// says how many documents they hold. An item gone meanwhile is a
-/// removal; one that cannot be read fails, and the host has it read again
-/// next time. The documents handed over.
+/// says how many documents they hold. A batch's files are asked for when
+/// it is parsed and read once the next one is. An item gone meanwhile is
+/// a removal; one that cannot be read fails, and the host has it read
+/// again next time. The documents handed over.
 pub fn read_items<R: Read<Id = String>>(
     ews: &mut Ews,
     target: &Folder,
     ids: Vec<String>,
     batch: usize,
     kind: ContentKind,
-    mut document: impl FnMut(&mut Ews, R::Item, &mut Vec<DocumentChange>) -> Result<u64>,
+    request: &SyncRequest,
+    mut document: impl FnMut(&mut Ews, R::Item, &mut attachments::Batch) -> Result<u64>,
 ) -> Result<u64> {
     let mut documents = 0;
     let mut pipeline = Pipeline::<R>::default();
     for chunk in ids.chunks(batch) {
         pipeline.push(ews, chunk.to_vec());
     }
+    let mut held: Option<attachments::Sent> = None;
     while let Some(next) = pipeline.next(ews) {
         let (chunk, results) = next?;
-        let mut changes = Vec::new();
+        let mut changes = attachments::Batch::default();
         for (id, result) in chunk.iter().zip(results) {
             match result {
                 Ok(item) => documents += document(ews, item, &mut changes)?,
-                Err(status) if status.code == "ErrorItemNotFound" => changes.push(DocumentChange::Remove(id.clone())),
-                Err(status) => changes.push(DocumentChange::Failed(DocumentIssue {
+                Err(status) if status.code == "ErrorItemNotFound" => changes.documents.push(DocumentChange::Remove(id.clone())),
+                Err(status) => changes.documents.push(DocumentChange::Failed(DocumentIssue {
                     id: id.clone(),
                     kind,
                     title: String::new(),
@@ -313,58 +316,13 @@ pub fn read_items<R: Read<Id = String>>(
                 })),
             }
         }
-        target.apply(changes, None, false)?;
+        let sent = changes.send(ews, request.max_attachment_bytes);
+        if let Some(earlier) = held.replace(sent) {
+            target.apply(earlier.finish(ews, target.mailbox, request.max_attachment_bytes)?, None, false)?;
+        }
+    }
+    if let Some(last) = held {
+        target.apply(last.finish(ews, target.mailbox, request.max_attachment_bytes)?, None, false)?;
     }
     Ok(documents)
-}
-
-/// An item's attachments as documents into `changes`, when the request
-/// reads attachments; how many.
-pub fn item_attachments(ews: &mut Ews, item: &MailItem, mailbox: &str, request: &SyncRequest, changes: &mut Vec<DocumentChange>) -> Result<u64> {
-    if !request.content.contains(&ContentKind::Attachment) {
-        return Ok(0);
-    }
-    let found = attachments(ews, item, mailbox, request.max_attachment_bytes)?;
-    let count = found.len() as u64;
-    changes.extend(found);
-    Ok(count)
-}
-
-/// The documents of an item's attachments: every one described; the
-/// text of those small enough and of a type we read, downloaded together
-/// while their sizes stay under the limit. A broken file fails that
-/// attachment alone.
-fn attachments(ews: &mut Ews, item: &MailItem, mailbox: &str, max_bytes: u64) -> Result<Vec<DocumentChange>> {
-    let mut changes = Vec::new();
-    let mut to_read: Vec<&AttachmentRef> = Vec::new();
-    for a in &item.attachments {
-        match mail::not_downloaded(a, item, mailbox, max_bytes) {
-            Some(change) => changes.push(change),
-            None => to_read.push(a),
-        }
-    }
-    // Requests of at most `max_bytes` of files each.
-    let mut groups: Vec<Vec<&AttachmentRef>> = Vec::new();
-    let mut size = 0;
-    for a in to_read {
-        if groups.is_empty() || size + a.size > max_bytes {
-            groups.push(Vec::new());
-            size = 0;
-        }
-        size += a.size;
-        groups.last_mut().expect("pushed above").push(a);
-    }
-    for group in groups {
-        let ids: Vec<&str> = group.iter().map(|a| a.id.as_str()).collect();
-        for (a, content) in group.into_iter().zip(ews.get_attachments(&ids)?) {
-            let content = match content {
-                Ok(Content::File(bytes)) => Ok(bytes),
-                Ok(Content::Item { .. }) => Err("an item attachment: described, not expanded".to_string()),
-                Ok(Content::Broken(why)) => Err(why),
-                Err(status) => Err(format!("{}: {}", status.code, status.text)),
-            };
-            changes.push(mail::downloaded(a, item, mailbox, content, max_bytes));
-        }
-    }
-    Ok(changes)
 }

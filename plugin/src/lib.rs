@@ -17,6 +17,7 @@ pub mod catalogue;
 pub mod config;
 pub mod error;
 pub mod ews;
+pub mod ews_attachments;
 pub mod documents;
 pub mod ews_calendar;
 pub mod ews_mail;

@@ -41,6 +41,31 @@ pub struct MailItem {
     pub attachments: Vec<AttachmentRef>,
 }
 
+impl MailItem {
+    /// The item without its body and attachment list: what its
+    /// attachments' documents take from it.
+    pub fn head(&self) -> MailItem {
+        MailItem {
+            id: self.id.clone(),
+            change_key: self.change_key.clone(),
+            element: self.element.clone(),
+            class: self.class.clone(),
+            subject: self.subject.clone(),
+            body: String::new(),
+            received: self.received.clone(),
+            modified: self.modified.clone(),
+            conversation_id: self.conversation_id.clone(),
+            from: self.from.clone(),
+            recipients: self.recipients.clone(),
+            importance: self.importance.clone(),
+            categories: self.categories.clone(),
+            has_attachments: self.has_attachments,
+            is_read: self.is_read,
+            attachments: Vec::new(),
+        }
+    }
+}
+
 /// A sender or recipient as documents write it: `Name <address>`, or
 /// whichever of the two there is.
 pub fn person(name: Option<&str>, address: Option<&str>) -> Option<String> {

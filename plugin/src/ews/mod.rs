@@ -344,6 +344,23 @@ impl Ews {
         self.check_count(parser.results, ids.len())
     }
 
+    /// Ask for attachments now, to read them later with
+    /// [`Ews::attachments_sent`]; not while the server asks to be spared
+    /// (then they are asked for when read).
+    pub fn attachments_early(&self, ids: &[&str]) -> Option<http::Pending> {
+        if self.in_flight > 1 { self.send_early(&get_attachment::request(ids)) } else { None }
+    }
+
+    /// The attachments asked for early, or, if that went wrong in any way,
+    /// asked for again with the retries of [`Ews::get_attachments`].
+    pub fn attachments_sent(&mut self, sent: Option<http::Pending>, ids: &[&str]) -> Result<Vec<std::result::Result<get_attachment::Content, Status>>> {
+        let mut parser = get_attachment::parser();
+        match self.read_early(sent, &mut parser).and_then(|()| self.check_count(parser.results, ids.len())) {
+            Ok(results) => Ok(results),
+            Err(_) => self.get_attachments(ids),
+        }
+    }
+
     fn sync_request(folder_id: &str, state: Option<&str>) -> String {
         sync_folder_items::request(&FolderRef::Id(folder_id.to_string()), state, SYNC_PAGE)
     }
