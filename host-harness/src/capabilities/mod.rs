@@ -12,7 +12,6 @@ pub use egress::{EgressPolicy, Origin};
 
 use crate::session::Session;
 use wasmtime::component::ResourceTable;
-use wasmtime::StoreLimits;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -22,7 +21,7 @@ pub struct RunState {
     http: WasiHttpCtx,
     hooks: EgressPolicy,
     table: ResourceTable,
-    pub limits: StoreLimits,
+    pub limits: crate::runtime::limits::Walls,
     pub session: Session,
     /// epoch ticks the guest has run, for the CPU budget
     pub cpu_ticks: u64,
@@ -31,7 +30,7 @@ pub struct RunState {
 }
 
 impl RunState {
-    pub fn new(policy: EgressPolicy, session: Session, limits: StoreLimits) -> Self {
+    pub fn new(policy: EgressPolicy, session: Session, limits: crate::runtime::limits::Walls) -> Self {
         // No preopened directories, no environment, no arguments, no
         // sockets (the builder denies them by default). Standard error
         // goes through the log, escaped, so that a guest panic message is

@@ -5,7 +5,7 @@
 //! when it is instantiated, with the wall named.
 
 use std::time::Duration;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 
 /// Linear memories a store may hold: one. A Rust connector has one (the
 /// component's adapters borrow it); a second could double the memory
@@ -40,8 +40,8 @@ impl Default for Limits {
 
 impl Limits {
     /// The walls of one store.
-    pub fn store_limits(&self) -> StoreLimits {
-        StoreLimitsBuilder::new()
+    pub fn store_limits(&self) -> Walls {
+        let limits = StoreLimitsBuilder::new()
             .memory_size(self.memory)
             .memories(MEMORIES)
             .tables(TABLES)
@@ -50,7 +50,56 @@ impl Limits {
             // A trap rather than a failed allocation: the guest cannot
             // swallow it, and the error names the limit.
             .trap_on_grow_failure(true)
-            .build()
+            .build();
+        Walls { limits, memory: 0 }
+    }
+}
+
+/// A store's walls, and the size its memory has grown to: a reader of
+/// files is kept for the next file only while it stays small.
+pub struct Walls {
+    limits: StoreLimits,
+    memory: usize,
+}
+
+impl Walls {
+    /// The bytes of linear memory the store has grown to.
+    pub fn memory(&self) -> usize {
+        self.memory
+    }
+}
+
+impl ResourceLimiter for Walls {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.memory = self.memory.max(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.memory_grow_failed(error)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
     }
 }
 

@@ -9,8 +9,8 @@
 //! `victim_email` and the login in `victim_login`, which belong to users
 //! it does not own; `trap` hands over
 //! a batch that changes the contact `victim_id` and then panics;
-//! `read-files` asks the host to read `crash.pdf`, on which this reader
-//! panics, then `fine.txt`, and logs both answers as warnings;
+//! `read-files` asks the host to read `first.txt`, `crash.pdf`, on which
+//! this reader panics, then `fine.txt`, and logs the answers as warnings;
 //! `flood-store` hands over 48 batches of 4 MiB each as fast as it can;
 //! `warn-flood` gives a warning with a terminal escape and a line break,
 //! then 5,000 warnings of 10 KiB each.
@@ -86,7 +86,7 @@ fn run(config: Config, _request: SyncRequest) -> Result<SyncReport, ConnectorErr
             Ok(SyncReport { folders: 0, contacts: 0, batches: 0, documents: 0 })
         }
         "read-files" => {
-            for name in ["crash.pdf", "fine.txt"] {
+            for name in ["first.txt", "crash.pdf", "fine.txt"] {
                 let answer = helpdesk::connector::host::extract_text("application/pdf", name, b"hello");
                 helpdesk::connector::host::log(helpdesk::connector::host::LogLevel::Warn, &format!("{name}: {answer:?}"));
             }
