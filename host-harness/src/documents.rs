@@ -100,23 +100,44 @@ CREATE VIRTUAL TABLE IF NOT EXISTS documents_words USING fts5 (
 CREATE VIRTUAL TABLE IF NOT EXISTS documents_trigrams USING fts5 (
     title, body, content = '', contentless_delete = 1, tokenize = 'trigram'
 );
-CREATE TRIGGER IF NOT EXISTS documents_indexed AFTER INSERT ON documents BEGIN
-    INSERT INTO documents_words (rowid, title, body) VALUES (new.rowid, new.title, new.body);
-    INSERT INTO documents_trigrams (rowid, title, body)
-        SELECT new.rowid, unspaced(new.title), unspaced(new.body) WHERE has_unspaced(new.title, new.body);
-END;
+-- A document written is indexed by upsert() itself, not by a trigger: a
+-- trigger makes the write a statement with its own journal, and SQLite
+-- has FTS5 write its pending terms to disk at every such statement (a
+-- segment per document, then merges: half the writer's work). Removals
+-- come in bulk and keep theirs.
 CREATE TRIGGER IF NOT EXISTS documents_unindexed AFTER DELETE ON documents BEGIN
     INSERT INTO documents_words (documents_words, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
     DELETE FROM documents_trigrams WHERE rowid = old.rowid AND has_unspaced(old.title, old.body);
 END;
-CREATE TRIGGER IF NOT EXISTS documents_reindexed AFTER UPDATE OF title, body ON documents BEGIN
-    INSERT INTO documents_words (documents_words, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
-    DELETE FROM documents_trigrams WHERE rowid = old.rowid AND has_unspaced(old.title, old.body);
-    INSERT INTO documents_words (rowid, title, body) VALUES (new.rowid, new.title, new.body);
-    INSERT INTO documents_trigrams (rowid, title, body)
-        SELECT new.rowid, unspaced(new.title), unspaced(new.body) WHERE has_unspaced(new.title, new.body);
-END;
 "#;
+
+/// Triggers of earlier versions that indexed written documents.
+const INDEXING_TRIGGERS: &str = "DROP TRIGGER IF EXISTS documents_indexed; DROP TRIGGER IF EXISTS documents_reindexed;";
+
+/// Index a document's title and body as stored in row `rowid`: its words,
+/// and the runs of its text without spaces as trigrams.
+fn index(conn: &Connection, rowid: i64, title: &str, body: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("INSERT INTO documents_words (rowid, title, body) VALUES (?1, ?2, ?3)")?.execute(params![rowid, title, body])?;
+    if has_unspaced(title, body) {
+        conn.prepare_cached("INSERT INTO documents_trigrams (rowid, title, body) VALUES (?1, ?2, ?3)")?
+            .execute(params![rowid, unspaced(title), unspaced(body)])?;
+    }
+    Ok(())
+}
+
+/// Take back what [`index`] did for the title and body row `rowid` had.
+fn unindex(conn: &Connection, rowid: i64, title: &str, body: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("INSERT INTO documents_words (documents_words, rowid, title, body) VALUES ('delete', ?1, ?2, ?3)")?
+        .execute(params![rowid, title, body])?;
+    if has_unspaced(title, body) {
+        conn.prepare_cached("DELETE FROM documents_trigrams WHERE rowid = ?1")?.execute([rowid])?;
+    }
+    Ok(())
+}
+
+fn has_unspaced(title: &str, body: &str) -> bool {
+    title.chars().any(is_unspaced) || body.chars().any(is_unspaced)
+}
 
 /// Whether a character belongs to a script written without spaces between
 /// words: CJK ideographs, kana, Hangul, Thai, Lao, Khmer, Myanmar.
@@ -150,20 +171,21 @@ pub fn unspaced(text: &str) -> String {
     runs(text).collect::<Vec<_>>().join("\n")
 }
 
-/// `unspaced()` and `has_unspaced()` for the index triggers; every
+/// `unspaced()` and `has_unspaced()` for the index trigger; every
 /// connection to the database needs them.
 pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("unspaced", 1, flags, |ctx| Ok(unspaced(&ctx.get::<String>(0)?)))?;
     conn.create_scalar_function("has_unspaced", 2, flags, |ctx| {
-        Ok(ctx.get_raw(0).as_str().is_ok_and(|t| t.chars().any(is_unspaced)) || ctx.get_raw(1).as_str().is_ok_and(|t| t.chars().any(is_unspaced)))
+        Ok(has_unspaced(ctx.get_raw(0).as_str().unwrap_or_default(), ctx.get_raw(1).as_str().unwrap_or_default()))
     })
 }
 
 /// A database whose trigram index holds all text (before
 /// [`unspaced`]): the index is rebuilt from the documents, as it is now.
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(INDEXING_TRIGGERS)?;
     let old: bool = conn.query_row(
         "SELECT count(*) > 0 FROM sqlite_schema WHERE name = 'documents_trigrams' AND sql LIKE '%content = ''documents''%'",
         [],
@@ -171,8 +193,7 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     )?;
     if old {
         conn.execute_batch(
-            "DROP TRIGGER documents_indexed; DROP TRIGGER documents_unindexed; DROP TRIGGER documents_reindexed;
-             DROP TABLE documents_trigrams;",
+            "DROP TRIGGER documents_unindexed; DROP TABLE documents_trigrams;",
         )?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(
@@ -554,10 +575,14 @@ fn upsert(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, d
         })
         .to_string()
     });
-    let existed: bool = conn
-        .prepare_cached("SELECT count(*) > 0 FROM documents WHERE source = ?1 AND id = ?2")?
-        .query_row(params![source, doc.id], |row| row.get(0))?;
-    let rowid: i64 = conn.prepare_cached(
+    // What was stored: the row, and the text it is indexed by.
+    let stored: Option<(i64, String, String)> = conn
+        .prepare_cached("SELECT rowid, title, body FROM documents WHERE source = ?1 AND id = ?2")?
+        .query_row(params![source, doc.id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .optional()?;
+    // No RETURNING: it would make this a statement with its own journal
+    // (see SCHEMA).
+    conn.prepare_cached(
         "INSERT INTO documents (source, id, version, kind, mailbox, folder_id, folder_path, parent_id, thread_id, title, body,
              received, modified, sender, recipients, importance, categories, has_attachments, is_read, attachment, last_seen_run,
              event, task)
@@ -568,10 +593,9 @@ fn upsert(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, d
              modified = excluded.modified, sender = excluded.sender, recipients = excluded.recipients,
              importance = excluded.importance, categories = excluded.categories, has_attachments = excluded.has_attachments,
              is_read = excluded.is_read, attachment = excluded.attachment, last_seen_run = excluded.last_seen_run,
-             event = excluded.event, task = excluded.task
-         RETURNING rowid",
+             event = excluded.event, task = excluded.task",
     )?
-    .query_row(
+    .execute(
         params![
             source,
             doc.id,
@@ -597,14 +621,27 @@ fn upsert(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, d
             event,
             task,
         ],
-        |row| row.get(0),
     )?;
-    conn.prepare_cached("DELETE FROM document_acl WHERE doc = ?1")?.execute([rowid])?;
+    let rowid = match &stored {
+        Some((rowid, title, body)) => {
+            if (title.as_str(), body.as_str()) != (doc.title.as_str(), doc.body.as_str()) {
+                unindex(conn, *rowid, title, body)?;
+                index(conn, *rowid, &doc.title, &doc.body)?;
+            }
+            conn.prepare_cached("DELETE FROM document_acl WHERE doc = ?1")?.execute([rowid])?;
+            *rowid
+        }
+        None => {
+            let rowid = conn.last_insert_rowid();
+            index(conn, rowid, &doc.title, &doc.body)?;
+            rowid
+        }
+    };
     let mut grant = conn.prepare_cached("INSERT OR IGNORE INTO document_acl (doc, principal) VALUES (?1, ?2)")?;
     for principal in &doc.acl {
         grant.execute(params![rowid, principal.to_lowercase()])?;
     }
-    Ok(existed)
+    Ok(stored.is_some())
 }
 
 /// Remove a document and its tree; the kinds removed.
@@ -820,8 +857,7 @@ mod tests {
             let conn = store.lock();
             apply_in(&conn, 1, batch(vec![DocumentChange::Upsert(mail("m1", "確認", "本日は請求書の確認 and a word", "svc@example.com"))], true));
             conn.execute_batch(
-                "DROP TRIGGER documents_indexed; DROP TRIGGER documents_unindexed; DROP TRIGGER documents_reindexed;
-                 DROP TABLE documents_trigrams;
+                "DROP TRIGGER documents_unindexed; DROP TABLE documents_trigrams;
                  CREATE VIRTUAL TABLE documents_trigrams USING fts5 (
                      title, body, content = 'documents', content_rowid = 'rowid', tokenize = 'trigram'
                  );
@@ -841,6 +877,17 @@ mod tests {
         assert!(sql.contains("contentless_delete"), "{sql}");
         assert_eq!(ids(&search(&conn, "svc@example.com", "請求書の確認", None, 10).unwrap()), ["m1"]);
         assert_eq!(ids(&search(&conn, "svc@example.com", "word", None, 10).unwrap()), ["m1"]);
+        // The old indexing triggers are gone: a document written now is
+        // indexed once, by its writer, and found by its new words only.
+        let triggers: i64 =
+            conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name IN ('documents_indexed', 'documents_reindexed')", [], |row| row.get(0)).unwrap();
+        assert_eq!(triggers, 0);
+        apply_in(&conn, 2, batch(vec![DocumentChange::Upsert(mail("m1", "確認", "新しい請求書 and another word", "svc@example.com"))], true));
+        apply_in(&conn, 3, batch(vec![DocumentChange::Upsert(mail("m2", "second", "another", "svc@example.com"))], false));
+        assert_eq!(ids(&search(&conn, "svc@example.com", "another", None, 10).unwrap()).len(), 2);
+        assert!(search(&conn, "svc@example.com", "請求書の確認", None, 10).unwrap().is_empty());
+        assert_eq!(ids(&search(&conn, "svc@example.com", "新しい請求書", None, 10).unwrap()), ["m1"]);
+        conn.execute_batch("INSERT INTO documents_words (documents_words) VALUES ('integrity-check')").unwrap();
     }
 
     fn mail(id: &str, title: &str, body: &str, owner: &str) -> Document {
