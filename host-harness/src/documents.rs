@@ -419,6 +419,11 @@ fn apply(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, su
             summary.skipped_reasons.push(reason);
         }
     };
+    // Items to read again are few: most batches need not look for theirs.
+    let mut retrying: bool =
+        conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM retry_documents WHERE source = ?1)")?.query_row([source], |row| row.get(0))?;
+    // Items stored for the first time have no stored attachments to lose.
+    let mut new: HashSet<&str> = HashSet::new();
     for change in &batch.changes {
         // An item read, gone, unchanged or skipped needs no second reading
         // (a read flag says nothing of an item that was never read).
@@ -428,12 +433,15 @@ fn apply(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, su
             DocumentChange::Skipped(why) => Some(why.id.as_str()),
             DocumentChange::ReadFlag(_) | DocumentChange::Failed(_) => None,
         };
-        if let Some(id) = named {
+        if let Some(id) = named.filter(|_| retrying) {
             conn.prepare_cached("DELETE FROM retry_documents WHERE source = ?1 AND id = ?2")?.execute(params![source, id])?;
         }
         match change {
             DocumentChange::Upsert(doc) => {
                 let existed = upsert(conn, source, run_id, batch, doc)?;
+                if !existed {
+                    new.insert(doc.id.as_str());
+                }
                 let kind = kind_name(doc.kind);
                 let unread = doc.attachment.as_ref().filter(|a| matches!(a.extraction, Extraction::TooLarge | Extraction::Failed));
                 match unread {
@@ -482,11 +490,12 @@ fn apply(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, su
                          reason = excluded.reason, run_id = excluded.run_id",
                     params![source, batch.mailbox, batch.folder_id, why.id, why.reason, run_id],
                 )?;
+                retrying = true;
                 issue(summary, true, &why.id, kind_name(why.kind), &why.title, &why.reason);
             }
         }
     }
-    for (message, kept) in &attachments {
+    for (message, kept) in attachments.iter().filter(|(message, _)| !new.contains(*message)) {
         let mut statement = conn.prepare_cached("SELECT id FROM documents WHERE source = ?1 AND parent_id = ?2")?;
         let stored: Vec<String> = statement.query_map(params![source, message], |row| row.get(0))?.collect::<Result<_, _>>()?;
         for gone in stored.iter().filter(|id| !kept.contains(id.as_str())) {
