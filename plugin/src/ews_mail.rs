@@ -301,28 +301,35 @@ pub fn read_items<R: Read<Id = String>>(
         pipeline.push(ews, chunk.to_vec());
     }
     let mut held: Option<attachments::Sent> = None;
-    while let Some(next) = pipeline.next(ews) {
-        let (chunk, results) = next?;
+    let failed = loop {
+        let Some(next) = pipeline.next(ews) else { break None };
         let mut changes = attachments::Batch::default();
-        for (id, result) in chunk.iter().zip(results) {
-            match result {
-                Ok(item) => documents += document(ews, item, &mut changes)?,
-                Err(status) if status.code == "ErrorItemNotFound" => changes.documents.push(DocumentChange::Remove(id.clone())),
-                Err(status) => changes.documents.push(DocumentChange::Failed(DocumentIssue {
-                    id: id.clone(),
-                    kind,
-                    title: String::new(),
-                    reason: format!("{}: {}", status.code, status.text),
-                })),
+        let read = next.and_then(|(chunk, results)| {
+            for (id, result) in chunk.iter().zip(results) {
+                match result {
+                    Ok(item) => documents += document(ews, item, &mut changes)?,
+                    Err(status) if status.code == "ErrorItemNotFound" => changes.documents.push(DocumentChange::Remove(id.clone())),
+                    Err(status) => changes.documents.push(DocumentChange::Failed(DocumentIssue {
+                        id: id.clone(),
+                        kind,
+                        title: String::new(),
+                        reason: format!("{}: {}", status.code, status.text),
+                    })),
+                }
             }
+            Ok(())
+        });
+        if let Err(e) = read {
+            break Some(e);
         }
         let sent = changes.send(ews, request.max_attachment_bytes);
         if let Some(earlier) = held.replace(sent) {
             target.apply(earlier.finish(ews, target.mailbox, request.max_attachment_bytes)?, None, false)?;
         }
-    }
+    };
+    // The batch read before a failure is handed over all the same.
     if let Some(last) = held {
         target.apply(last.finish(ews, target.mailbox, request.max_attachment_bytes)?, None, false)?;
     }
-    Ok(documents)
+    failed.map_or(Ok(documents), Err)
 }
