@@ -60,7 +60,7 @@ pub fn person(mailbox: &Element) -> Option<String> {
 impl Object for MailItem {
     fn read<R: BufRead>(stream: &mut XmlStream<R>, tag: Tag) -> Result<Self, XmlError> {
         read_item(stream, tag, |item: &mut MailItem| item, |item, child| match child.name.as_str() {
-            "DateTimeReceived" => item.received = Some(child.text.trim().to_string()),
+            "DateTimeReceived" => item.received = Some(child.take_text()),
             "ConversationId" => item.conversation_id = child.attr("Id").map(str::to_string),
             "IsRead" => item.is_read = Some(child.text.trim() == "true"),
             "From" => item.from = child.child("Mailbox").and_then(person),
@@ -76,12 +76,13 @@ pub fn read_item<R: BufRead, T: Default>(
     stream: &mut XmlStream<R>,
     tag: Tag,
     head: fn(&mut T) -> &mut MailItem,
-    mut rest: impl FnMut(&mut T, &Element),
+    mut rest: impl FnMut(&mut T, &mut Element),
 ) -> Result<T, XmlError> {
-    let element = stream.read_element(tag)?;
+    let mut element = stream.read_element(tag)?;
     let mut item = T::default();
-    head(&mut item).element = element.name.clone();
-    for child in &element.children {
+    head(&mut item).element = std::mem::take(&mut element.name);
+    // Texts and ids are taken out of the elements, not copied.
+    for child in &mut element.children {
         if !item_part(head(&mut item), child) {
             rest(&mut item, child);
         }
@@ -92,20 +93,19 @@ pub fn read_item<R: BufRead, T: Default>(
 /// What every ItemType has (id, class, subject, body, dates, importance,
 /// categories, attachments), read into `item`: whether `child` was one.
 /// Events and tasks read theirs with it.
-pub fn item_part(item: &mut MailItem, child: &Element) -> bool {
-    let text = child.text.trim();
+pub fn item_part(item: &mut MailItem, child: &mut Element) -> bool {
     match child.name.as_str() {
         "ItemId" => {
-            item.id = child.attr("Id").unwrap_or_default().to_string();
-            item.change_key = child.attr("ChangeKey").unwrap_or_default().to_string();
+            item.id = child.take_attr("Id").unwrap_or_default();
+            item.change_key = child.take_attr("ChangeKey").unwrap_or_default();
         }
-        "ItemClass" => item.class = text.to_string(),
-        "Subject" => item.subject = text.to_string(),
-        "Body" => item.body = child.text.clone(),
-        "LastModifiedTime" => item.modified = Some(text.to_string()),
-        "Importance" => item.importance = Some(text.to_ascii_lowercase()),
-        "HasAttachments" => item.has_attachments = text == "true",
-        "Categories" => item.categories = child.children.iter().map(|c| c.text.trim().to_string()).collect(),
+        "ItemClass" => item.class = child.take_text(),
+        "Subject" => item.subject = child.take_text(),
+        "Body" => item.body = std::mem::take(&mut child.text),
+        "LastModifiedTime" => item.modified = Some(child.take_text()),
+        "Importance" => item.importance = Some(child.take_text().to_ascii_lowercase()),
+        "HasAttachments" => item.has_attachments = child.text.trim() == "true",
+        "Categories" => item.categories = child.children.iter_mut().map(Element::take_text).collect(),
         "Attachments" => {
             item.attachments = child
                 .children

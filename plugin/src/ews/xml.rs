@@ -129,6 +129,20 @@ impl Element {
     pub fn child_text(&self, name: &str) -> Option<&str> {
         self.child(name).map(|c| c.text.as_str())
     }
+
+    /// The text, trimmed, taken out rather than copied.
+    pub fn take_text(&mut self) -> String {
+        let mut text = std::mem::take(&mut self.text);
+        text.truncate(text.trim_end().len());
+        let start = text.len() - text.trim_start().len();
+        text.drain(..start);
+        text
+    }
+
+    /// An attribute's value, taken out rather than copied.
+    pub fn take_attr(&mut self, name: &str) -> Option<String> {
+        self.attrs.iter_mut().find(|(k, _)| k == name).map(|(_, v)| std::mem::take(v))
+    }
 }
 
 pub struct XmlStream<R: BufRead> {
@@ -480,6 +494,14 @@ mod tests {
                 assert_eq!(of(&String::from_utf8(other).unwrap()), Ns::Other, "{uri} with byte {at} changed");
             }
         }
+    }
+
+    #[test]
+    fn texts_and_attributes_are_taken_trimmed() {
+        let mut element = Element { text: " \r\n  Grüße  aus 東京\t ".into(), attrs: vec![("Id".into(), "AAMk=".into())], ..Default::default() };
+        assert_eq!(element.take_text(), "Grüße  aus 東京");
+        assert_eq!((element.text.as_str(), element.take_text().as_str()), ("", ""));
+        assert_eq!((element.take_attr("Id").as_deref(), element.take_attr("ChangeKey")), (Some("AAMk="), None));
     }
 
     #[test]
