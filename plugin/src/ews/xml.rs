@@ -500,7 +500,7 @@ mod tests {
     fn texts_and_attributes_are_taken_trimmed() {
         let mut element = Element { text: " \r\n  Grüße  aus 東京\t ".into(), attrs: vec![("Id".into(), "AAMk=".into())], ..Default::default() };
         assert_eq!(element.take_text(), "Grüße  aus 東京");
-        assert_eq!((element.text.as_str(), element.take_text().as_str()), ("", ""));
+        assert!(element.text.is_empty() && element.take_text().is_empty());
         assert_eq!((element.take_attr("Id").as_deref(), element.take_attr("ChangeKey")), (Some("AAMk="), None));
     }
 
