@@ -13,9 +13,9 @@ pub const MAX_BATCH: usize = 100;
 
 /// The contact properties we read. Whole dictionaries (`EmailAddresses`,
 /// `PhoneNumbers`, ...) rather than single entries, so that every entry
-/// can be mapped.
+/// can be mapped. Not `item:ParentFolderId`: contacts are read folder by
+/// folder, and their attributes leave it out.
 pub const CONTACT_PROPERTIES: &[&str] = &[
-    "item:ParentFolderId",
     "item:ItemClass",
     "item:Categories",
     "item:LastModifiedTime",

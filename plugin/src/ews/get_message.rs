@@ -21,8 +21,9 @@ const ITEM_PROPERTIES: &[&str] = &[
     "item:LastModifiedTime",
 ];
 
+/// Not `item:ParentFolderId`: messages are read folder by folder, and its
+/// id would be read for nothing.
 const MESSAGE_PROPERTIES: &[&str] = &[
-    "item:ParentFolderId",
     "item:ItemClass",
     "item:DateTimeReceived",
     "item:ConversationId",
