@@ -1039,10 +1039,6 @@ mod tests {
         assert_eq!((left, checkpoints, readers), (1, 1, 1));
     }
 
-    /// A series is a tree: the master, its modified occurrences, their
-    /// attachments. Unchanged keeps all of it through a complete listing,
-    /// an occurrence no longer listed with its master goes with its
-    /// attachment, and removing the master removes the rest.
     /// A batch with a folder's new path moves its documents' path; a
     /// folder gone takes its documents, attachments, checkpoint, readers
     /// and retries, and nothing of another folder.
@@ -1054,6 +1050,7 @@ mod tests {
             DocumentChange::Upsert(mail("m1", "One", "first", "svc@example.com")),
             DocumentChange::Upsert(attachment("a1", "m1", "file text", Extraction::Extracted)),
             DocumentChange::Upsert(mail("m2", "Two", "second", "svc@example.com")),
+            DocumentChange::Failed(DocumentIssue { id: "m4".into(), kind: ContentKind::Mail, title: String::new(), reason: "busy".into() }),
         ];
         apply_in(&conn, 1, DocumentBatch { folder_readers: vec!["email:bob@example.com".into()], ..batch(inbox, true) });
         apply_in(&conn, 1, DocumentBatch { folder_id: "other".into(), folder_path: "Other".into(), ..batch(vec![DocumentChange::Upsert(mail("m3", "Three", "third", "svc@example.com"))], true) });
@@ -1064,15 +1061,22 @@ mod tests {
         apply_in(&conn, 2, DocumentBatch { folder_path: "Inbox (renamed)".into(), ..batch(Vec::new(), false) });
         assert_eq!((paths("inbox"), paths("other")), (vec!["Inbox (renamed)".to_string()], vec!["Other".to_string()]));
 
+        let retries: i64 = conn.query_row("SELECT count(*) FROM retry_documents WHERE folder_id = 'inbox'", [], |r| r.get(0)).unwrap();
+        assert_eq!(retries, 1, "the failed item is to be read again");
         let gone = apply_in(&conn, 3, DocumentBatch { folder_gone: true, ..batch(vec![DocumentChange::Upsert(mail("ignored", "x", "y", "svc@example.com"))], true) });
         assert_eq!((gone.by_kind["mail"].removed, gone.by_kind["attachment"].removed), (2, 1), "{gone:?}");
         let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
         assert_eq!(count("SELECT count(*) FROM documents WHERE folder_id = 'inbox' OR id = 'ignored'"), 0, "nothing else of the batch applied");
         assert_eq!(count("SELECT count(*) FROM document_checkpoints WHERE folder_id = 'inbox'"), 0);
         assert_eq!(count("SELECT count(*) FROM folder_readers WHERE folder_id = 'inbox'"), 0);
+        assert_eq!(count("SELECT count(*) FROM retry_documents WHERE folder_id = 'inbox'"), 0);
         assert_eq!(count("SELECT count(*) FROM documents WHERE folder_id = 'other'"), 1, "the other folder keeps its own");
     }
 
+    /// A series is a tree: the master, its modified occurrences, their
+    /// attachments. Unchanged keeps all of it through a complete listing,
+    /// an occurrence no longer listed with its master goes with its
+    /// attachment, and removing the master removes the rest.
     #[test]
     fn a_series_goes_and_stays_as_one_tree() {
         let store = crate::store::Store::in_memory().unwrap();
