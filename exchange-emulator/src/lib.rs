@@ -68,9 +68,12 @@ pub struct EmulatorOptions {
     /// delegate with FullAccess, and impersonating them is refused with
     /// ErrorImpersonateUserDenied (reference/ews-and-graph-protocol.md 2.1)
     pub impersonation: bool,
-    /// SyncFolderHierarchy is served (every Exchange since 2007 does); off,
-    /// it is refused as an operation the server does not know, to show a
-    /// client's fallback
+    /// SyncFolderHierarchy is served, as mailbox folders have it
+    /// (reference/ews-and-graph-protocol.md, "Folder changes
+    /// incrementally: SyncFolderHierarchy"); off, it is refused as an
+    /// operation the server does not know, to show a client's fallback.
+    /// Not in ../shared, and ours: a server without it, and the form of
+    /// that refusal (the unknown-operation fault, `Answer::unsupported`)
     pub hierarchy_sync: bool,
     /// the service account holds the Mailbox Search role (eDiscovery), so
     /// that GetSearchableMailboxes lists the organisation's mailboxes; set
