@@ -98,7 +98,8 @@ pub fn not_downloaded(a: &AttachmentRef, item: &MailItem, mailbox: &str, max_byt
 }
 
 /// A downloaded attachment's document: its text read by the host's
-/// reader instance (a file that crashes the reader fails alone), or why there is none.
+/// reader instance (a file that crashes the reader fails alone), or why
+/// there is none.
 pub fn downloaded(a: &AttachmentRef, item: &MailItem, mailbox: &str, content: Result<Vec<u8>, String>, max_bytes: u64) -> DocumentChange {
     let read = match content {
         Ok(bytes) if bytes.len() as u64 > max_bytes => Err("larger than it said".to_string()),
