@@ -196,9 +196,14 @@ impl EwsSource {
             let Some(page) = listed.pop_front() else { break };
             // The page in one batch: removals first, then what was read.
             let mut changes = page.removed;
+            let mut read = Vec::with_capacity(page.batches);
             for _ in 0..page.batches {
                 let (items, fetched) = pipeline.next(&mut self.ews).expect("a batch queued for this page")?;
                 done += items.len() as u64;
+                self.names.ask_for(&fetched);
+                read.push((items, fetched));
+            }
+            for (items, fetched) in read {
                 changes.extend(Self::mapped(&items, fetched, sink, &mut self.names));
             }
             if page.batches > 0 {
@@ -231,16 +236,23 @@ impl EwsSource {
             return Ok(());
         }
         let requests: Vec<&[ItemRef]> = items.chunks(get_item::MAX_BATCH).collect();
-        let mut changes = Vec::with_capacity(items.len());
+        let mut read = Vec::with_capacity(requests.len());
         self.ews.get_items_each(&requests, |i, fetched| {
-            changes.extend(Self::mapped(requests[i], fetched, sink, &mut self.names));
+            self.names.ask_for(&fetched);
+            read.push(fetched);
             progress(requests[i].len() as u64);
             Ok(())
         })?;
+        let mut changes = Vec::with_capacity(items.len());
+        for (items, fetched) in requests.into_iter().zip(read) {
+            changes.extend(Self::mapped(items, fetched, sink, &mut self.names));
+        }
         sink.apply(book, changes, checkpoint, false)
     }
 
-    /// GetItem's results as changes for the host.
+    /// GetItem's results as changes for the host. The directory has been
+    /// asked about their legacy DNs (`Resolver::ask_for`) as they came in:
+    /// its answers are read here.
     fn mapped(
         items: &[ItemRef],
         fetched: Vec<std::result::Result<FetchedItem, Status>>,

@@ -578,7 +578,6 @@ fn calendar_or_task(mailbox: &Mailbox, id: &str, shape: &Shape) -> Option<String
     Some(calendar::item_xml(mailbox, item, shape))
 }
 
-/// exchangelib's version probe: any answer with a version header will do.
 /// ResolveNames against the directory: a legacy DN or an SMTP address of
 /// a directory entry resolves to its mailbox.
 fn resolve_names(mailbox: &Mailbox, op: &Element) -> String {
@@ -602,6 +601,7 @@ fn resolve_names(mailbox: &Mailbox, op: &Element) -> String {
     response(OP, &message)
 }
 
+/// exchangelib's version probe: any answer with a version header will do.
 fn convert_id(op: &Element) -> String {
     let count = op.child("SourceIds").map_or(1, |s| s.children.len().max(1));
     let messages: String = (0..count)

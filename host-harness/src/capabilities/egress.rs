@@ -28,8 +28,9 @@ const MAX_FIRST_BYTE: Duration = Duration::from_secs(300);
 const MAX_BETWEEN_BYTES: Duration = Duration::from_secs(120);
 /// Requests of one run that may be at the server at once (sent and not
 /// yet answered in full); more wait their turn, in the order the plugin
-/// asked. The connector keeps 4 in flight; a plugin that fires thousands
-/// is slowed, and the server never sees more than this many from it. (A
+/// asked. The connector keeps 4 GetItem there, beside the next listing
+/// page and a few directory lookups or attachments; a plugin that fires
+/// thousands is slowed, and the server never sees more than this many. (A
 /// plugin that leaves this many answers unread and waits on a later one
 /// waits until its run's wall-clock bound.)
 pub const MAX_IN_FLIGHT: usize = 8;

@@ -206,11 +206,20 @@ impl Ews {
     /// The SMTP address the directory has for `entry` (a legacy DN), if it
     /// finds exactly that.
     pub fn resolve_name(&mut self, entry: &str) -> Result<Option<String>> {
-        let (mut parser, _) = self.call(&resolve_names::request(entry), resolve_names::parser)?;
-        Ok(match parser.results.pop() {
-            Some(Ok(resolve_names::Resolution(found))) => found,
-            _ => None,
-        })
+        let (parser, _) = self.call(&resolve_names::request(entry), resolve_names::parser)?;
+        Ok(resolve_names::found(parser))
+    }
+
+    /// Ask the directory about `entry` now, to read the answer later with
+    /// [`Ews::resolve_name_sent`]; not while the server asks to be spared.
+    pub fn resolve_name_early(&self, entry: &str) -> Option<http::Pending> {
+        if self.in_flight > 1 { self.send_early(&resolve_names::request(entry)) } else { None }
+    }
+
+    /// The answer asked for early, or, if that went wrong in any way, asked
+    /// for again with the retries of [`Ews::resolve_name`].
+    pub fn resolve_name_sent(&mut self, sent: Option<http::Pending>, entry: &str) -> Result<Option<String>> {
+        self.sent_or_again(sent, resolve_names::parser(), |_, parser| Ok(resolve_names::found(parser)), |ews| ews.resolve_name(entry))
     }
 
     /// Folders by reference, one result per folder in request order.
@@ -331,11 +340,8 @@ impl Ews {
     /// The page asked for early, or, if that went wrong in any way, asked
     /// for again with the retries of [`Ews::sync_items`].
     pub fn sync_items_sent(&mut self, sent: Option<http::Pending>, folder_id: &str, state: &str) -> Result<sync_folder_items::Page> {
-        let mut parser = sync_folder_items::Parser::default();
-        match self.read_early(sent, &mut parser) {
-            Ok(()) => Ok(parser.page),
-            Err(_) => self.sync_items(folder_id, Some(state)),
-        }
+        let parser = sync_folder_items::Parser::default();
+        self.sent_or_again(sent, parser, |_, parser| Ok(parser.page), |ews| ews.sync_items(folder_id, Some(state)))
     }
 
     /// Attachments' contents, one result per id, in order.
@@ -354,11 +360,8 @@ impl Ews {
     /// The attachments asked for early, or, if that went wrong in any way,
     /// asked for again with the retries of [`Ews::get_attachments`].
     pub fn attachments_sent(&mut self, sent: Option<http::Pending>, ids: &[&str]) -> Result<Vec<std::result::Result<get_attachment::Content, Status>>> {
-        let mut parser = get_attachment::parser();
-        match self.read_early(sent, &mut parser).and_then(|()| self.check_count(parser.results, ids.len())) {
-            Ok(results) => Ok(results),
-            Err(_) => self.get_attachments(ids),
-        }
+        let parser = get_attachment::parser();
+        self.sent_or_again(sent, parser, |ews, parser| ews.check_count(parser.results, ids.len()), |ews| ews.get_attachments(ids))
     }
 
     fn sync_request(folder_id: &str, state: Option<&str>) -> String {
@@ -429,6 +432,22 @@ impl Ews {
         self.read(request.response()?, handler)?;
         self.accepted();
         Ok(())
+    }
+
+    /// The answer to an operation sent early, read by `handler` and
+    /// taken out by `take`; if any of that went wrong, `again`: the
+    /// operation sent again, with its retries.
+    fn sent_or_again<H: MessageHandler<Input>, T>(
+        &mut self,
+        sent: Option<http::Pending>,
+        mut handler: H,
+        take: impl FnOnce(&Self, H) -> Result<T>,
+        again: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<T> {
+        match self.read_early(sent, &mut handler).and_then(|()| take(self, handler)) {
+            Ok(taken) => Ok(taken),
+            Err(_) => again(self),
+        }
     }
 
     /// A request of the run was accepted.

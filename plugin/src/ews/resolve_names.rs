@@ -28,3 +28,11 @@ impl Object for Resolution {
 pub fn parser() -> PerObject<Resolution> {
     PerObject::new("ResolutionSet")
 }
+
+/// The mailbox address of the one resolution, if there is one.
+pub fn found(mut parser: PerObject<Resolution>) -> Option<String> {
+    match parser.results.pop() {
+        Some(Ok(Resolution(found))) => found,
+        _ => None,
+    }
+}
