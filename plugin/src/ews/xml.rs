@@ -6,8 +6,8 @@
 //! into an [`Element`]; the document as a whole is never held in memory.
 
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
-use quick_xml::{NsReader, XmlVersion};
+use quick_xml::name::PrefixDeclaration;
+use quick_xml::{Reader, XmlVersion};
 use std::io::BufRead;
 
 pub const SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -29,23 +29,21 @@ pub enum Ns {
 }
 
 impl Ns {
-    fn of(resolved: &ResolveResult) -> Ns {
-        let ResolveResult::Bound(ns) = resolved else { return Ns::Other };
-        // The four URIs differ in length: one comparison per element, not
-        // four (this runs for every element of every contact).
-        let (candidate, uri) = match ns.0.len() {
+    fn of(uri: &str) -> Ns {
+        // The four URIs differ in length: one comparison, not four.
+        let (candidate, known) = match uri.len() {
             n if n == SOAP.len() => (Ns::Soap, SOAP),
             n if n == MESSAGES.len() => (Ns::Messages, MESSAGES),
             n if n == TYPES.len() => (Ns::Types, TYPES),
             n if n == ERRORS.len() => (Ns::Errors, ERRORS),
             _ => return Ns::Other,
         };
-        if same(ns.0.as_bytes(), uri.as_bytes()) { candidate } else { Ns::Other }
+        if same(uri.as_bytes(), known.as_bytes()) { candidate } else { Ns::Other }
     }
 }
 
-/// Equal bytes, compared eight at a time: wasm's memcmp goes byte by byte,
-/// and this runs on a 50-byte URI for every element (5 % of a mail sync).
+/// Equal bytes, compared eight at a time: wasm's memcmp goes byte by byte
+/// (when this ran for every element, it was 5 % of a mail sync).
 fn same(a: &[u8], b: &[u8]) -> bool {
     let word = |w: &[u8]| u64::from_le_bytes(w.try_into().expect("chunks of eight"));
     a.len() == b.len()
@@ -145,8 +143,64 @@ impl Element {
     }
 }
 
+/// The namespace prefixes in scope, innermost last. quick-xml's NsReader
+/// parses every attribute of every start tag to find declarations and
+/// resolves end tags too; EWS declares a few prefixes near the root, and
+/// its ids are long attributes: half of a GetItem's tags carry one.
+#[derive(Default)]
+struct Scopes {
+    /// prefix ("" for the default namespace), its namespace, and the number
+    /// of elements open outside the element that declared it
+    bindings: Vec<(String, Ns, usize)>,
+}
+
+/// More prefixes in scope at once than any EWS answer declares; a hostile
+/// answer must not make every lookup long.
+const MAX_BINDINGS: usize = 64;
+
+impl Scopes {
+    /// Take the declarations of a start tag `open` elements deep.
+    fn enter(&mut self, start: &BytesStart, open: usize) -> Result<(), XmlError> {
+        // Most tags declare nothing: spare them the attribute parser.
+        if !start.attributes_raw().contains("xmlns") {
+            return Ok(());
+        }
+        for attr in start.attributes().with_checks(false) {
+            let attr = attr.map_err(|e| XmlError(format!("malformed attribute: {e}")))?;
+            let prefix = match attr.key.as_namespace_binding() {
+                Some(PrefixDeclaration::Default) => "",
+                Some(PrefixDeclaration::Named(prefix)) => prefix,
+                None => continue,
+            };
+            if self.bindings.len() >= MAX_BINDINGS {
+                return Err(XmlError(format!("the answer declares more than {MAX_BINDINGS} namespace prefixes at once")));
+            }
+            // An empty default declaration undoes the default: no namespace.
+            let ns = if attr.value.is_empty() { Ns::Other } else { Ns::of(&attr.value) };
+            self.bindings.push((prefix.to_string(), ns, open));
+        }
+        Ok(())
+    }
+
+    /// The namespace of an element name; no namespace, or an undeclared
+    /// prefix, is `Other`.
+    fn resolve(&self, prefix: &str) -> Ns {
+        self.bindings.iter().rev().find(|(p, _, _)| p == prefix).map_or(Ns::Other, |(_, ns, _)| *ns)
+    }
+
+    /// An element closed, leaving `open` elements open: its declarations end.
+    fn leave(&mut self, open: usize) {
+        while self.bindings.last().is_some_and(|(_, _, at)| *at >= open) {
+            self.bindings.pop();
+        }
+    }
+}
+
 pub struct XmlStream<R: BufRead> {
-    reader: NsReader<R>,
+    reader: Reader<R>,
+    scopes: Scopes,
+    /// elements read and not closed (ahead of `depth` by a stashed tag)
+    open: usize,
     buf: Vec<u8>,
     /// text of the current element gathered across text and entity events
     pending_text: String,
@@ -162,11 +216,19 @@ pub const MAX_DEPTH: usize = 64;
 
 impl<R: BufRead> XmlStream<R> {
     pub fn new(input: R) -> Self {
-        let mut reader = NsReader::from_reader(input);
+        let mut reader = Reader::from_reader(input);
         let config = reader.config_mut();
         config.trim_text(false);
         config.expand_empty_elements = true;
-        XmlStream { reader, buf: Vec::with_capacity(4096), pending_text: String::new(), stash: None, depth: 0 }
+        XmlStream {
+            reader,
+            scopes: Scopes::default(),
+            open: 0,
+            buf: Vec::with_capacity(4096),
+            pending_text: String::new(),
+            stash: None,
+            depth: 0,
+        }
     }
 
     /// The next structural event. Text between tags is delivered as one
@@ -190,11 +252,13 @@ impl<R: BufRead> XmlStream<R> {
     fn read(&mut self) -> Result<Item, XmlError> {
         loop {
             self.buf.clear();
-            let (resolved, event) = self.reader.read_resolved_event_into(&mut self.buf)?;
-            match event {
+            match self.reader.read_event_into(&mut self.buf)? {
                 Event::Start(start) => {
-                    let ns = Ns::of(&resolved);
-                    let tag = tag_of(ns, &start)?;
+                    self.scopes.enter(&start, self.open)?;
+                    self.open += 1;
+                    let (local, prefix) = start.name().decompose();
+                    let ns = self.scopes.resolve(prefix.as_ref().map_or("", |p| p.as_ref()));
+                    let tag = tag_of(ns, local.as_ref(), &start)?;
                     if let Some(text) = self.take_text() {
                         // Mixed content: deliver the text first, keep the tag.
                         self.stash = Some(Item::Start(tag));
@@ -203,6 +267,8 @@ impl<R: BufRead> XmlStream<R> {
                     return Ok(Item::Start(tag));
                 }
                 Event::End(_) => {
+                    self.open = self.open.saturating_sub(1);
+                    self.scopes.leave(self.open);
                     if let Some(text) = self.take_text() {
                         self.stash = Some(Item::End);
                         return Ok(Item::Text(text));
@@ -415,8 +481,8 @@ impl<R: BufRead> BufRead for Utf8Lossy<R> {
     }
 }
 
-fn tag_of(ns: Ns, start: &BytesStart) -> Result<Tag, XmlError> {
-    let name = start.local_name().as_ref().to_string();
+fn tag_of(ns: Ns, local_name: &str, start: &BytesStart) -> Result<Tag, XmlError> {
+    let name = local_name.to_string();
     let mut attrs = Vec::new();
     // Most elements have no attributes: spare them the attribute parser.
     if start.attributes_raw().trim_ascii().is_empty() {
@@ -429,10 +495,16 @@ fn tag_of(ns: Ns, start: &BytesStart) -> Result<Tag, XmlError> {
             continue;
         }
         let key = attr.key.local_name().as_ref().to_string();
-        let value = attr
-            .normalized_value(XmlVersion::Implicit1_0)
-            .map(|v| sanitize(v.into_owned()))
-            .unwrap_or_else(|_| sanitize(attr.value.to_string()));
+        // Ids are most attributes: long, with neither references nor
+        // whitespace to normalise, nor characters to drop.
+        let plain = !attr.value.bytes().any(|b| b < 0x20 || b == b'&' || b == 0xEF);
+        let value = if plain {
+            attr.value.into_owned()
+        } else {
+            attr.normalized_value(XmlVersion::Implicit1_0)
+                .map(|v| sanitize(v.into_owned()))
+                .unwrap_or_else(|_| sanitize(attr.value.to_string()))
+        };
         attrs.push((key, value));
     }
     Ok(Tag { ns, name, attrs })
@@ -485,7 +557,7 @@ mod tests {
 
     #[test]
     fn namespaces_are_told_by_every_byte() {
-        let of = |uri: &str| Ns::of(&ResolveResult::Bound(quick_xml::name::Namespace(uri)));
+        let of = Ns::of;
         for (uri, ns) in [(SOAP, Ns::Soap), (MESSAGES, Ns::Messages), (TYPES, Ns::Types), (ERRORS, Ns::Errors)] {
             assert_eq!(of(&uri.to_string()), ns);
             for at in 0..uri.len() {
@@ -510,6 +582,31 @@ mod tests {
         let b = items(r#"<A xmlns="http://schemas.microsoft.com/exchange/services/2006/types"></A>"#);
         assert_eq!(a, b);
         assert!(matches!(&a[0], Item::Start(t) if t.is(Ns::Types, "A")));
+    }
+
+    #[test]
+    fn declarations_hold_inside_their_element_only() {
+        let xml = format!(
+            r#"<a:X xmlns:a="{TYPES}"><a:Y xmlns:a="{MESSAGES}" Id="i&amp;d"><a:W/></a:Y><a:Z xmlns="{SOAP}"><V/><U xmlns=""/></a:Z><b:T/></a:X>"#
+        );
+        let tags: Vec<(Ns, String, Vec<(String, String)>)> =
+            items(&xml).into_iter().filter_map(|i| if let Item::Start(t) = i { Some((t.ns, t.name, t.attrs)) } else { None }).collect();
+        let id = vec![("Id".to_string(), "i&d".to_string())];
+        let expected = [
+            (Ns::Types, "X", vec![]),
+            (Ns::Messages, "Y", id),
+            (Ns::Messages, "W", vec![]),
+            (Ns::Types, "Z", vec![]),
+            (Ns::Soap, "V", vec![]),
+            (Ns::Other, "U", vec![]),
+            // An undeclared prefix: no namespace of ours.
+            (Ns::Other, "T", vec![]),
+        ];
+        assert_eq!(tags, expected.map(|(ns, name, attrs)| (ns, name.to_string(), attrs)));
+        let many: String = (0..=MAX_BINDINGS).map(|i| format!(r#" xmlns:p{i}="{TYPES}""#)).collect();
+        let hostile = format!("<a{many}/>");
+        let mut stream = XmlStream::new(hostile.as_bytes());
+        assert!(stream.next().unwrap_err().0.contains("namespace prefixes"));
     }
 
     #[test]
