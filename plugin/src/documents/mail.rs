@@ -72,7 +72,7 @@ pub fn person(name: Option<&str>, address: Option<&str>) -> Option<String> {
     let address = address.map(str::trim).filter(|a| !a.is_empty());
     let name = name.map(str::trim).filter(|n| !n.is_empty());
     match (name, address) {
-        (Some(name), Some(address)) if name != address => Some(format!("{name} <{address}>")),
+        (Some(name), Some(address)) if name != address => Some([name, " <", address, ">"].concat()),
         (_, Some(address)) => Some(address.to_string()),
         (Some(name), None) => Some(name.to_string()),
         (None, None) => None,

@@ -16,7 +16,7 @@ use crate::error::{Error, Kind, Result};
 
 /// The principals that may read a mailbox's documents: its owner.
 pub fn owner_acl(mailbox: &str) -> Vec<String> {
-    vec![format!("email:{}", mailbox.trim().to_lowercase())]
+    vec![["email:", &mailbox.trim().to_lowercase()].concat()]
 }
 
 /// Where one folder's documents go.

@@ -162,7 +162,7 @@ impl Scopes {
     /// Take the declarations of a start tag `open` elements deep.
     fn enter(&mut self, start: &BytesStart, open: usize) -> Result<(), XmlError> {
         // Most tags declare nothing: spare them the attribute parser.
-        if !start.attributes_raw().contains("xmlns") {
+        if memchr::memmem::find(start.attributes_raw().as_bytes(), b"xmlns").is_none() {
             return Ok(());
         }
         for attr in start.attributes().with_checks(false) {
@@ -256,9 +256,14 @@ impl<R: BufRead> XmlStream<R> {
                 Event::Start(start) => {
                     self.scopes.enter(&start, self.open)?;
                     self.open += 1;
-                    let (local, prefix) = start.name().decompose();
-                    let ns = self.scopes.resolve(prefix.as_ref().map_or("", |p| p.as_ref()));
-                    let tag = tag_of(ns, local.as_ref(), &start)?;
+                    let name = start.name();
+                    // Names are short: a byte loop beats str::find's searcher.
+                    let (prefix, local) = match name.0.bytes().position(|b| b == b':') {
+                        Some(colon) => (&name.0[..colon], &name.0[colon + 1..]),
+                        None => ("", name.0),
+                    };
+                    let ns = self.scopes.resolve(prefix);
+                    let tag = tag_of(ns, local, &start)?;
                     if let Some(text) = self.take_text() {
                         // Mixed content: deliver the text first, keep the tag.
                         self.stash = Some(Item::Start(tag));
@@ -275,6 +280,8 @@ impl<R: BufRead> XmlStream<R> {
                     }
                     return Ok(Item::End);
                 }
+                // Most texts come in one event: taken whole, copied once.
+                Event::Text(text) if self.pending_text.is_empty() => self.pending_text = text.xml10_content().into_owned(),
                 Event::Text(text) => self.pending_text.push_str(&text.xml10_content()),
                 Event::CData(data) => {
                     self.pending_text.push_str(&data.into_inner())
@@ -306,14 +313,13 @@ impl<R: BufRead> XmlStream<R> {
     }
 
     fn take_text(&mut self) -> Option<String> {
-        if self.pending_text.trim().is_empty() {
+        // A visible ASCII character settles it without decoding the text.
+        let visible = self.pending_text.bytes().any(|b| b > b' ' && b < 0x80);
+        if !visible && self.pending_text.trim().is_empty() {
             self.pending_text.clear();
             return None;
         }
-        // Copy out rather than take: the buffer keeps its capacity.
-        let text = sanitize(self.pending_text.clone());
-        self.pending_text.clear();
-        Some(text)
+        Some(sanitize(std::mem::take(&mut self.pending_text)))
     }
 
     /// Read the rest of the element whose start tag was just returned.
