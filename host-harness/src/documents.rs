@@ -359,9 +359,29 @@ pub fn retries(conn: &Connection, source: &str) -> rusqlite::Result<Vec<(String,
 /// Apply one batch inside the caller's transaction, with a savepoint of
 /// its own: a batch the store refuses leaves nothing.
 pub fn apply_batch(conn: &Connection, source: &str, run_id: i64, batch: &DocumentBatch, summary: &mut DocumentSummary) -> rusqlite::Result<()> {
+    apply_together(conn, source, run_id, &[batch], summary)
+}
+
+/// Apply batches that came in together under one savepoint: opening one
+/// makes FTS5 write out the terms it holds, a segment each time, and a
+/// batch of 25 messages made a segment of its own to merge later. If the
+/// store refuses any, they are applied again one by one, so that the ones
+/// before it are kept and the refused one leaves nothing; its error (with
+/// its index in `batches`) is returned.
+pub fn apply_batches(conn: &Connection, source: &str, run_id: i64, batches: &[&DocumentBatch], summary: &mut DocumentSummary) -> Result<(), (usize, rusqlite::Error)> {
+    if batches.len() > 1 && apply_together(conn, source, run_id, batches, summary).is_ok() {
+        return Ok(());
+    }
+    for (at, batch) in batches.iter().enumerate() {
+        apply_batch(conn, source, run_id, batch, summary).map_err(|e| (at, e))?;
+    }
+    Ok(())
+}
+
+fn apply_together(conn: &Connection, source: &str, run_id: i64, batches: &[&DocumentBatch], summary: &mut DocumentSummary) -> rusqlite::Result<()> {
     conn.execute_batch("SAVEPOINT documents")?;
     let mut written = DocumentSummary::default();
-    match apply(conn, source, run_id, batch, &mut written) {
+    match batches.iter().try_for_each(|batch| apply(conn, source, run_id, batch, &mut written)) {
         Ok(()) => {
             conn.execute_batch("RELEASE documents")?;
             summary.absorb(written);
@@ -1184,6 +1204,32 @@ mod tests {
         assert_eq!(fourth.counts.removed, 1);
         assert_eq!(conn.query_row("SELECT count(*) FROM documents", [], |r| r.get::<_, i64>(0)).unwrap(), 0);
         assert_eq!(conn.query_row("SELECT count(*) FROM document_acl", [], |r| r.get::<_, i64>(0)).unwrap(), 0);
+    }
+
+    /// Batches written together: the one the store refuses leaves nothing,
+    /// those before it are kept and counted, those after it are not written.
+    #[test]
+    fn batches_written_together_keep_those_before_a_refused_one() {
+        let store = crate::store::Store::in_memory().unwrap();
+        let conn = store.lock();
+        conn.execute_batch("CREATE TEMP TRIGGER refuse BEFORE INSERT ON documents WHEN NEW.id = 'm2' BEGIN SELECT RAISE(ABORT, 'refused'); END")
+            .unwrap();
+        let one = |id: &str| batch(vec![DocumentChange::Upsert(mail(id, "Hello", &format!("word{id}"), "svc@example.com"))], false);
+        let (first, refused, after) = (one("m1"), one("m2"), one("m3"));
+        let mut summary = DocumentSummary::default();
+        let (at, error) = apply_batches(&conn, "exchange", 1, &[&first, &refused, &after], &mut summary).unwrap_err();
+        assert_eq!(at, 1);
+        assert!(error.to_string().contains("refused"), "{error}");
+        let stored: Vec<String> = conn.prepare("SELECT id FROM documents").unwrap().query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect();
+        assert_eq!(stored, ["m1"]);
+        assert_eq!(summary.counts.created, 1);
+        assert_eq!(ids(&search(&conn, "svc@example.com", "wordm1", None, 10).unwrap()), ["m1"]);
+        assert!(search(&conn, "svc@example.com", "wordm3", None, 10).unwrap().is_empty());
+        // Without a refusal, all are written under one savepoint.
+        let mut summary = DocumentSummary::default();
+        apply_batches(&conn, "exchange", 2, &[&one("m4"), &one("m5")], &mut summary).unwrap();
+        assert_eq!(summary.counts.created, 2);
+        conn.execute_batch("INSERT INTO documents_words (documents_words) VALUES ('integrity-check')").unwrap();
     }
 
     #[test]

@@ -154,10 +154,13 @@ fn write(target: &SyncTarget, queue: &Receiver<Job>, failed: &Mutex<Option<Strin
         }
     };
     let mut open: Option<Open> = None;
+    // a job taken from the queue while gathering documents, next in line
+    let mut held: Option<Job> = None;
     loop {
-        let job = match &open {
-            Some(_) => queue.recv_timeout(COMMIT_EVERY),
-            None => queue.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        let job = match (held.take(), &open) {
+            (Some(job), _) => Ok(job),
+            (None, Some(_)) => queue.recv_timeout(COMMIT_EVERY),
+            (None, None) => queue.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match job {
             // The same connection reads what is written but not committed.
@@ -166,15 +169,18 @@ fn write(target: &SyncTarget, queue: &Receiver<Job>, failed: &Mutex<Option<Strin
             }
             // Later batches of a run that failed are not written.
             Ok(Job::Apply { .. } | Job::Documents { .. }) if failed.lock().unwrap_or_else(|p| p.into_inner()).is_some() => {}
-            Ok(job @ (Job::Apply { .. } | Job::Documents { .. })) => {
+            Ok(first @ (Job::Apply { .. } | Job::Documents { .. })) => {
+                let mut jobs = vec![first];
+                if matches!(jobs[0], Job::Documents { .. }) {
+                    held = gather(queue, &mut jobs);
+                }
                 let mut conn = target.store.lock();
-                let refused = match &job {
-                    Job::Apply { batch, .. } => write_batch(&mut conn, &run, batch, &mut open).err(),
-                    Job::Documents { batch, .. } => write_documents(&mut conn, target, batch, &mut open).err(),
-                    Job::Flush(_) => None,
+                let refused = match &jobs[..] {
+                    [Job::Apply { batch, .. }] => write_batch(&mut conn, &run, batch, &mut open).err(),
+                    documents => write_documents(&mut conn, target, documents, &mut open).err(),
                 };
-                // Its bytes are the budget's again.
-                drop(job);
+                // Their bytes are the budget's again.
+                drop(jobs);
                 let due = open.as_ref().is_some_and(|o| o.since.elapsed() >= COMMIT_EVERY);
                 let refused = match (refused, due) {
                     // What was written before a refusal is committed.
@@ -197,6 +203,20 @@ fn write(target: &SyncTarget, queue: &Receiver<Job>, failed: &Mutex<Option<Strin
             }
         }
     }
+}
+
+/// Take the batches of documents queued behind the first one in `jobs`,
+/// to be written together (`documents::apply_batches`); a job of another
+/// kind ends the gathering and is handed back, to be done next.
+fn gather(queue: &Receiver<Job>, jobs: &mut Vec<Job>) -> Option<Job> {
+    while jobs.len() <= QUEUE {
+        match queue.try_recv() {
+            Ok(job @ Job::Documents { .. }) => jobs.push(job),
+            Ok(other) => return Some(other),
+            Err(_) => return None,
+        }
+    }
+    None
 }
 
 /// Keep the first failure: it is the one the run reports.
@@ -227,13 +247,17 @@ fn write_batch(conn: &mut rusqlite::Connection, run: &RunContext, batch: &Batch,
     })
 }
 
-/// Write one batch of documents inside the open transaction, as
-/// [`write_batch`] does for users.
-fn write_documents(conn: &mut rusqlite::Connection, target: &SyncTarget, batch: &DocumentBatch, open: &mut Option<Open>) -> Result<(), String> {
+/// Write batches of documents inside the open transaction, as
+/// [`write_batch`] does for users: a refused batch leaves nothing, the
+/// ones before it are kept.
+fn write_documents(conn: &mut rusqlite::Connection, target: &SyncTarget, jobs: &[Job], open: &mut Option<Open>) -> Result<(), String> {
+    let batches: Vec<&DocumentBatch> = jobs.iter().filter_map(|job| if let Job::Documents { batch, .. } = job { Some(batch) } else { None }).collect();
     begin(conn, open)?;
     let written = open.as_mut().expect("opened above").written.documents.get_or_insert_default();
-    crate::documents::apply_batch(conn, &target.source, target.run_id, batch, written)
-        .map_err(|e| format!("the document store refused a batch of {} in {}: {e}", batch.folder_path, batch.mailbox))
+    crate::documents::apply_batches(conn, &target.source, target.run_id, &batches, written).map_err(|(at, e)| {
+        let batch = batches[at];
+        format!("the document store refused a batch of {} in {}: {e}", batch.folder_path, batch.mailbox)
+    })
 }
 
 /// Open the writer's transaction unless it is open.
