@@ -8,7 +8,7 @@
 //! settings). Requests are read with the emulator's own XML reader.
 
 use crate::ews::request::{Node, SOAP11, parse_document};
-use quick_xml::escape::escape;
+use crate::escape::escape;
 use std::fmt::Write;
 
 pub const POX_PATH: &str = "/autodiscover/autodiscover.xml";

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod autodiscover;
 pub mod data;
+pub mod escape;
 pub mod faults;
 pub mod ews;
 pub mod graph;

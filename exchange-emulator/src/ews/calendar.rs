@@ -11,7 +11,7 @@ use crate::data::Folder;
 use crate::data::Mailbox;
 use crate::data::calendar::{Event, EventKind, Item, ItemChange, Task, Weekly};
 use crate::data::mail::Person;
-use quick_xml::escape::escape;
+use crate::escape::escape;
 use std::fmt::Write;
 
 /// What an ItemType starts with, as the shape asks.

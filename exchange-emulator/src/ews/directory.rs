@@ -11,7 +11,7 @@
 use super::request::{MESSAGES, TYPES};
 use super::{Answer, envelope, wire};
 use crate::data::{Mailbox, MailboxKind};
-use quick_xml::escape::escape;
+use crate::escape::escape;
 
 pub const OPERATIONS: &[&str] = &["GetSearchableMailboxes", "GetRoomLists", "GetRooms"];
 

@@ -11,7 +11,7 @@ use crate::data::Mailbox;
 use crate::data::mail::{Attachment, Body, Content, MailChange, Message, Person};
 use crate::data::Folder;
 use base64::Engine as _;
-use quick_xml::escape::escape;
+use crate::escape::escape;
 use std::fmt::Write;
 
 /// The element a message is written as.
@@ -81,43 +81,44 @@ pub(super) fn attachments_xml(attachments: &[Attachment], last_modified: &str) -
 /// A message with what the shape asks for, in the schema's order.
 pub fn message_xml(m: &Message, shape: &Shape) -> String {
     let mut xml = format!(r#"<t:{}><t:ItemId Id="{}" ChangeKey="{}"/>"#, element(m), escape(&m.id), m.change_key);
-    let mut put = |name: &str, value: String| {
+    // Made only when the shape asks for it.
+    let mut put = |name: &str, value: &dyn Fn() -> String| {
         if shape.wants(name) {
-            xml.push_str(&value);
+            xml.push_str(&value());
         }
     };
-    put("ParentFolderId", format!(r#"<t:ParentFolderId Id="{}" ChangeKey="AQAAAA=="/>"#, escape(&m.folder_id)));
-    put("ItemClass", format!("<t:ItemClass>{}</t:ItemClass>", m.class));
-    put("Subject", format!("<t:Subject>{}</t:Subject>", escape(&m.subject)));
-    put("Body", body_xml(&m.body, shape));
+    put("ParentFolderId", &|| format!(r#"<t:ParentFolderId Id="{}" ChangeKey="AQAAAA=="/>"#, escape(&m.folder_id)));
+    put("ItemClass", &|| format!("<t:ItemClass>{}</t:ItemClass>", m.class));
+    put("Subject", &|| format!("<t:Subject>{}</t:Subject>", escape(&m.subject)));
+    put("Body", &|| body_xml(&m.body, shape));
     if !m.attachments.is_empty() {
-        put("Attachments", attachments_xml(&m.attachments, &m.last_modified));
+        put("Attachments", &|| attachments_xml(&m.attachments, &m.last_modified));
     }
-    put("DateTimeReceived", format!("<t:DateTimeReceived>{}</t:DateTimeReceived>", m.received));
+    put("DateTimeReceived", &|| format!("<t:DateTimeReceived>{}</t:DateTimeReceived>", m.received));
     if !m.categories.is_empty() {
         let categories: String = m.categories.iter().map(|c| format!("<t:String>{}</t:String>", escape(c))).collect();
-        put("Categories", format!("<t:Categories>{categories}</t:Categories>"));
+        put("Categories", &|| format!("<t:Categories>{categories}</t:Categories>"));
     }
-    put("Importance", format!("<t:Importance>{}</t:Importance>", m.importance));
-    put("DateTimeSent", format!("<t:DateTimeSent>{}</t:DateTimeSent>", m.sent));
+    put("Importance", &|| format!("<t:Importance>{}</t:Importance>", m.importance));
+    put("DateTimeSent", &|| format!("<t:DateTimeSent>{}</t:DateTimeSent>", m.sent));
     // False when every attachment is inline: documented for Graph
     // (reference/mailbox-content.md 2, resources/message.md); that EWS
     // does the same is our inference (../shared has no EWS trace of it).
-    put("HasAttachments", format!("<t:HasAttachments>{}</t:HasAttachments>", m.attachments.iter().any(|a| !a.inline)));
-    put("LastModifiedTime", format!("<t:LastModifiedTime>{}</t:LastModifiedTime>", m.last_modified));
-    put("ConversationId", format!(r#"<t:ConversationId Id="{}"/>"#, escape(&m.conversation_id)));
-    put("Sender", format!("<t:Sender>{}</t:Sender>", mailbox_xml(&m.from)));
+    put("HasAttachments", &|| format!("<t:HasAttachments>{}</t:HasAttachments>", m.attachments.iter().any(|a| !a.inline)));
+    put("LastModifiedTime", &|| format!("<t:LastModifiedTime>{}</t:LastModifiedTime>", m.last_modified));
+    put("ConversationId", &|| format!(r#"<t:ConversationId Id="{}"/>"#, escape(&m.conversation_id)));
+    put("Sender", &|| format!("<t:Sender>{}</t:Sender>", mailbox_xml(&m.from)));
     let list = |people: &[Person]| people.iter().map(mailbox_xml).collect::<String>();
     if !m.to.is_empty() {
-        put("ToRecipients", format!("<t:ToRecipients>{}</t:ToRecipients>", list(&m.to)));
+        put("ToRecipients", &|| format!("<t:ToRecipients>{}</t:ToRecipients>", list(&m.to)));
     }
     if !m.cc.is_empty() {
-        put("CcRecipients", format!("<t:CcRecipients>{}</t:CcRecipients>", list(&m.cc)));
+        put("CcRecipients", &|| format!("<t:CcRecipients>{}</t:CcRecipients>", list(&m.cc)));
     }
-    put("ConversationTopic", format!("<t:ConversationTopic>{}</t:ConversationTopic>", escape(m.subject.trim_start_matches("RE: "))));
-    put("From", format!("<t:From>{}</t:From>", mailbox_xml(&m.from)));
-    put("InternetMessageId", format!("<t:InternetMessageId>{}</t:InternetMessageId>", escape(&m.internet_message_id)));
-    put("IsRead", format!("<t:IsRead>{}</t:IsRead>", m.is_read));
+    put("ConversationTopic", &|| format!("<t:ConversationTopic>{}</t:ConversationTopic>", escape(m.subject.trim_start_matches("RE: "))));
+    put("From", &|| format!("<t:From>{}</t:From>", mailbox_xml(&m.from)));
+    put("InternetMessageId", &|| format!("<t:InternetMessageId>{}</t:InternetMessageId>", escape(&m.internet_message_id)));
+    put("IsRead", &|| format!("<t:IsRead>{}</t:IsRead>", m.is_read));
     let _ = write!(xml, "</t:{}>", element(m));
     xml
 }

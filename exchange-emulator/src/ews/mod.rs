@@ -14,7 +14,7 @@ mod sync_folder_hierarchy;
 use super::data::{BROKEN_ITEM_ID, Change, Contact, Folder, Mailbox, VANISHING_ITEM_ID};
 use super::faults::{Fault, Faults};
 use super::state_token;
-use quick_xml::escape::escape;
+use crate::escape::escape;
 use request::{MESSAGES, Node as Element, SOAP11 as SOAP, TYPES};
 use shape::Shape;
 use std::fmt::Write;
@@ -199,7 +199,8 @@ struct Spoil<'a> {
 /// Exchange writes as a character reference XML 1.0 forbids, and U+E000,
 /// which stands for a byte that is not UTF-8: both occur in real mailboxes.
 fn wire(xml: String) -> Vec<u8> {
-    if !xml.contains(['\u{1}', '\u{E000}']) {
+    // U+E000 is EE 80 80 in UTF-8: bytes first, characters only if needed.
+    if memchr::memchr2(0x01, 0xEE, xml.as_bytes()).is_none() || !xml.contains(['\u{1}', '\u{E000}']) {
         return xml.into_bytes();
     }
     let xml = xml.replace('\u{1}', "&#x1;");

@@ -7,7 +7,7 @@
 //! FreeBusyTimeOnly), and the rights each level stands for.
 
 use crate::data::{Folder, Grant};
-use quick_xml::escape::escape;
+use crate::escape::escape;
 use std::fmt::Write;
 
 /// The `<t:PermissionSet>` of `folder`.

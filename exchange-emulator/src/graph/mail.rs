@@ -218,7 +218,7 @@ fn message_json(m: &Message, preferences: Preferences) -> Value {
         (Body::Text(text), true) => ("text", text.clone()),
         // Exchange keeps a text mail's body as text; Graph hands out HTML
         // unless text is preferred (message-get).
-        (Body::Text(text), false) => ("html", format!("<html><body><pre>{}</pre></body></html>", quick_xml::escape::escape(text.as_str()))),
+        (Body::Text(text), false) => ("html", format!("<html><body><pre>{}</pre></body></html>", crate::escape::escape(text.as_str()))),
     };
     let preview: String = match &m.body {
         Body::Html(html) => html_to_text(html),
