@@ -8,7 +8,7 @@
 //! comma-separated value. Extended properties become
 //! `extended.<property set>.<name, id or tag>`.
 
-use crate::ews::xml::{Item, Tag, XmlError, XmlStream};
+use crate::ews::xml::{Item, Tag, XmlError, XmlStream, needs_trim};
 use std::io::BufRead;
 
 pub type Attributes = Vec<(String, String)>;
@@ -107,18 +107,25 @@ fn walk<R: BufRead>(stream: &mut XmlStream<R>, key: &mut String, out: &mut Attri
 
 /// [`push`] for a value we own: moved, not copied, when it needs no trim.
 fn push_owned(out: &mut Attributes, key: &str, value: String) {
-    if value.trim().len() == value.len() && !value.is_empty() && !out.iter().any(|(k, _)| k == key) {
+    if !needs_trim(&value) && !value.is_empty() && !out.iter().any(|(k, _)| same_key(k, key)) {
         out.push((key.to_string(), value));
     } else {
         push(out, key, value.trim());
     }
 }
 
+/// Keys of one item differ mostly at their end (`...emailaddress1`,
+/// `...emailaddress2`): looked at there first, the byte-by-byte memcmp of
+/// wasm is rarely reached.
+fn same_key(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().last() == b.as_bytes().last() && a == b
+}
+
 fn push(out: &mut Attributes, key: &str, value: &str) {
     if value.is_empty() {
         return;
     }
-    match out.iter_mut().find(|(k, _)| k == key) {
+    match out.iter_mut().find(|(k, _)| same_key(k, key)) {
         Some((_, existing)) => {
             existing.push_str(", ");
             existing.push_str(value);
@@ -192,22 +199,25 @@ fn generic_extended_key(uri: &Tag) -> String {
 /// `GivenName` -> `given_name`, `IPPhone` -> `ip_phone`, appended to `out`
 /// (keys are built in one buffer).
 fn snake_case_into(out: &mut String, name: &str) {
-    let mut chars = name.chars().peekable();
-    let mut prev: Option<char> = None;
-    while let Some(c) = chars.next() {
-        if let (true, Some(prev)) = (c.is_uppercase(), prev) {
-            let next_lower = chars.peek().is_some_and(|n| n.is_lowercase());
-            if prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower) {
-                out.push('_');
-            }
+    // Word boundaries are told by ASCII bytes (element names are ASCII),
+    // and the runs between them are copied whole.
+    let bytes = name.as_bytes();
+    let from = out.len();
+    let mut run = 0;
+    for (i, b) in bytes.iter().enumerate().filter(|(_, b)| b.is_ascii_uppercase()) {
+        out.push_str(&name[run..i]);
+        let prev = i.checked_sub(1).map(|p| bytes[p]);
+        let next_lower = bytes.get(i + 1).is_some_and(u8::is_ascii_lowercase);
+        if prev.is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit() || (p.is_ascii_uppercase() && next_lower)) {
+            out.push('_');
         }
-        // Element names are ASCII; spare them the Unicode case tables.
-        if c.is_ascii() {
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.extend(c.to_lowercase());
-        }
-        prev = Some(c);
+        out.push(char::from(b.to_ascii_lowercase()));
+        run = i + 1;
+    }
+    out.push_str(&name[run..]);
+    if !name.is_ascii() {
+        let written = out.split_off(from);
+        out.push_str(&written.to_lowercase());
     }
 }
 
@@ -235,6 +245,11 @@ mod tests {
         assert_eq!(snake_case("CountryOrRegion"), "country_or_region");
         assert_eq!(snake_case("IPPhone"), "ip_phone");
         assert_eq!(snake_case("Surname"), "surname");
+        assert_eq!(snake_case("EmailAddress1"), "email_address1");
+        assert_eq!(snake_case("Phone2Number"), "phone2_number");
+        assert_eq!(snake_case("ABC"), "abc");
+        assert_eq!(snake_case("Straße"), "straße");
+        assert_eq!(snake_case("ÄrgerNummer"), "ärger_nummer");
     }
 
     #[test]

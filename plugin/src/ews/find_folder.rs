@@ -93,7 +93,7 @@ impl FolderInfo {
                 .child_text("FolderClass")
                 .unwrap_or_default()
                 .to_string(),
-            element: element.name.clone(),
+            element: element.name.to_string(),
             total_count: number("TotalCount"),
             child_count: number("ChildFolderCount"),
             hidden: element.children.iter().any(is_hidden_flag),

@@ -61,7 +61,7 @@ impl<R: BufRead> MessageHandler<R> for Parser {
                 items.push(ItemRef {
                     id: id.attr("Id").unwrap_or_default().to_string(),
                     change_key: id.attr("ChangeKey").unwrap_or_default().to_string(),
-                    kind: element.name.clone(),
+                    kind: element.name.to_string(),
                 });
             }
         })?;

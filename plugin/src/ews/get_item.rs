@@ -82,7 +82,7 @@ pub struct FetchedItem {
 impl Object for FetchedItem {
     fn read<R: BufRead>(stream: &mut XmlStream<R>, tag: Tag) -> Result<Self, XmlError> {
         let item = read_item(stream)?;
-        Ok(FetchedItem { id: item.id, change_key: item.change_key, kind: tag.name, attributes: item.attributes })
+        Ok(FetchedItem { id: item.id, change_key: item.change_key, kind: tag.name.into_string(), attributes: item.attributes })
     }
 }
 

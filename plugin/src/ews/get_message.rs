@@ -81,7 +81,7 @@ pub fn read_item<R: BufRead, T: Default>(
 ) -> Result<T, XmlError> {
     let mut element = stream.read_element(tag)?;
     let mut item = T::default();
-    head(&mut item).element = std::mem::take(&mut element.name);
+    head(&mut item).element = element.name.to_string();
     // Texts and ids are taken out of the elements, not copied.
     for child in &mut element.children {
         if !item_part(head(&mut item), child) {

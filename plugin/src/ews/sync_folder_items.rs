@@ -68,7 +68,7 @@ fn read_change<R: BufRead>(stream: &mut XmlStream<R>, change: &str) -> Result<Op
             Item::Start(tag) => {
                 depth += 1;
                 if depth == 2 && item.is_none() {
-                    item = Some(tag.name.clone());
+                    item = Some(tag.name.to_string());
                     in_first_child = true;
                 }
                 let wanted = ((delete || read_flag) && depth == 2) || (holds_item && depth == 3 && in_first_child);
