@@ -364,7 +364,7 @@ pub fn apply_batch(conn: &Connection, source: &str, run_id: i64, batch: &Documen
 
 /// Apply batches that came in together under one savepoint: opening one
 /// makes FTS5 write out the terms it holds, a segment each time, and a
-/// batch of 25 messages made a segment of its own to merge later. If the
+/// batch of messages made a segment of its own to merge later. If the
 /// store refuses any, they are applied again one by one, so that the ones
 /// before it are kept and the refused one leaves nothing; its error (with
 /// its index in `batches`) is returned.
