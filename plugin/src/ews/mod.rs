@@ -213,7 +213,7 @@ impl Ews {
     /// Ask the directory about `entry` now, to read the answer later with
     /// [`Ews::resolve_name_sent`]; not while the server asks to be spared.
     pub fn resolve_name_early(&self, entry: &str) -> Option<http::Pending> {
-        if self.in_flight > 1 { self.send_early(&resolve_names::request(entry)) } else { None }
+        self.send_beside(&resolve_names::request(entry))
     }
 
     /// The answer asked for early, or, if that went wrong in any way, asked
@@ -354,7 +354,7 @@ impl Ews {
     /// [`Ews::attachments_sent`]; not while the server asks to be spared
     /// (then they are asked for when read).
     pub fn attachments_early(&self, ids: &[&str]) -> Option<http::Pending> {
-        if self.in_flight > 1 { self.send_early(&get_attachment::request(ids)) } else { None }
+        self.send_beside(&get_attachment::request(ids))
     }
 
     /// The attachments asked for early, or, if that went wrong in any way,
@@ -423,6 +423,13 @@ impl Ews {
     fn send_early(&self, operation: &str) -> Option<http::Pending> {
         let body = envelope::envelope_as(operation, self.impersonating.as_deref());
         http::post_later(&self.endpoint, &self.headers(), body.as_bytes()).ok()
+    }
+
+    /// [`Ews::send_early`] for an operation beside the reading of items:
+    /// not while the server asks to be spared (the caller then sends it
+    /// when it needs the answer).
+    fn send_beside(&self, operation: &str) -> Option<http::Pending> {
+        if self.in_flight > 1 { self.send_early(operation) } else { None }
     }
 
     /// Read the answer to an operation sent early. No retries here: the
